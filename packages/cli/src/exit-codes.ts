@@ -1,0 +1,9 @@
+/** Process exit codes; stable, documented in the cli README. */
+export const ExitCode = {
+  ok: 0,
+  /** The command ran and found a problem (a failed build, a lint error). */
+  failure: 1,
+  /** The command line itself was wrong. */
+  usage: 2,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,0 +1,61 @@
+import { commands } from './commands/index.js';
+import { ExitCode } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { VERSION } from './version.js';
+
+function usage(): string {
+  const width = Math.max(0, ...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: strata [--version] [--help] COMMAND [ARG...]',
+    '',
+    'Build, store and move OCI images without a daemon.',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'strata COMMAND --help' for a command's options.",
+    '',
+  ].join('\n');
+}
+
+/** Runs one strata command line; resolves to the process exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    io.stdout.write(usage());
+    return first === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    io.stdout.write(`strata version ${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const command = commands.find((c) => c.name === first);
+  if (command === undefined) {
+    io.stderr.write(`strata: '${first}' is not a strata command.\nSee 'strata --help'.\n`);
+    return ExitCode.usage;
+  }
+  const run = await command.load();
+  return run(rest, io);
+}
+
+/** The process entry used by bin/strata: wires the real streams and sets the exit code. */
+export async function runProcess(argv: readonly string[]): Promise<void> {
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    isTty: process.stdout.isTTY === true,
+  };
+  try {
+    process.exitCode = await main(argv, io);
+  } catch (error) {
+    const e = error as { code?: unknown; message?: unknown; stack?: unknown };
+    const code = typeof e.code === 'string' ? `${e.code}: ` : '';
+    io.stderr.write(`strata: ${code}${String(e.message ?? error)}\n`);
+    if (io.env.STRATA_DEBUG) io.stderr.write(`${String(e.stack)}\n`);
+    process.exitCode = ExitCode.failure;
+  }
+}
