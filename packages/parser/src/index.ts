@@ -1,1 +1,3 @@
-export {};
+export type { Position, SourceRange, SourceLocation } from './location.js';
+export { DockerfileError, ParserErrors, dockerfileError, isDockerfileError } from './errors.js';
+export type { ErrorRule, DockerfileErrorOptions } from './errors.js';
