@@ -24,6 +24,9 @@ const common = {
 };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/tests/support/summary-reporter.cjs'],
+  // Two cores here; several suites spend their time waiting on child processes.
+  maxWorkers: 2,
   projects: [
     ...packages.map((name) => ({
       ...common,
