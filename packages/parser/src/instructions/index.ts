@@ -1,0 +1,17 @@
+export type * from './types.js';
+export { parseInstruction, parseStages, instructionKinds } from './stages.js';
+export type { ParseInstructionOptions, ParseStagesOptions } from './stages.js';
+export { commentsBefore } from './comments.js';
+export { parseFlags, flag } from './flags.js';
+export type { FlagSpec, FlagSpecs, FlagValues, ParsedFlags } from './flags.js';
+export { parseMount, parseRamSize } from './mount.js';
+export type { ParseMountOptions } from './mount.js';
+export { parseDevice } from './device.js';
+export { parsePortSpec } from './expose.js';
+export type { PortSpec, PortProtocol } from './expose.js';
+export { parseChmod, applyChmod } from './chmod.js';
+export type { ChmodSpec, SymbolicClause } from './chmod.js';
+export { parseGoDuration, parseOptInterval } from './healthcheck.js';
+export { handleJsonArgs } from './common.js';
+export { InstructionErrors } from './errors.js';
+export { suggest, editDistance } from './suggest.js';

@@ -1,0 +1,39 @@
+import type { DockerfileError } from '../errors.js';
+import { InstructionErrors, locateError } from './errors.js';
+import { flag } from './flags.js';
+import { baseFields, commandLine, fail, flagsOf, type InstructionInput } from './common.js';
+import { parseDevice } from './device.js';
+import { parseMount } from './mount.js';
+import type { NetworkMode, RunInstruction, SecurityMode } from './types.js';
+
+const networkModes: readonly string[] = ['default', 'none', 'host'];
+const securityModes: readonly string[] = ['sandbox', 'insecure'];
+
+/** `RUN [--mount=...] [--network=...] [--security=...] [--device=...] command` (shell, exec or heredoc form). */
+export function parseRun(input: InstructionInput): RunInstruction {
+  const { raw } = input;
+  const flags = flagsOf(raw, {
+    mount: flag.strings(),
+    network: flag.string('default'),
+    security: flag.string('sandbox'),
+    device: flag.strings(),
+  });
+  const { network, security } = flags.values;
+  if (!networkModes.includes(network)) fail(raw, InstructionErrors.invalidNetwork, network);
+  if (!securityModes.includes(security)) fail(raw, InstructionErrors.invalidSecurity, security);
+  try {
+    const mounts = flags.values.mount.map((m) => parseMount(m));
+    const devices = flags.values.device.map((d) => parseDevice(d));
+    return {
+      kind: 'run',
+      ...baseFields(input, flags.used),
+      ...commandLine(raw),
+      mounts,
+      network: network as NetworkMode,
+      security: security as SecurityMode,
+      devices,
+    };
+  } catch (error) {
+    throw locateError(error, raw) as DockerfileError;
+  }
+}
