@@ -1,1 +1,48 @@
-export {};
+export { Store, type StoreEvent, type StoreOptions } from './store.js';
+export {
+  chainIdOf,
+  chainIdsOf,
+  digestFromHex,
+  digestHex,
+  digestOf,
+  isDigest,
+  parseChainId,
+  parseDiffId,
+  parseDigest,
+  type ChainId,
+  type DiffId,
+  type Digest,
+} from './digest.js';
+export { CacheError, CacheErrors, cacheError, isCacheError, type CacheErrorCode, type ErrorRule } from './errors.js';
+export {
+  MediaType,
+  REF_NAME_ANNOTATION,
+  isIndexMediaType,
+  isManifestMediaType,
+  type ContainerConfig,
+  type Descriptor,
+  type HistoryEntry,
+  type ImageConfig,
+  type Index,
+  type KnownMediaType,
+  type Manifest,
+  type Platform,
+} from './oci.js';
+export { defaultStoreRoot, storePaths, type StorePaths } from './layout.js';
+export { formatReference, normalizeReference, parseReference, type ReferenceParts } from './reference.js';
+export type { TaggedImage } from './refs.js';
+export {
+  isCacheKey,
+  makeCacheKey,
+  parseCacheKey,
+  type CacheKey,
+  type CacheRecord,
+  type CacheRecordInput,
+  type LayerRecord,
+  type StoredRecord,
+} from './records.js';
+export { ContentMemo, factsOf, type FileFacts, type HashFileResult } from './memo.js';
+export type { BlobInfo, BlobSource, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
+export { DiskContentStore, type ContentEvent } from './content/disk.js';
+export { MemoryContentStore } from './content/memory.js';
+export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import ssri from 'ssri';
+import { digestFromHex, digestHex, isDigest, type Digest } from '../digest.js';
+import { cacheError, CacheErrors, errnoCode, type CacheError } from '../errors.js';
+import { fsyncDir, tempName } from '../fs-util.js';
+import type { BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
+import { chunksOf, discardSource, isBufferSource } from './source.js';
+
+/** Events the disk store reports; the Store forwards them to its `onEvent`. */
+export type ContentEvent =
+  | { readonly type: 'blob-written'; readonly digest: Digest; readonly size: number }
+  | { readonly type: 'blob-quarantined'; readonly digest: Digest; readonly found: string; readonly path: string };
+
+export interface DiskContentStoreOptions {
+  /** blobs/sha256 */
+  readonly blobs: string;
+  /** Temp folder on the same filesystem. */
+  readonly tmp: string;
+  /** Where blobs that fail verification are moved. */
+  readonly quarantine: string;
+  readonly onEvent?: (event: ContentEvent) => void;
+}
+
+const BATCH = 1 << 20;
+
+/**
+ * Blobs as files named by their hex digest. Writes go to a temp file that is
+ * hashed while written, fsynced and renamed into place (then the folder is
+ * fsynced); reads are hashed as they stream and a mismatch moves the file to
+ * quarantine so that it is never served again.
+ */
+export class DiskContentStore implements ContentStore {
+  readonly #opts: DiskContentStoreOptions;
+
+  constructor(options: DiskContentStoreOptions) {
+    this.#opts = options;
+  }
+
+  /** The file that holds a blob. */
+  blobPath(digest: Digest): string {
+    return join(this.#opts.blobs, digestHex(digest));
+  }
+
+  async putBlob(source: BlobSource, options: PutBlobOptions = {}): Promise<PutBlobResult> {
+    const expected = options.expected;
+    if (expected !== undefined) {
+      const have = await this.statBlob(expected.digest);
+      if (have !== undefined && (expected.size === undefined || expected.size === have.size)) {
+        discardSource(source);
+        await this.#touch(expected.digest);
+        return { digest: expected.digest, size: have.size, written: false };
+      }
+    }
+    const tmp = join(this.#opts.tmp, tempName('blob'));
+    const handle = await open(tmp, 'wx', 0o644);
+    let digest: Digest;
+    let size = 0;
+    try {
+      const hash = createHash('sha256');
+      if (isBufferSource(source)) {
+        const data = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+        hash.update(data);
+        size = data.length;
+        await writeAll(handle, [data]);
+      } else {
+        let batch: Uint8Array[] = [];
+        let batched = 0;
+        for await (const chunk of chunksOf(source)) {
+          hash.update(chunk);
+          size += chunk.length;
+          batch.push(chunk);
+          batched += chunk.length;
+          if (batched >= BATCH) {
+            await writeAll(handle, batch);
+            batch = [];
+            batched = 0;
+          }
+        }
+        if (batch.length > 0) await writeAll(handle, batch);
+      }
+      digest = `sha256:${hash.digest('hex')}` as Digest;
+      if (expected !== undefined && (digest !== expected.digest || (expected.size !== undefined && expected.size !== size))) {
+        throw cacheError(CacheErrors.integrity, [expected.digest, digest, expected.size, size], { expected: expected.digest, found: digest });
+      }
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw error;
+    }
+    await handle.close();
+    const final = this.blobPath(digest);
+    const existing = await stat(final).catch(() => undefined);
+    if (existing !== undefined && existing.size === size) {
+      // Already stored: keep the old file (a later read still verifies it).
+      await unlink(tmp).catch(() => undefined);
+      await this.#touch(digest);
+      return { digest, size, written: false };
+    }
+    try {
+      await rename(tmp, final);
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      throw error;
+    }
+    await fsyncDir(this.#opts.blobs);
+    this.#opts.onEvent?.({ type: 'blob-written', digest, size });
+    return { digest, size, written: true };
+  }
+
+  async getBlob(digest: Digest, options: GetBlobOptions = {}): Promise<Readable> {
+    const path = this.blobPath(digest);
+    const handle = await this.#openBlob(digest);
+    const { ino, size } = await handle.stat();
+    const hash = createHash('sha256');
+    let seen = 0;
+    const check = new Transform({
+      transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+        hash.update(chunk);
+        seen += chunk.length;
+        callback(null, chunk);
+      },
+      flush: (callback: TransformCallback) => {
+        const found = `sha256:${hash.digest('hex')}`;
+        if (found === digest && (options.size === undefined || options.size === seen)) {
+          callback();
+          return;
+        }
+        const fail = (error: CacheError) => callback(error);
+        if (found !== digest) {
+          this.#quarantine(digest, path, ino, found).then(
+            () => fail(integrityError(digest, found, options.size, seen)),
+            () => fail(integrityError(digest, found, options.size, seen)),
+          );
+        } else {
+          fail(integrityError(digest, found, options.size, seen));
+        }
+      },
+    });
+    const source = handle.createReadStream({ highWaterMark: size > BATCH ? BATCH : 64 * 1024 });
+    source.on('error', (error) => check.destroy(error));
+    return source.pipe(check);
+  }
+
+  async readBlob(digest: Digest, options: GetBlobOptions = {}): Promise<Buffer> {
+    const path = this.blobPath(digest);
+    const handle = await this.#openBlob(digest);
+    let data: Buffer;
+    let ino: number;
+    try {
+      ino = (await handle.stat()).ino;
+      data = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+    const integrity = ssri.fromHex(digestHex(digest), 'sha256');
+    if (ssri.checkData(data, integrity) === false) {
+      const found = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      await this.#quarantine(digest, path, ino, found);
+      throw integrityError(digest, found, options.size, data.length);
+    }
+    if (options.size !== undefined && options.size !== data.length) throw integrityError(digest, digest, options.size, data.length);
+    return data;
+  }
+
+  async statBlob(digest: Digest): Promise<BlobStat | undefined> {
+    try {
+      const s = await stat(this.blobPath(digest));
+      return { size: s.size, mtimeMs: s.mtimeMs };
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    return (await this.statBlob(digest)) !== undefined;
+  }
+
+  async deleteBlob(digest: Digest): Promise<boolean> {
+    try {
+      await unlink(this.blobPath(digest));
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  async listBlobs(): Promise<Digest[]> {
+    const names = await readdir(this.#opts.blobs);
+    return names.filter((name) => isDigest(`sha256:${name}`)).map(digestFromHex).sort();
+  }
+
+  /**
+   * Moves a blob that failed verification aside, unless the file under its
+   * name is no longer the one that was read (another writer replaced it).
+   */
+  async #quarantine(digest: Digest, path: string, ino: number, found: string): Promise<void> {
+    const current = await stat(path).catch(() => undefined);
+    if (current === undefined || current.ino !== ino) return;
+    const dest = join(this.#opts.quarantine, `${digestHex(digest)}.${Date.now()}.${found.slice(7, 19)}`);
+    await rename(path, dest);
+    await fsyncDir(this.#opts.blobs);
+    this.#opts.onEvent?.({ type: 'blob-quarantined', digest, found, path: dest });
+  }
+
+  async #openBlob(digest: Digest): Promise<FileHandle> {
+    try {
+      return await open(this.blobPath(digest), 'r');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') throw cacheError(CacheErrors.blobNotFound, [digest], { cause: error });
+      throw error;
+    }
+  }
+
+  async #touch(digest: Digest): Promise<void> {
+    const now = new Date();
+    await utimes(this.blobPath(digest), now, now).catch(() => undefined);
+  }
+}
+
+function integrityError(expected: string, found: string, expectedSize: number | undefined, foundSize: number): CacheError {
+  return cacheError(CacheErrors.integrity, [expected, found, expectedSize, foundSize], { expected, found });
+}
+
+async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let pending = chunks;
+  while (pending.length > 0) {
+    const total = pending.reduce((n, c) => n + c.length, 0);
+    const { bytesWritten } = await handle.writev(pending);
+    if (bytesWritten === total) return;
+    let skip = bytesWritten;
+    const rest: Uint8Array[] = [];
+    for (const chunk of pending) {
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+      skip = 0;
+    }
+    pending = rest;
+  }
+}

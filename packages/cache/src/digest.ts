@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { cacheError, CacheErrors } from './errors.js';
+
+declare const digestBrand: unique symbol;
+declare const diffIdBrand: unique symbol;
+declare const chainIdBrand: unique symbol;
+
+/** `sha256:<64 hex>` of bytes as stored (a compressed layer, a manifest, a config). */
+export type Digest = string & { readonly [digestBrand]: true };
+/** `sha256:<64 hex>` of a layer's uncompressed tar (config `rootfs.diff_ids`). */
+export type DiffId = Digest & { readonly [diffIdBrand]: true };
+/** Identity of a stack of layers: the OCI chain ID of its diff IDs. */
+export type ChainId = Digest & { readonly [chainIdBrand]: true };
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** True for a well-formed sha256 digest string. Other algorithms are not stored by strata. */
+export function isDigest(value: unknown): value is Digest {
+  return typeof value === 'string' && DIGEST_RE.test(value);
+}
+
+/** Checks and brands a digest string; throws CACHE_INVALID_DIGEST. */
+export function parseDigest(value: string): Digest {
+  if (!isDigest(value)) throw cacheError(CacheErrors.invalidDigest, [value]);
+  return value;
+}
+
+export function parseDiffId(value: string): DiffId {
+  return parseDigest(value) as DiffId;
+}
+
+export function parseChainId(value: string): ChainId {
+  return parseDigest(value) as ChainId;
+}
+
+/** Brands a lowercase sha256 hex string as a digest. */
+export function digestFromHex(hex: string): Digest {
+  return parseDigest(`sha256:${hex}`);
+}
+
+/** The 64 hex characters of a digest. */
+export function digestHex(digest: Digest): string {
+  return digest.slice('sha256:'.length);
+}
+
+/** The digest of bytes held in memory. */
+export function digestOf(data: Uint8Array | string): Digest {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+}
+
+/**
+ * The chain ID of a list of diff IDs (image-spec config.md): the first layer's
+ * chain ID is its diff ID; each next one is sha256(parentChainId + " " + diffId).
+ */
+export function chainIdOf(diffIds: readonly DiffId[]): ChainId {
+  let chain: string | undefined;
+  for (const diffId of diffIds) {
+    chain = chain === undefined ? diffId : digestOf(`${chain} ${diffId}`);
+  }
+  if (chain === undefined) throw cacheError(CacheErrors.invalidArgument, ['chainIdOf needs at least one diff ID']);
+  return chain as ChainId;
+}
+
+/** The chain IDs of every prefix of a layer stack, bottom first. */
+export function chainIdsOf(diffIds: readonly DiffId[]): ChainId[] {
+  const out: ChainId[] = [];
+  for (const diffId of diffIds) {
+    const parent = out[out.length - 1];
+    out.push((parent === undefined ? diffId : digestOf(`${parent} ${diffId}`)) as ChainId);
+  }
+  return out;
+}

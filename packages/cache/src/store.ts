@@ -1,0 +1,266 @@
+import { link, mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
+import { DiskContentStore, type ContentEvent } from './content/disk.js';
+import { parseDigest, type Digest } from './digest.js';
+import { cacheError, CacheErrors, errnoCode, isCacheError } from './errors.js';
+import { isIdentityAlive, tempName, tempOwner } from './fs-util.js';
+import { defaultStoreRoot, storePaths, type StorePaths } from './layout.js';
+import type { LockOptions } from './lock.js';
+import { ContentMemo } from './memo.js';
+import { isIndexMediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from './oci.js';
+import { normalizeReference } from './reference.js';
+import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
+import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
+
+/** What the store reports while it works. Plain JSON values, so a renderer can print them as NDJSON. */
+export type StoreEvent =
+  | ContentEvent
+  | { readonly type: 'lock-waiting'; readonly lock: string; readonly holder: string }
+  | { readonly type: 'lock-broken'; readonly lock: string; readonly holder: string }
+  | { readonly type: 'tmp-swept'; readonly count: number };
+
+export interface StoreOptions {
+  readonly onEvent?: (event: StoreEvent) => void;
+  /** How long to wait for another process's lock (default 120 s). */
+  readonly lockTimeoutMs?: number;
+}
+
+const OCI_LAYOUT = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`;
+
+/**
+ * The strata store: an OCI image layout (blobs + index.json tags) with cache
+ * records, the context hash memo and unpacked snapshots beside it. Every
+ * method is safe to call from several processes on one root at once.
+ */
+export class Store {
+  readonly root: string;
+  readonly paths: StorePaths;
+  /** The content-addressed blobs (blobs/sha256). */
+  readonly blobs: DiskContentStore;
+  readonly records: RecordStore;
+  /** (path, size, mtime, ctime, inode) → digest, for hashing build contexts. */
+  readonly memo: ContentMemo;
+  readonly #options: StoreOptions;
+
+  private constructor(root: string, options: StoreOptions) {
+    this.root = root;
+    this.paths = storePaths(root);
+    this.#options = options;
+    const emit = (event: ContentEvent) => options.onEvent?.(event);
+    this.blobs = new DiskContentStore({ blobs: this.paths.blobs, tmp: this.paths.tmp, quarantine: this.paths.quarantine, onEvent: emit });
+    this.records = new RecordStore(this.paths.records, this.paths.tmp);
+    this.memo = new ContentMemo(this.paths.memo, this.paths.tmp);
+  }
+
+  /**
+   * Opens (creating if needed) the store at `root`, default `defaultStoreRoot()`.
+   * Temp files left by processes that no longer run are removed.
+   */
+  static async open(root: string = defaultStoreRoot(), options: StoreOptions = {}): Promise<Store> {
+    const store = new Store(root, options);
+    const p = store.paths;
+    try {
+      for (const dir of [p.blobs, p.tmp, p.locks, p.quarantine, p.records, p.memo, p.snapshots, p.snapshotRefs]) {
+        await mkdir(dir, { recursive: true });
+      }
+      await store.#createIfAbsent(p.ociLayout, OCI_LAYOUT);
+      await store.#createIfAbsent(p.index, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2)}\n`);
+      const layout = JSON.parse(await readFile(p.ociLayout, 'utf8')) as { imageLayoutVersion?: unknown };
+      if (layout.imageLayoutVersion !== '1.0.0') throw new Error(`unsupported imageLayoutVersion ${String(layout.imageLayoutVersion)}`);
+    } catch (error) {
+      if (isCacheError(error)) throw error;
+      throw cacheError(CacheErrors.storeRoot, [root, (error as Error).message], { cause: error, path: root });
+    }
+    await store.sweepTemp();
+    return store;
+  }
+
+  /** Creates a file with this content unless it exists (link(2) never overwrites). */
+  async #createIfAbsent(path: string, content: string): Promise<void> {
+    const tmp = join(this.paths.tmp, tempName('file'));
+    await writeFile(tmp, content, { flag: 'wx' });
+    try {
+      await link(tmp, path);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** Removes temp files and folders whose writer process is gone; returns how many. */
+  async sweepTemp(): Promise<number> {
+    let count = 0;
+    for (const name of await readdir(this.paths.tmp)) {
+      const owner = tempOwner(name);
+      if (owner !== undefined && isIdentityAlive(owner)) continue;
+      await rm(join(this.paths.tmp, name), { recursive: true, force: true });
+      count += 1;
+    }
+    if (count > 0) this.#options.onEvent?.({ type: 'tmp-swept', count });
+    return count;
+  }
+
+  // ---- blobs ---------------------------------------------------------------
+
+  /** Stores bytes; returns their digest and size. A blob already stored is success. */
+  putBlob(source: BlobSource, options?: PutBlobOptions): Promise<PutBlobResult> {
+    return this.blobs.putBlob(source, options);
+  }
+
+  /** A verifying stream of a blob: it fails with CACHE_INTEGRITY (and the blob is quarantined) if the bytes are wrong. */
+  getBlob(digest: Digest, options?: GetBlobOptions): Promise<Readable> {
+    return this.blobs.getBlob(parseDigest(digest), options);
+  }
+
+  /** A whole blob, verified. */
+  readBlob(digest: Digest, options?: GetBlobOptions): Promise<Buffer> {
+    return this.blobs.readBlob(parseDigest(digest), options);
+  }
+
+  hasBlob(digest: Digest): Promise<boolean> {
+    return this.blobs.hasBlob(parseDigest(digest));
+  }
+
+  statBlob(digest: Digest): Promise<BlobStat | undefined> {
+    return this.blobs.statBlob(parseDigest(digest));
+  }
+
+  /** Stores a JSON document (manifest, config, index) and returns its descriptor. */
+  async putJson(value: unknown, mediaType: string): Promise<Descriptor> {
+    const { digest, size } = await this.putBlob(JSON.stringify(value));
+    return { mediaType, digest, size };
+  }
+
+  /** Reads and parses a verified JSON blob. */
+  async readJson<T>(digest: Digest): Promise<T> {
+    const data = await this.readBlob(digest);
+    try {
+      return JSON.parse(data.toString('utf8')) as T;
+    } catch (error) {
+      throw cacheError(CacheErrors.corruptRecord, [digest, 'not JSON'], { cause: error });
+    }
+  }
+
+  readManifest(digest: Digest): Promise<Manifest> {
+    return this.readJson<Manifest>(digest);
+  }
+
+  readImageIndex(digest: Digest): Promise<Index> {
+    return this.readJson<Index>(digest);
+  }
+
+  readConfig(digest: Digest): Promise<ImageConfig> {
+    return this.readJson<ImageConfig>(digest);
+  }
+
+  // ---- references ----------------------------------------------------------
+
+  #indexFile(): IndexFileOptions {
+    const lock: LockOptions = {
+      onWait: (holder) => this.#options.onEvent?.({ type: 'lock-waiting', lock: 'index', holder }),
+      onBreak: (holder) => this.#options.onEvent?.({ type: 'lock-broken', lock: 'index', holder }),
+      ...(this.#options.lockTimeoutMs === undefined ? {} : { timeoutMs: this.#options.lockTimeoutMs }),
+    };
+    return { indexPath: this.paths.index, lockPath: join(this.paths.locks, 'index.lock'), tmp: this.paths.tmp, lock };
+  }
+
+  /**
+   * Names an image: `ref` is normalized (`busybox` → `docker.io/library/busybox:latest`)
+   * and stored as the descriptor's ref.name annotation in index.json. The
+   * manifest (or index) blob must already be in the store. Returns the normalized name.
+   */
+  async tag(ref: string, descriptor: Descriptor): Promise<string> {
+    const name = normalizeReference(ref);
+    const digest = parseDigest(descriptor.digest);
+    const have = await this.statBlob(digest);
+    if (have === undefined) throw cacheError(CacheErrors.blobNotFound, [digest]);
+    if (have.size !== descriptor.size) {
+      throw cacheError(CacheErrors.integrity, [digest, digest, descriptor.size, have.size], { expected: digest, found: digest });
+    }
+    const entry: Descriptor = {
+      mediaType: descriptor.mediaType,
+      digest,
+      size: descriptor.size,
+      ...(descriptor.annotations === undefined ? {} : { annotations: descriptor.annotations }),
+      ...(descriptor.platform === undefined ? {} : { platform: descriptor.platform }),
+    };
+    await updateIndexFile(this.#indexFile(), (index) => ({ index: withTag(index, name, entry), result: undefined }));
+    return name;
+  }
+
+  /** Removes a name; true if it existed. The image's blobs stay until prune. */
+  async untag(ref: string): Promise<boolean> {
+    const name = normalizeReference(ref);
+    return updateIndexFile(this.#indexFile(), (index) => {
+      const next = withoutTag(index, name);
+      return { index: next, result: next !== undefined };
+    });
+  }
+
+  /** The descriptor a name points at; throws CACHE_REF_NOT_FOUND. */
+  async resolve(ref: string): Promise<Descriptor> {
+    const name = normalizeReference(ref);
+    const found = taggedImages(await readIndexFile(this.paths.index)).find((image) => image.ref === name);
+    if (found === undefined) throw cacheError(CacheErrors.refNotFound, [name]);
+    return found.descriptor;
+  }
+
+  /** Every tagged image, sorted by name. */
+  async images(): Promise<TaggedImage[]> {
+    return taggedImages(await readIndexFile(this.paths.index)).sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  }
+
+  /**
+   * Every blob an image needs: the manifest (or index and its manifests), configs and layers.
+   * Missing or unreadable manifests are reported in `missing` rather than thrown.
+   */
+  async imageBlobs(descriptor: Descriptor): Promise<{ blobs: Map<Digest, Descriptor>; missing: Digest[]; configs: Digest[] }> {
+    const blobs = new Map<Digest, Descriptor>();
+    const missing: Digest[] = [];
+    const configs: Digest[] = [];
+    const visit = async (d: Descriptor): Promise<void> => {
+      if (blobs.has(d.digest)) return;
+      blobs.set(d.digest, d);
+      let doc: Partial<Manifest & Index>;
+      try {
+        doc = await this.readJson<Partial<Manifest & Index>>(d.digest);
+      } catch (error) {
+        if (isCacheError(error) && (error.code === 'CACHE_BLOB_NOT_FOUND' || error.code === 'CACHE_INTEGRITY')) {
+          missing.push(d.digest);
+          return;
+        }
+        throw error;
+      }
+      if (isIndexMediaType(d.mediaType) || Array.isArray(doc.manifests)) {
+        for (const child of doc.manifests ?? []) await visit(child);
+        return;
+      }
+      if (doc.config !== undefined) {
+        blobs.set(doc.config.digest, doc.config);
+        configs.push(doc.config.digest);
+      }
+      for (const layer of doc.layers ?? []) blobs.set(layer.digest, layer);
+    };
+    await visit(descriptor);
+    return { blobs, missing, configs };
+  }
+
+  // ---- cache records -------------------------------------------------------
+
+  /** Records what a step produced under its cache key (atomic; last writer wins). */
+  putCacheRecord(key: CacheKey, record: CacheRecordInput): Promise<CacheRecord> {
+    return this.records.put(key, record);
+  }
+
+  /** The record of a key, or undefined; a hit counts as a use for least-recently-used pruning. */
+  getCacheRecord(key: CacheKey): Promise<CacheRecord | undefined> {
+    return this.records.get(key);
+  }
+
+  deleteCacheRecord(key: CacheKey): Promise<boolean> {
+    return this.records.delete(key);
+  }
+}

@@ -1,0 +1,66 @@
+import { utimesSync, writeFileSync } from 'node:fs';
+import { digestOf, makeCacheKey, parseCacheKey, parseDiffId, Store, type CacheKey } from '../src/index.js';
+import { tempRoot } from './helpers.js';
+
+describe('cache keys', () => {
+  it('are versioned and branded', () => {
+    const key = makeCacheKey('FROM busybox\nRUN true');
+    expect(key).toMatch(/^strata\.v1:sha256:[0-9a-f]{64}$/);
+    expect(makeCacheKey('x', 'strata.run.v2')).toMatch(/^strata\.run\.v2:sha256:/);
+    expect(makeCacheKey('x', 'strata.v2')).not.toBe(makeCacheKey('x', 'strata.v1'));
+    expect(() => parseCacheKey('sha256:' + 'a'.repeat(64))).toThrow(expect.objectContaining({ code: 'CACHE_INVALID_KEY' }));
+    expect(() => makeCacheKey('x', 'strata')).toThrow(expect.objectContaining({ code: 'CACHE_INVALID_KEY' }));
+  });
+});
+
+describe('cache records', () => {
+  let dir: string;
+  let cleanup: () => void;
+  let store: Store;
+  beforeEach(async () => {
+    ({ dir, cleanup } = tempRoot());
+    store = await Store.open(dir);
+  });
+  afterEach(() => cleanup());
+
+  const layer = {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    digest: digestOf('gz'),
+    size: 2,
+    diffId: parseDiffId(digestOf('tar')),
+  };
+
+  it('round-trips a layer and a config delta', async () => {
+    const key = makeCacheKey('step 1');
+    expect(await store.getCacheRecord(key)).toBeUndefined();
+    await store.putCacheRecord(key, { layer, config: { Env: ['A=1'], WorkingDir: '/src' }, createdBy: 'RUN make' });
+    await expect(store.getCacheRecord(key)).resolves.toMatchObject({ key, layer, config: { Env: ['A=1'], WorkingDir: '/src' }, createdBy: 'RUN make' });
+    // A different version of the same material is a different key space.
+    expect(await store.getCacheRecord(makeCacheKey('step 1', 'strata.v2'))).toBeUndefined();
+  });
+
+  it('treats a damaged record as a miss', async () => {
+    const key = makeCacheKey('step 2');
+    await store.putCacheRecord(key, { config: { User: 'app' } });
+    const { records } = await store.records.list();
+    const path = records[0]!.path;
+    writeFileSync(path, '{"key": "strata.v1:sha');
+    expect(await store.getCacheRecord(key)).toBeUndefined();
+    expect((await store.records.list()).damaged).toEqual([path]);
+  });
+
+  it('marks a hit as a use', async () => {
+    const key = makeCacheKey('step 3');
+    await store.putCacheRecord(key, { layer });
+    const { records } = await store.records.list();
+    const old = new Date(Date.now() - 86_400_000);
+    utimesSync(records[0]!.path, old, old);
+    await store.getCacheRecord(key);
+    const after = (await store.records.list()).records[0]!;
+    expect(after.lastUsedMs).toBeGreaterThan(old.getTime() + 1000);
+  });
+
+  it('rejects keys that are not strata keys', async () => {
+    await expect(store.getCacheRecord('nope' as CacheKey)).rejects.toMatchObject({ code: 'CACHE_INVALID_KEY' });
+  });
+});
