@@ -1,1 +1,13 @@
-export {};
+export { BuildError, BuildErrors, buildError } from './errors.js';
+export type { BuildErrorRule, BuildErrorOptions } from './errors.js';
+export { DEFAULT_CAPABILITIES } from './runtime/capabilities.js';
+export { createRuntimeSpec, mountTargets } from './runtime/spec.js';
+export type { BindMount, TmpfsMount, NetworkMode, ProcessSpec, ContainerSpecOptions, RuntimeSpec } from './runtime/spec.js';
+export { runContainer } from './runtime/runc.js';
+export type { RuntimeName, RunContainerOptions, ContainerResult } from './runtime/runc.js';
+export { runStep } from './runtime/run-step.js';
+export type { RunStepOptions } from './runtime/run-step.js';
+export { parsePasswd, parseGroup, resolveUser } from './runtime/user.js';
+export type { PasswdEntry, GroupEntry, ResolvedUser } from './runtime/user.js';
+export { mountOverlay, unmount } from './snapshot/overlay.js';
+export type { OverlayMount } from './snapshot/overlay.js';

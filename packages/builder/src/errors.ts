@@ -1,0 +1,65 @@
+/**
+ * The catalog of builder errors. Codes are stable (BUILD_*); callers branch on
+ * `code`. Messages say what happened, hints say what to do.
+ */
+export interface BuildErrorRule<A extends unknown[]> {
+  readonly code: string;
+  readonly message: (...args: A) => string;
+  readonly hint?: string;
+}
+
+function rule<A extends unknown[]>(code: string, message: (...args: A) => string, hint?: string): BuildErrorRule<A> {
+  return hint === undefined ? { code, message } : { code, message, hint };
+}
+
+export const BuildErrors = {
+  runtimeMissing: rule(
+    'BUILD_RUNTIME_MISSING',
+    (runtime: string) => `the OCI runtime '${runtime}' was not found on PATH`,
+    'Install it (scripts/bootstrap does: apt-get install runc crun), or choose another with --runtime.',
+  ),
+  runtimeFailed: rule(
+    'BUILD_RUNTIME_FAILED',
+    (runtime: string, detail: string) => `${runtime} could not start the container: ${detail}`,
+    'Run the build as root on Linux; set STRATA_DEBUG=1 for the runtime spec and its full output.',
+  ),
+  userUnknown: rule(
+    'BUILD_USER_UNKNOWN',
+    (kind: 'user' | 'group', name: string) => `unable to find ${kind} ${name}: no matching entries in the image's /etc/${kind === 'user' ? 'passwd' : 'group'}`,
+    'Create the user in an earlier RUN step (useradd/adduser), or use a numeric uid[:gid].',
+  ),
+  mountFailed: rule(
+    'BUILD_MOUNT_FAILED',
+    (what: string, detail: string) => `cannot mount ${what}: ${detail}`,
+    'strata needs root and a kernel with overlayfs; on a nested container, give it CAP_SYS_ADMIN.',
+  ),
+  aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
+} as const;
+
+export interface BuildErrorOptions {
+  readonly cause?: unknown;
+  readonly details?: Record<string, unknown>;
+}
+
+/** Every builder failure a user can meet. */
+export class BuildError extends Error {
+  override readonly name = 'BuildError';
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: string, message: string, hint?: string, options: BuildErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = hint;
+    this.details = options.details;
+  }
+}
+
+export function buildError<A extends unknown[]>(
+  entry: BuildErrorRule<A>,
+  args: A,
+  options: BuildErrorOptions = {},
+): BuildError {
+  return new BuildError(entry.code, entry.message(...args), entry.hint, options);
+}

@@ -1,0 +1,130 @@
+import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { mountOverlay, unmount, type OverlayMount } from '../snapshot/overlay.js';
+import { runContainer, type ContainerResult, type RuntimeName } from './runc.js';
+import { createRuntimeSpec, mountTargets, type ContainerSpecOptions } from './spec.js';
+
+export interface RunStepOptions {
+  /** The overlay to run in; its upper directory receives the step's changes. */
+  readonly overlay: OverlayMount;
+  readonly container: Omit<ContainerSpecOptions, 'rootfs'>;
+  readonly runtime?: RuntimeName;
+  readonly stateDir: string;
+  readonly bundleDir: string;
+  readonly id: string;
+  readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Each mount target and its missing ancestors, deepest first: what the runtime will create. */
+async function missingPaths(rootfs: string, targets: readonly string[]): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const target of targets) {
+    let p = target;
+    while (p !== '/' && p !== '.' && !(await exists(join(rootfs, p)))) {
+      missing.add(p);
+      p = dirname(p);
+    }
+  }
+  return [...missing].sort((a, b) => b.length - a.length);
+}
+
+interface Owner {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The existing parent folders of paths the runtime will create, with their owner and mode. */
+async function parentsOfMissing(rootfs: string, missing: readonly string[]): Promise<Map<string, Owner>> {
+  const parents = new Map<string, Owner>();
+  for (const p of missing) {
+    const parent = dirname(p);
+    if (parent === '/' || missing.includes(parent) || parents.has(parent)) continue;
+    const st = await lstat(join(rootfs, parent));
+    parents.set(parent, { mode: st.mode, uid: st.uid, gid: st.gid });
+  }
+  return parents;
+}
+
+/**
+ * Creating a mount stub copies its existing parent folder up into the upper
+ * directory. When, after the stubs are gone, that copy is empty and has the
+ * lower folder's owner and mode, the step did not change it: drop it so the
+ * layer does not carry it. Runs on the upper directory after unmounting.
+ */
+async function removeCopiedUpParents(upperDir: string, parents: Map<string, Owner>): Promise<void> {
+  for (const [p, owner] of [...parents].sort((a, b) => b[0].length - a[0].length)) {
+    const full = join(upperDir, p);
+    try {
+      const st = await lstat(full);
+      if (!st.isDirectory() || st.mode !== owner.mode || st.uid !== owner.uid || st.gid !== owner.gid) continue;
+      if ((await readdir(full)).length === 0) await rmdir(full);
+    } catch {
+      // not copied up
+    }
+  }
+}
+
+/**
+ * Removes what the runtime created only to mount over (an empty /etc/hosts,
+ * a /proc folder in a scratch image) so that it does not end up in the layer.
+ * A folder the step itself filled is kept.
+ */
+async function removeMountStubs(rootfs: string, created: readonly string[]): Promise<void> {
+  for (const p of created) {
+    const full = join(rootfs, p);
+    let st;
+    try {
+      st = await lstat(full);
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) {
+      if ((await readdir(full)).length === 0) await rmdir(full);
+    } else if (st.size === 0) {
+      await rm(full, { force: true });
+    }
+  }
+}
+
+/**
+ * Runs one RUN step: mounts the overlay, runs the process in the OCI runtime,
+ * removes mount stubs, unmounts. The step's changes are then exactly the
+ * overlay's upper directory.
+ */
+export async function runStep(options: RunStepOptions): Promise<ContainerResult> {
+  const rootfs = options.overlay.target;
+  await mountOverlay(options.overlay);
+  let parents = new Map<string, Owner>();
+  try {
+    const specOptions: ContainerSpecOptions = { ...options.container, rootfs };
+    const created = await missingPaths(rootfs, mountTargets(specOptions));
+    parents = await parentsOfMissing(rootfs, created);
+    try {
+      return await runContainer({
+        ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
+        stateDir: options.stateDir,
+        bundleDir: options.bundleDir,
+        id: options.id,
+        spec: createRuntimeSpec(specOptions),
+        ...(options.onOutput === undefined ? {} : { onOutput: options.onOutput }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } finally {
+      await removeMountStubs(rootfs, created);
+    }
+  } finally {
+    await unmount(rootfs);
+    await removeCopiedUpParents(options.overlay.upperDir, parents);
+  }
+}
