@@ -1,0 +1,217 @@
+// HTTP below the registry protocol: scheme choice (plain HTTP only for
+// loopback and registries the caller names insecure), retries with
+// exponential backoff on 5xx, 429 and connection failures, and the mapping of
+// low-level failures to typed errors.
+import { isIPv4 } from 'node:net';
+import { registryError, RegistryErrors } from './errors.js';
+import type { RegistryEventSink } from './events.js';
+import { registryEndpoint } from './reference.js';
+
+export type FetchFunction = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+export interface RetryOptions {
+  /** Retries after the first attempt; default 4. */
+  readonly retries?: number;
+  /** First backoff delay in ms, doubled each time (with jitter); default 200. */
+  readonly baseDelayMs?: number;
+  /** Largest delay in ms, also the cap for Retry-After; default 5000. */
+  readonly maxDelayMs?: number;
+}
+
+export interface TransportOptions extends RetryOptions {
+  readonly fetch?: FetchFunction;
+  /** Hosts (host or host:port, or IPv4 CIDR) reached over plain HTTP besides loopback. */
+  readonly insecureRegistries?: readonly string[];
+  readonly userAgent?: string;
+  readonly onEvent: RegistryEventSink;
+}
+
+export interface SendRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  /** Called for each attempt, so a retry sends the body again from the start. */
+  readonly body?: () => RequestInit['body'] | AsyncIterable<Uint8Array>;
+  /** False for requests that must not be repeated blindly (upload PATCH/PUT). */
+  readonly retry?: boolean;
+}
+
+const RETRY_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+/** The innermost `code` in an error's cause chain (fetch wraps socket errors in TypeError). */
+export function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  let code: string | undefined;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
+    const c = (current as { code?: unknown }).code;
+    if (typeof c === 'string') code = c;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return code;
+}
+
+function describe(error: unknown): string {
+  const code = errorCode(error);
+  let current: unknown = error;
+  let message = '';
+  for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
+    message = current.message;
+    current = current.cause;
+  }
+  return code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+/** True for failures worth another attempt: resets, refused connections, timeouts. */
+export function isRetryableNetworkError(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code !== undefined && RETRY_CODES.has(code)) return true;
+  const message = error instanceof Error ? `${error.message} ${describe(error)}` : '';
+  return /other side closed|socket hang up|terminated|fetch failed/i.test(message) && code !== 'ENOTFOUND';
+}
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/** Converts a failed fetch into a typed error. */
+export function networkError(url: string, error: unknown): Error {
+  const code = errorCode(error);
+  if (code === 'ENOTFOUND') {
+    return registryError(RegistryErrors.unknownHost, [new URL(url).hostname], { cause: error });
+  }
+  return registryError(RegistryErrors.connection, [url, describe(error)], { cause: error, retryable: isRetryableNetworkError(error) });
+}
+
+function ipv4ToInt(ip: string): number {
+  return ip.split('.').reduce((n, part) => (n << 8) + Number(part), 0) >>> 0;
+}
+
+function hostOnly(host: string): string {
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
+  const colon = host.lastIndexOf(':');
+  return colon >= 0 ? host.slice(0, colon) : host;
+}
+
+/** Plain HTTP for localhost, 127.0.0.0/8, ::1 and the listed registries (exact host[:port] or IPv4 CIDR). */
+export function isInsecureRegistry(registry: string, insecure: readonly string[] = []): boolean {
+  const host = hostOnly(registry).toLowerCase();
+  if (host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'))) return true;
+  for (const entry of insecure) {
+    const e = entry.trim().toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/$/, '');
+    if (e === registry.toLowerCase() || e === host) return true;
+    const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(e);
+    if (cidr?.[1] !== undefined && cidr[2] !== undefined && isIPv4(host) && isIPv4(cidr[1])) {
+      const bits = Number(cidr[2]);
+      const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+      if ((ipv4ToInt(host) & mask) === (ipv4ToInt(cidr[1]) & mask)) return true;
+    }
+  }
+  return false;
+}
+
+export class Transport {
+  readonly fetch: FetchFunction;
+  private readonly retries: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly insecure: readonly string[];
+  private readonly userAgent: string;
+  private readonly onEvent: RegistryEventSink;
+
+  constructor(options: TransportOptions) {
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.retries = options.retries ?? 4;
+    this.baseDelayMs = options.baseDelayMs ?? 200;
+    this.maxDelayMs = options.maxDelayMs ?? 5000;
+    this.insecure = options.insecureRegistries ?? [];
+    this.userAgent = options.userAgent ?? 'strata';
+    this.onEvent = options.onEvent;
+  }
+
+  /** `http(s)://endpoint` for a registry host. */
+  baseUrl(registry: string): string {
+    const scheme = isInsecureRegistry(registry, this.insecure) ? 'http' : 'https';
+    return `${scheme}://${registryEndpoint(registry)}`;
+  }
+
+  /** How many attempts a retrying caller may make. */
+  get attempts(): number {
+    return this.retries + 1;
+  }
+
+  /** Exponential backoff with jitter for attempt n (1-based), or Retry-After when given. */
+  backoff(attempt: number, retryAfter?: string | null): number {
+    if (retryAfter) {
+      const seconds = Number(retryAfter);
+      const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+      if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, this.maxDelayMs);
+    }
+    const exp = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(exp / 2 + (Math.random() * exp) / 2);
+  }
+
+  async sleepBeforeRetry(method: string, url: string, attempt: number, reason: string, retryAfter?: string | null): Promise<void> {
+    const delayMs = this.backoff(attempt, retryAfter);
+    this.onEvent({ type: 'request-retry', method, url, attempt, delayMs, reason });
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+
+  /**
+   * Sends a request; retries connection failures and retryable statuses when
+   * `retry` is not false. Resolves the last response (any status); rejects
+   * with REGISTRY_CONNECTION_FAILED or REGISTRY_UNKNOWN_HOST.
+   */
+  async send(request: SendRequest): Promise<Response> {
+    const attempts = request.retry === false ? 1 : this.attempts;
+    for (let attempt = 1; ; attempt++) {
+      const body = request.body?.();
+      const init: RequestInit & { duplex?: 'half' } = {
+        method: request.method,
+        headers: { 'user-agent': this.userAgent, ...request.headers },
+        redirect: 'follow',
+      };
+      if (body !== undefined) {
+        init.body = body as RequestInit['body'];
+        if (typeof body === 'object' && body !== null && Symbol.asyncIterator in body) init.duplex = 'half';
+      }
+      let response: Response;
+      try {
+        response = await this.fetch(request.url, init);
+      } catch (error) {
+        if (attempt < attempts && isRetryableNetworkError(error)) {
+          await this.sleepBeforeRetry(request.method, request.url, attempt, describe(error));
+          continue;
+        }
+        throw networkError(request.url, error);
+      }
+      if (attempt < attempts && isRetryableStatus(response.status)) {
+        await response.arrayBuffer().catch(() => undefined);
+        await this.sleepBeforeRetry(request.method, request.url, attempt, `HTTP ${response.status}`, response.headers.get('retry-after'));
+        continue;
+      }
+      return response;
+    }
+  }
+}
+
+/** The `errors[].code` values and first message of a registry error body. */
+export async function readErrorBody(response: Response): Promise<{ codes: string[]; detail: string }> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    return { codes: [], detail: '' };
+  }
+  try {
+    const json = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] };
+    const errors = Array.isArray(json.errors) ? json.errors : [];
+    const codes = errors.map((e) => String(e.code ?? '')).filter((c) => c !== '');
+    const detail = errors.map((e) => `${String(e.code ?? '')}${e.message ? `: ${String(e.message)}` : ''}`).join('; ');
+    return { codes, detail };
+  } catch {
+    return { codes: [], detail: text.slice(0, 200).trim() };
+  }
+}
