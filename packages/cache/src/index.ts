@@ -46,3 +46,4 @@ export type { BlobInfo, BlobSource, BlobStat, ContentStore, GetBlobOptions, PutB
 export { DiskContentStore, type ContentEvent } from './content/disk.js';
 export { MemoryContentStore } from './content/memory.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';
+export { SnapshotStore, safeEntryPath, type SnapshotInfo, type UnpackOptions } from './snapshots.js';

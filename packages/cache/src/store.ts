@@ -13,6 +13,7 @@ import { isIndexMediaType, type Descriptor, type ImageConfig, type Index, type M
 import { normalizeReference } from './reference.js';
 import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
+import { SnapshotStore } from './snapshots.js';
 
 /** What the store reports while it works. Plain JSON values, so a renderer can print them as NDJSON. */
 export type StoreEvent =
@@ -42,6 +43,8 @@ export class Store {
   readonly records: RecordStore;
   /** (path, size, mtime, ctime, inode) → digest, for hashing build contexts. */
   readonly memo: ContentMemo;
+  /** Unpacked layers by chain ID, reference-counted. */
+  readonly snapshots: SnapshotStore;
   readonly #options: StoreOptions;
 
   private constructor(root: string, options: StoreOptions) {
@@ -52,6 +55,7 @@ export class Store {
     this.blobs = new DiskContentStore({ blobs: this.paths.blobs, tmp: this.paths.tmp, quarantine: this.paths.quarantine, onEvent: emit });
     this.records = new RecordStore(this.paths.records, this.paths.tmp);
     this.memo = new ContentMemo(this.paths.memo, this.paths.tmp);
+    this.snapshots = new SnapshotStore(this.paths.snapshots, this.paths.snapshotRefs, this.paths.tmp, (digest) => this.getBlob(digest));
   }
 
   /**

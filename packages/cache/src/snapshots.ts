@@ -1,0 +1,419 @@
+import { createHash } from 'node:crypto';
+import { link, lstat, lutimes, lchown, mkdir, open, readdir, readFile, rename, rm, symlink, chmod, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract as tarExtract, type Header } from 'tar-stream';
+import { digestHex, isDigest, parseDigest, type ChainId, type DiffId, type Digest } from './digest.js';
+import { cacheError, CacheErrors, errnoCode } from './errors.js';
+import { fsyncDir, removeTree, tempName, writeFileAtomic } from './fs-util.js';
+import { MediaType, type Descriptor } from './oci.js';
+
+/** What an unpacked layer holds besides its files: the changes a tar can only describe. */
+export interface SnapshotInfo {
+  readonly chainId: ChainId;
+  readonly parent?: ChainId;
+  readonly diffId: DiffId;
+  /** The layer blob it was unpacked from. */
+  readonly digest: Digest;
+  /** The folder with the layer's files (whiteouts excluded: see `whiteouts`). */
+  readonly path: string;
+  /** Bytes of regular files, and entries written. */
+  readonly size: number;
+  readonly entries: number;
+  /** Paths (relative, no leading slash) this layer deletes from its parents (`.wh.<name>` entries). */
+  readonly whiteouts: readonly string[];
+  /** Folders whose parent contents this layer hides (`.wh..wh..opq`). */
+  readonly opaqueDirs: readonly string[];
+  /** Device nodes and fifos, which are recorded rather than created. */
+  readonly specials: readonly { path: string; type: string; mode: number; devmajor?: number; devminor?: number }[];
+  readonly createdAt: string;
+}
+
+export interface UnpackOptions {
+  /** The layer's descriptor; its blob must be in the store. */
+  readonly layer: Descriptor;
+  /** The expected diff ID; when given, a mismatch is CACHE_INTEGRITY. */
+  readonly diffId?: DiffId;
+  /** The chain ID of the layers below, if any. */
+  readonly parent?: ChainId;
+}
+
+/** How the snapshot store reads blobs: a verifying stream. */
+export type BlobOpener = (digest: Digest) => Promise<Readable>;
+
+const META = 'meta.json';
+const FS = 'fs';
+
+function chainOf(parent: ChainId | undefined, diffId: DiffId): ChainId {
+  if (parent === undefined) return diffId as unknown as ChainId;
+  return `sha256:${createHash('sha256').update(`${parent} ${diffId}`).digest('hex')}` as ChainId;
+}
+
+/** Splits a tar entry name into safe relative components; throws CACHE_UNSAFE_PATH. */
+export function safeEntryPath(name: string): string[] {
+  if (name.startsWith('/')) throw cacheError(CacheErrors.unsafePath, [name, 'is an absolute path']);
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw cacheError(CacheErrors.unsafePath, [name, 'climbs out with ..']);
+  if (name.includes('\0')) throw cacheError(CacheErrors.unsafePath, [name, 'contains a NUL byte']);
+  return parts;
+}
+
+/**
+ * Unpacked layers, one folder per chain ID: `<layers>/<hex>/{fs/,meta.json}`.
+ * A layer is unpacked into a temp folder and renamed into place, so a chain ID
+ * folder is always complete. Holders (builds, mounted images) take a reference
+ * with `acquire`; prune removes only snapshots that nobody holds.
+ */
+export class SnapshotStore {
+  readonly #layers: string;
+  readonly #refs: string;
+  readonly #tmp: string;
+  readonly #openBlob: BlobOpener;
+
+  constructor(layers: string, refs: string, tmp: string, openBlob: BlobOpener) {
+    this.#layers = layers;
+    this.#refs = refs;
+    this.#tmp = tmp;
+    this.#openBlob = openBlob;
+  }
+
+  /** The chain ID a layer will have on top of `parent`. */
+  static chainId(parent: ChainId | undefined, diffId: DiffId): ChainId {
+    return chainOf(parent, diffId);
+  }
+
+  async get(chainId: ChainId): Promise<SnapshotInfo | undefined> {
+    const dir = join(this.#layers, digestHex(parseDigest(chainId)));
+    try {
+      const meta = JSON.parse(await readFile(join(dir, META), 'utf8')) as SnapshotInfo;
+      return { ...meta, path: join(dir, FS) };
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Every complete snapshot, and the names of folders that are not (for verify). */
+  async list(): Promise<{ snapshots: SnapshotInfo[]; damaged: string[] }> {
+    const snapshots: SnapshotInfo[] = [];
+    const damaged: string[] = [];
+    for (const name of await readdir(this.#layers)) {
+      const chainId = `sha256:${name}`;
+      const info = isDigest(chainId) ? await this.get(chainId as ChainId) : undefined;
+      if (info === undefined || info.chainId !== chainId) damaged.push(join(this.#layers, name));
+      else snapshots.push(info);
+    }
+    return { snapshots, damaged };
+  }
+
+  /** Unpacks a layer blob (tar or tar+gzip) into its chain ID folder, or returns the existing one. */
+  async unpack(options: UnpackOptions): Promise<SnapshotInfo> {
+    if (options.diffId !== undefined) {
+      const existing = await this.get(chainOf(options.parent, options.diffId));
+      if (existing !== undefined) return existing;
+    }
+    const gzip = gzipOf(options.layer.mediaType);
+    const work = join(this.#tmp, tempName('snap'));
+    await mkdir(join(work, FS), { recursive: true });
+    try {
+      const unpacked = await extractLayer(await this.#openBlob(options.layer.digest), gzip, join(work, FS));
+      if (options.diffId !== undefined && unpacked.diffId !== options.diffId) {
+        throw cacheError(CacheErrors.integrity, [options.diffId, unpacked.diffId], { expected: options.diffId, found: unpacked.diffId });
+      }
+      const chainId = chainOf(options.parent, unpacked.diffId);
+      const info: SnapshotInfo = {
+        chainId,
+        ...(options.parent === undefined ? {} : { parent: options.parent }),
+        diffId: unpacked.diffId,
+        digest: options.layer.digest,
+        path: '',
+        size: unpacked.size,
+        entries: unpacked.entries,
+        whiteouts: unpacked.whiteouts,
+        opaqueDirs: unpacked.opaqueDirs,
+        specials: unpacked.specials,
+        createdAt: new Date().toISOString(),
+      };
+      const existing = await this.get(chainId);
+      if (existing !== undefined) return existing;
+      await writeFileAtomic(this.#tmp, join(work, META), `${JSON.stringify(info)}\n`);
+      await fsyncDir(work);
+      const dest = join(this.#layers, digestHex(chainId));
+      try {
+        await rename(work, dest);
+      } catch (error) {
+        // Another process unpacked the same chain first: theirs is as good as ours.
+        if (errnoCode(error) !== 'ENOTEMPTY' && errnoCode(error) !== 'EEXIST') throw error;
+      }
+      await fsyncDir(this.#layers);
+      const stored = await this.get(chainId);
+      if (stored === undefined) throw cacheError(CacheErrors.internal, [`snapshot ${chainId} vanished after unpacking`]);
+      return stored;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes a snapshot (renamed aside first, so it disappears at once). */
+  async remove(chainId: ChainId): Promise<boolean> {
+    const hex = digestHex(parseDigest(chainId));
+    const removed = await removeTree(join(this.#layers, hex), this.#tmp);
+    await rm(join(this.#refs, hex), { recursive: true, force: true });
+    return removed;
+  }
+
+  /** Takes a reference on a snapshot for `holder` (idempotent). */
+  async acquire(chainId: ChainId, holder: string): Promise<void> {
+    if ((await this.get(chainId)) === undefined) throw cacheError(CacheErrors.blobNotFound, [chainId]);
+    const dir = join(this.#refs, digestHex(chainId));
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, encodeURIComponent(holder)), '');
+  }
+
+  /** Drops `holder`'s reference; true if it had one. */
+  async release(chainId: ChainId, holder: string): Promise<boolean> {
+    try {
+      await unlink(join(this.#refs, digestHex(parseDigest(chainId)), encodeURIComponent(holder)));
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  /** Who holds a snapshot. */
+  async holders(chainId: ChainId): Promise<string[]> {
+    try {
+      return (await readdir(join(this.#refs, digestHex(parseDigest(chainId))))).map(decodeURIComponent).sort();
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return [];
+      throw error;
+    }
+  }
+}
+
+function gzipOf(mediaType: string): boolean {
+  switch (mediaType) {
+    case MediaType.ociLayer:
+    case 'application/vnd.docker.image.rootfs.diff.tar':
+      return false;
+    case MediaType.ociLayerGzip:
+    case MediaType.dockerLayerGzip:
+    case MediaType.dockerForeignLayerGzip:
+    case 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip':
+      return true;
+    default:
+      throw cacheError(CacheErrors.unsupportedMediaType, [mediaType]);
+  }
+}
+
+interface Unpacked {
+  diffId: DiffId;
+  size: number;
+  entries: number;
+  whiteouts: string[];
+  opaqueDirs: string[];
+  specials: { path: string; type: string; mode: number; devmajor?: number; devminor?: number }[];
+}
+
+/** Extracts a tar stream into `root`, refusing any entry that would land outside it. */
+async function extractLayer(blob: Readable, gzip: boolean, root: string): Promise<Unpacked> {
+  const hash = createHash('sha256');
+  const hasher = new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  const extract = tarExtract();
+  const feeding = pipeline(gzip ? [blob, createGunzip(), hasher, extract] : [blob, hasher, extract]);
+  feeding.catch(() => undefined);
+  const writer = new TreeWriter(root);
+  try {
+    for await (const entry of extract) {
+      await writer.write(entry.header, entry);
+    }
+  } catch (error) {
+    blob.destroy();
+    await feeding.catch(() => undefined);
+    throw error;
+  }
+  await feeding;
+  // Drain what follows the end-of-archive blocks so the diff ID covers every byte.
+  await writer.finish();
+  return {
+    diffId: `sha256:${hash.digest('hex')}` as DiffId,
+    size: writer.size,
+    entries: writer.entries,
+    whiteouts: writer.whiteouts,
+    opaqueDirs: writer.opaqueDirs,
+    specials: writer.specials,
+  };
+}
+
+type EntryBody = AsyncIterable<unknown> & { resume(): unknown };
+
+const asRoot = process.getuid?.() === 0;
+
+/** Writes tar entries under a root without ever following a symlink the layer made. */
+class TreeWriter {
+  size = 0;
+  entries = 0;
+  readonly whiteouts: string[] = [];
+  readonly opaqueDirs: string[] = [];
+  readonly specials: Unpacked['specials'] = [];
+  readonly #root: string;
+  /** Folders known to be real directories (not symlinks) inside the root. */
+  readonly #dirs = new Set<string>(['']);
+  readonly #dirModes = new Map<string, { mode: number; mtime: Date | undefined }>();
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  async write(header: Header, body: EntryBody): Promise<void> {
+    const parts = safeEntryPath(header.name);
+    const rel = parts.join('/');
+    const base = parts[parts.length - 1] ?? '';
+    if (base.startsWith('.wh.')) {
+      const dir = parts.slice(0, -1).join('/');
+      await this.#ensureParents(parts.slice(0, -1));
+      if (base === '.wh..wh..opq') this.opaqueDirs.push(dir);
+      else this.whiteouts.push([...parts.slice(0, -1), base.slice(4)].join('/'));
+      body.resume();
+      return;
+    }
+    if (rel === '') {
+      body.resume();
+      return;
+    }
+    await this.#ensureParents(parts.slice(0, -1));
+    const dest = join(this.#root, rel);
+    const mode = (header.mode ?? 0o644) & 0o7777;
+    this.entries += 1;
+    switch (header.type ?? 'file') {
+      case 'directory': {
+        body.resume();
+        const existing = await lstat(dest).catch(() => undefined);
+        if (existing !== undefined && !existing.isDirectory()) await this.#clear(rel, dest);
+        if (existing === undefined || !existing.isDirectory()) await mkdir(dest, { mode: 0o755 });
+        this.#dirs.add(rel);
+        this.#dirModes.set(rel, { mode, mtime: header.mtime });
+        await this.#own(dest, header);
+        return;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        await this.#clear(rel, dest);
+        const handle = await open(dest, 'wx', 0o600);
+        try {
+          for await (const chunk of body) {
+            await writeFully(handle, chunk as Buffer);
+            this.size += (chunk as Buffer).length;
+          }
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await this.#own(dest, header);
+        await chmod(dest, mode);
+        if (header.mtime !== undefined) await utimes(dest, header.mtime, header.mtime);
+        return;
+      }
+      case 'symlink': {
+        body.resume();
+        await this.#clear(rel, dest);
+        await symlink(header.linkname ?? '', dest);
+        await this.#own(dest, header);
+        if (header.mtime !== undefined) await lutimes(dest, header.mtime, header.mtime).catch(() => undefined);
+        return;
+      }
+      case 'link': {
+        body.resume();
+        const target = safeEntryPath(header.linkname ?? '');
+        if (target.length === 0) throw cacheError(CacheErrors.unsafePath, [header.name, 'is a hard link to the root']);
+        await this.#ensureParents(target.slice(0, -1), { create: false });
+        const source = join(this.#root, target.join('/'));
+        const info = await lstat(source).catch(() => undefined);
+        if (info === undefined || info.isDirectory()) {
+          throw cacheError(CacheErrors.unsafePath, [header.name, `links to '${header.linkname ?? ''}', which is not a file earlier in the layer`]);
+        }
+        await this.#clear(rel, dest);
+        await link(source, dest);
+        return;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        body.resume();
+        this.specials.push({
+          path: rel,
+          type: header.type,
+          mode,
+          ...(header.devmajor === undefined ? {} : { devmajor: header.devmajor }),
+          ...(header.devminor === undefined ? {} : { devminor: header.devminor }),
+        });
+        return;
+      }
+      default:
+        body.resume();
+        this.entries -= 1;
+    }
+  }
+
+  /** Applies folder modes and times last, deepest first, so that read-only folders could still be filled. */
+  async finish(): Promise<void> {
+    const dirs = [...this.#dirModes.entries()].sort((a, b) => b[0].length - a[0].length);
+    for (const [rel, { mode, mtime }] of dirs) {
+      const dest = join(this.#root, rel);
+      await chmod(dest, mode);
+      if (mtime !== undefined) await utimes(dest, mtime, mtime);
+    }
+    await fsyncDir(this.#root);
+  }
+
+  /** Makes sure every parent is a real folder inside the root; a symlink on the way is refused. */
+  async #ensureParents(parts: string[], options: { create?: boolean } = {}): Promise<void> {
+    let rel = '';
+    for (const part of parts) {
+      rel = rel === '' ? part : `${rel}/${part}`;
+      if (this.#dirs.has(rel)) continue;
+      const dest = join(this.#root, rel);
+      const info = await lstat(dest).catch(() => undefined);
+      if (info?.isSymbolicLink()) throw cacheError(CacheErrors.unsafePath, [rel, 'is a symlink that a later entry would write through']);
+      if (info !== undefined && !info.isDirectory()) throw cacheError(CacheErrors.unsafePath, [rel, 'is a file, not a folder']);
+      if (info === undefined) {
+        if (options.create === false) throw cacheError(CacheErrors.unsafePath, [rel, 'does not exist']);
+        await mkdir(dest, { mode: 0o755 });
+      }
+      this.#dirs.add(rel);
+    }
+  }
+
+  /** Removes whatever is at `dest` so that an entry can replace it (later entries win in a tar). */
+  async #clear(rel: string, dest: string): Promise<void> {
+    const info = await lstat(dest).catch(() => undefined);
+    if (info === undefined) return;
+    if (info.isDirectory()) {
+      await rm(dest, { recursive: true, force: true });
+      for (const known of [...this.#dirs]) if (known === rel || known.startsWith(`${rel}/`)) this.#dirs.delete(known);
+      for (const known of [...this.#dirModes.keys()]) if (known === rel || known.startsWith(`${rel}/`)) this.#dirModes.delete(known);
+    } else {
+      await unlink(dest);
+    }
+  }
+
+  async #own(dest: string, header: Header): Promise<void> {
+    if (asRoot && header.uid !== undefined && header.gid !== undefined) await lchown(dest, header.uid, header.gid);
+  }
+}
+
+async function writeFully(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
