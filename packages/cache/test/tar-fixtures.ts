@@ -8,7 +8,7 @@ export async function makeTar(entries: readonly TarEntry[]): Promise<{ tar: Buff
   const p = pack();
   const parts: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    p.on('data', (chunk: Buffer) => parts.push(chunk));
+    p.on('data', (chunk: unknown) => parts.push(chunk as Buffer));
     p.on('end', () => resolve());
     p.on('error', reject);
   });
