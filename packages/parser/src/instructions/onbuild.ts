@@ -11,7 +11,9 @@ export function parseOnbuild(input: InstructionInput): OnbuildInstruction {
   const name = trigger.keyword.trim().toUpperCase();
   if (name === 'ONBUILD') fail(raw, InstructionErrors.onbuildTrigger, 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
   if (name === 'MAINTAINER' || name === 'FROM') fail(raw, InstructionErrors.onbuildTrigger, `${name} isn't allowed as an ONBUILD trigger`);
-  let expression = raw.original.replace(/^\s*ONBUILD\s*/i, '');
+  // BuildKit keeps the logical line (continuations joined) without the ONBUILD keyword.
+  const logical = (raw as { readonly logicalLine?: string }).logicalLine ?? raw.original;
+  let expression = logical.replace(/^\s*ONBUILD\s*/i, '');
   for (const heredoc of raw.heredocs.length > 0 ? raw.heredocs : trigger.heredocs) {
     expression += `\n${heredoc.content}${heredoc.name}`;
   }

@@ -1,5 +1,5 @@
 import { parseInstruction, parseStages, type Instruction } from '@strata/parser';
-import { raw, result } from './raw';
+import { raw, result } from './raw.js';
 
 function parse(original: string, args: readonly string[], options: Parameters<typeof raw>[2] = {}): Instruction {
   return parseInstruction(raw(original, args, options));

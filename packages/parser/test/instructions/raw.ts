@@ -12,7 +12,7 @@ export function raw(
   const line = options.line ?? nextLine++;
   const lines = original.split('\n');
   const last = lines[lines.length - 1] ?? '';
-  return {
+  const value = {
     keyword,
     flags: options.flags ?? [],
     args,
@@ -20,12 +20,14 @@ export function raw(
     heredocs: options.heredocs ?? [],
     ...(options.onbuild === undefined ? {} : { onbuild: options.onbuild }),
     original,
+    logicalLine: original.replace(/\\\n/g, ''),
     location: {
       file: 'Dockerfile',
       start: { line, column: 1, offset: 0 },
       end: { line: line + lines.length - 1, column: last.length + 1, offset: original.length },
     },
   };
+  return value;
 }
 
 export function result(instructions: readonly RawInstruction[]): ParseResult {
