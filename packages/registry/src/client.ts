@@ -76,6 +76,7 @@ export class RegistryClient {
   /** Bounds parallel blob transfers across everything this client does. */
   readonly limit: LimitFunction;
   private readonly sessions = new Map<string, AuthSession>();
+  private readonly pings = new WeakMap<AuthSession, Promise<PingResult>>();
   private readonly credentials: CredentialProvider;
   private readonly now: () => number;
 
@@ -114,6 +115,8 @@ export class RegistryClient {
    */
   async request(registry: string, request: ClientRequest, session = this.session(registry)): Promise<Response> {
     const url = this.url(registry, request.path);
+    // learn the auth scheme once up front, so parallel first requests do not all meet a 401
+    await this.pingOnce(registry, session);
     for (let round = 0; ; round++) {
       const auth: Authorization = await session.authorize(request.scopes);
       const headers = { ...request.headers, ...(auth.header !== undefined ? { authorization: auth.header } : {}) };
@@ -154,15 +157,24 @@ export class RegistryClient {
     });
   }
 
+  private pingOnce(registry: string, session: AuthSession): Promise<unknown> {
+    let pending = this.pings.get(session);
+    if (pending === undefined) {
+      pending = this.ping(registry, session);
+      this.pings.set(session, pending);
+      pending.catch(() => this.pings.delete(session));
+    }
+    return pending;
+  }
+
   /** GET /v2/: checks the registry speaks the API and learns its auth scheme. */
-  async ping(registry: string): Promise<PingResult> {
+  async ping(registry: string, session = this.session(registry)): Promise<PingResult> {
     const url = this.url(registry, '/v2/');
     const response = await this.transport.send({ method: 'GET', url });
     await response.arrayBuffer().catch(() => undefined);
     const apiVersion = response.headers.get('docker-distribution-api-version') ?? undefined;
     if (response.status === 200) return { auth: 'none', apiVersion };
     if (response.status === 401) {
-      const session = this.session(registry);
       await session.onUnauthorized(response.headers.get('www-authenticate'), [], { header: undefined, fresh: true });
       return { auth: session.scheme ?? 'unknown', apiVersion };
     }

@@ -94,8 +94,14 @@ export class AuthSession {
       return sent.header === undefined && (await this.credentials()) !== undefined;
     }
     if (challenge.scheme === 'bearer') {
-      this.tokens.delete(scopeKey(scopes));
-      return changed || sent.header === undefined || !sent.fresh;
+      if (changed || sent.header === undefined) return true;
+      if (sent.fresh) return false;
+      // drop the cached token that failed (unless a newer one replaced it meanwhile)
+      const key = scopeKey(scopes);
+      const cached = this.tokens.get(key);
+      const value = await cached?.catch(() => undefined);
+      if (value !== undefined && `Bearer ${value.token}` === sent.header && this.tokens.get(key) === cached) this.tokens.delete(key);
+      return true;
     }
     return false;
   }
