@@ -14,6 +14,9 @@ import { normalizeReference } from './reference.js';
 import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
 import { SnapshotStore } from './snapshots.js';
+import { prune, type PruneOptions, type PruneResult } from './gc.js';
+import { diskUsage, type DiskUsage } from './usage.js';
+import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 
 /** What the store reports while it works. Plain JSON values, so a renderer can print them as NDJSON. */
 export type StoreEvent =
@@ -266,5 +269,22 @@ export class Store {
 
   deleteCacheRecord(key: CacheKey): Promise<boolean> {
     return this.records.delete(key);
+  }
+
+  // ---- maintenance ---------------------------------------------------------
+
+  /** Removes what no tag references; see PruneOptions. */
+  prune(options?: PruneOptions): Promise<PruneResult> {
+    return prune(this, options);
+  }
+
+  /** Disk usage by kind. */
+  du(): Promise<DiskUsage> {
+    return diskUsage(this);
+  }
+
+  /** Re-hashes every blob, checks tags, records and snapshots; `repair` fixes what can be fixed. */
+  verify(options?: VerifyOptions): Promise<VerifyResult> {
+    return verify(this, options);
   }
 }

@@ -1,0 +1,162 @@
+import { readdir, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex, type ChainId, type Digest } from './digest.js';
+import { errnoCode } from './errors.js';
+import { withLock } from './lock.js';
+import type { StoredRecord } from './records.js';
+import type { SnapshotInfo } from './snapshots.js';
+import type { Store } from './store.js';
+import { forEachLimit, inventory, type StoreInventory } from './usage.js';
+
+export interface PruneOptions {
+  /** Remove every cache record (and what only they keep), not only what nothing references. */
+  readonly all?: boolean;
+  /** Keep at most this many bytes of build cache, dropping least-recently-used records first. */
+  readonly keepStorage?: number;
+  /** Only cache records unused for longer than this (ms) are removed by `all`; with neither, such records are removed. */
+  readonly until?: number;
+  /**
+   * Blobs written or re-put more recently than this (ms, default 5 minutes) are
+   * kept even when unreferenced: another process may be about to tag them.
+   */
+  readonly gracePeriodMs?: number;
+  /** Report what would go, remove nothing. */
+  readonly dryRun?: boolean;
+  readonly now?: number;
+}
+
+export interface PruneResult {
+  readonly removed: {
+    readonly records: number;
+    readonly blobs: number;
+    readonly snapshots: number;
+    readonly quarantined: number;
+    readonly temp: number;
+  };
+  /** Bytes freed (blobs, record files, snapshot contents). */
+  readonly reclaimed: number;
+  /** Unreferenced blobs left because they are younger than the grace period. */
+  readonly keptRecent: number;
+}
+
+export const DEFAULT_GRACE_MS = 5 * 60_000;
+
+/** Chooses the cache records to drop; returns the ones kept. */
+function chooseRecords(inv: StoreInventory, options: PruneOptions, now: number): { keep: StoredRecord[]; drop: StoredRecord[] } {
+  const drop: StoredRecord[] = [];
+  let keep: StoredRecord[] = [];
+  for (const r of inv.records) {
+    const layer = r.record.layer;
+    const broken = layer !== undefined && !inv.blobs.has(layer.digest);
+    const old = options.until !== undefined && r.lastUsedMs < now - options.until;
+    const byAll = options.all === true && (options.until === undefined || old);
+    const byUntil = options.all !== true && old;
+    if (broken || byAll || byUntil) drop.push(r);
+    else keep.push(r);
+  }
+  if (options.keepStorage !== undefined) {
+    // Least recently used first, until the cache fits.
+    keep.sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+    const users = new Map<Digest, number>();
+    for (const r of keep) {
+      const d = r.record.layer?.digest;
+      if (d !== undefined) users.set(d, (users.get(d) ?? 0) + 1);
+    }
+    const blobCost = (d: Digest) => (inv.imageBlobs.has(d) ? 0 : (inv.blobs.get(d)?.size ?? 0));
+    let usage = keep.reduce((n, r) => n + r.size, 0) + [...users.keys()].reduce((n, d) => n + blobCost(d), 0);
+    let i = 0;
+    while (usage > options.keepStorage && i < keep.length) {
+      const r = keep[i++] as StoredRecord;
+      drop.push(r);
+      usage -= r.size;
+      const d = r.record.layer?.digest;
+      if (d !== undefined) {
+        const left = (users.get(d) ?? 1) - 1;
+        users.set(d, left);
+        if (left === 0) usage -= blobCost(d);
+      }
+    }
+    keep = keep.slice(i);
+  }
+  return { keep, drop };
+}
+
+/** Snapshots to keep: held ones, those of tagged images and kept records, and their parents. */
+function liveSnapshots(snapshots: SnapshotInfo[], roots: Set<ChainId>, held: Set<ChainId>): Set<ChainId> {
+  const byChain = new Map(snapshots.map((s) => [s.chainId, s]));
+  const live = new Set<ChainId>();
+  const mark = (chain: ChainId | undefined) => {
+    while (chain !== undefined && !live.has(chain)) {
+      live.add(chain);
+      chain = byChain.get(chain)?.parent;
+    }
+  };
+  for (const c of roots) mark(c);
+  for (const c of held) mark(c);
+  return live;
+}
+
+/**
+ * Removes what no tag references: cache records (by `all`, `until`,
+ * `keepStorage`, least recently used first), then blobs and snapshots that
+ * nothing kept needs, the quarantine, and dead writers' temp files.
+ * One prune runs at a time per store (a lock); writers are not blocked.
+ */
+export async function prune(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
+  return withLock(join(store.paths.locks, 'gc.lock'), store.paths.tmp, async () => {
+    const now = options.now ?? Date.now();
+    const grace = options.gracePeriodMs ?? DEFAULT_GRACE_MS;
+    const dry = options.dryRun === true;
+    const inv = await inventory(store);
+    const { keep, drop } = chooseRecords(inv, options, now);
+    let reclaimed = 0;
+    for (const r of drop) {
+      reclaimed += r.size;
+      if (!dry) await unlink(r.path).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+    }
+    const liveBlobs = new Set(inv.imageBlobs);
+    const rootChains = new Set(inv.imageChains);
+    for (const r of keep) {
+      if (r.record.layer !== undefined) {
+        liveBlobs.add(r.record.layer.digest);
+        if (r.record.layer.chainId !== undefined) rootChains.add(r.record.layer.chainId);
+      }
+    }
+    let blobs = 0;
+    let keptRecent = 0;
+    const doomed: Digest[] = [];
+    for (const [digest, { size, mtimeMs }] of inv.blobs) {
+      if (liveBlobs.has(digest)) continue;
+      if (mtimeMs > now - grace) {
+        keptRecent += 1;
+        continue;
+      }
+      doomed.push(digest);
+      blobs += 1;
+      reclaimed += size;
+    }
+    if (!dry) {
+      await forEachLimit(doomed, 32, async (digest) => {
+        await unlink(join(store.paths.blobs, digestHex(digest))).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+      });
+    }
+    const held = new Set<ChainId>();
+    for (const s of inv.snapshots) if ((await store.snapshots.holders(s.chainId)).length > 0) held.add(s.chainId);
+    const live = liveSnapshots(inv.snapshots, rootChains, held);
+    let snapshots = 0;
+    for (const s of inv.snapshots) {
+      if (live.has(s.chainId)) continue;
+      snapshots += 1;
+      reclaimed += s.size;
+      if (!dry) await store.snapshots.remove(s.chainId);
+    }
+    let quarantined = 0;
+    for (const name of await readdir(store.paths.quarantine)) {
+      quarantined += 1;
+      if (!dry) await rm(join(store.paths.quarantine, name), { force: true, recursive: true });
+    }
+    if (!dry && options.all === true) await rm(store.paths.memo, { recursive: true, force: true }).then(() => undefined);
+    const temp = dry ? 0 : await store.sweepTemp();
+    return { removed: { records: drop.length, blobs, snapshots, quarantined, temp }, reclaimed, keptRecent };
+  });
+}
