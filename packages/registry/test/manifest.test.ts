@@ -1,6 +1,6 @@
 import { encodeManifest, MediaTypes, parseManifest, computeDigest } from '@strata/registry';
 
-const d = `sha256:${'b'.repeat(64)}`;
+const d = `sha256:${'b'.repeat(64)}` as const;
 const desc = { mediaType: MediaTypes.ociLayerGzip, digest: d, size: 3 };
 
 describe('parseManifest', () => {
