@@ -3,3 +3,12 @@ export { DockerfileError, ParserErrors, dockerfileError, isDockerfileError } fro
 export type { ErrorRule, DockerfileErrorOptions } from './errors.js';
 export type { Directive, Heredoc, RawInstruction, ParseWarning, ParseResult } from './ast.js';
 export * from './instructions/index.js';
+export { parseDockerfile } from './dockerfile.js';
+export type { ParseOptions } from './dockerfile.js';
+export { createLexer } from './lexer.js';
+export type { EscapeToken } from './lexer.js';
+export { parseDirectives, detectSyntax, findDirective, DirectiveReader } from './directives.js';
+export type { DirectiveName, DirectiveLine, FoundDirective } from './directives.js';
+export { splitWords, parseJsonArgs } from './line-parsers.js';
+export { parseHeredocWord, heredocsFromLine, chompHeredocContent } from './heredoc.js';
+export type { HeredocHeader } from './heredoc.js';
