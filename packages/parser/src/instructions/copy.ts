@@ -1,4 +1,5 @@
 import type { RawInstruction } from '../ast.js';
+import { chompHeredocContent, parseHeredocWord, type HeredocHeader } from '../heredoc.js';
 import type { DockerfileError } from '../errors.js';
 import { InstructionErrors, locateError, valueError } from './errors.js';
 import { flag } from './flags.js';
@@ -6,20 +7,13 @@ import { baseFields, fail, flagsOf, type InstructionInput } from './common.js';
 import { parseChmod } from './chmod.js';
 import type { AddInstruction, CopyInstruction, InlineSource } from './types.js';
 
-/** `<<EOF`, `<<-"EOF"`, `3<<'EOF'`: the heredoc word form of the raw layer (FORMAT.md §4). */
-const heredocWord = /^(\d*)<<(-?)\s*([^<]*)$/;
-
-/** The delimiter of a heredoc word with quotes and escapes removed, and whether `<<-` was used. */
-function heredocOf(word: string): { name: string; chomp: boolean } | undefined {
-  const match = heredocWord.exec(word);
-  if (match === null) return undefined;
-  const name = (match[3] ?? '').replace(/\\(.)|["']/g, '$1');
-  if (name === '' || /\s/.test(name)) return undefined;
-  return { name, chomp: match[2] === '-' };
-}
-
-function chompTabs(content: string): string {
-  return content.replace(/^\t+/gm, '');
+/** BuildKit's MustParseHeredoc: the heredoc a word starts, or undefined (also for a malformed one). */
+function heredocOf(word: string): HeredocHeader | undefined {
+  try {
+    return parseHeredocWord(word);
+  } catch {
+    return undefined;
+  }
 }
 
 interface SourcesAndDest {
@@ -30,20 +24,21 @@ interface SourcesAndDest {
 
 function sourcesAndDest(raw: RawInstruction, name: string): SourcesAndDest {
   const destination = raw.args[raw.args.length - 1] ?? '';
-  if (!raw.json && heredocOf(destination) !== undefined) fail(raw, InstructionErrors.heredocPosition, name, 'a destination');
+  if (heredocOf(destination) !== undefined) fail(raw, InstructionErrors.heredocPosition, name, 'a destination');
   const sources: string[] = [];
   const inlineSources: InlineSource[] = [];
   for (const src of raw.args.slice(0, -1)) {
-    const heredoc = raw.json ? undefined : heredocOf(src);
-    const body = heredoc === undefined ? undefined : raw.heredocs.find((h) => h.name === heredoc.name);
-    if (heredoc === undefined || body === undefined) {
+    const heredoc = heredocOf(src);
+    if (heredoc === undefined) {
       sources.push(src);
       continue;
     }
+    // As BuildKit: the body is looked up by name (empty when there is none).
+    const content = raw.heredocs.find((h) => h.name === heredoc.name)?.content ?? '';
     inlineSources.push({
       path: heredoc.name,
-      data: heredoc.chomp ? chompTabs(body.content) : body.content,
-      expand: body.expand,
+      data: heredoc.chomp ? chompHeredocContent(content) : content,
+      expand: heredoc.expand,
     });
   }
   return { sources, inlineSources, destination };
