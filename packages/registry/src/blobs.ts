@@ -2,7 +2,7 @@
 // push (HEAD check, cross-repository mount with fallback, monolithic or
 // chunked upload), each retried as a whole on failures worth retrying.
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { RegistryClient, RepositoryRef } from './client.js';
 import { digestAlgorithm, type DigestString } from './digest.js';
@@ -122,11 +122,11 @@ export async function openBlob(client: RegistryClient, repo: RepositoryRef, desc
     return verifier;
   }
   const source = Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
+  // a socket failure becomes a typed (retryable) error on the stream the consumer reads
   source.on('error', (error) => verifier.destroy(networkError(url, error)));
-  verifier.on('close', () => {
-    if (!source.destroyed) source.destroy();
-  });
-  source.pipe(verifier);
+  // pipeline (unlike pipe) keeps an error listener on both streams and destroys
+  // both on failure; the consumer sees the failure on `verifier`
+  pipeline(source, verifier, () => undefined);
   return verifier;
 }
 
@@ -147,7 +147,13 @@ export async function downloadBlob<T>(
   for (let attempt = 1; ; attempt++) {
     try {
       const stream = await openBlob(client, repo, descriptor);
+      let streamError: unknown;
+      stream.once('error', (error) => {
+        streamError = error;
+      });
       const result = await consume(stream);
+      // a consumer that swallowed the stream's failure must not turn it into success
+      if (streamError !== undefined) throw streamError;
       client.onEvent({ type: 'blob-downloaded', registry: repo.registry, repository: repo.repository, digest: descriptor.digest, size: descriptor.size });
       return result;
     } catch (error) {

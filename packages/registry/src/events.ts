@@ -32,6 +32,15 @@ export interface BlobDownloadedEvent {
   readonly size: number;
 }
 
+/** A blob a pull needs that the local store already holds: not downloaded. */
+export interface BlobPresentEvent {
+  readonly type: 'blob-present';
+  readonly registry: string;
+  readonly repository: string;
+  readonly digest: string;
+  readonly size: number;
+}
+
 export interface ManifestPushedEvent {
   readonly type: 'manifest-pushed';
   readonly registry: string;
@@ -63,6 +72,7 @@ export type RegistryEvent =
   | BlobProgressEvent
   | BlobPushedEvent
   | BlobDownloadedEvent
+  | BlobPresentEvent
   | ManifestPushedEvent
   | RequestRetryEvent
   | TokenFetchedEvent;

@@ -19,7 +19,7 @@ export {
   type Descriptor, type ImageManifest, type ImageIndex, type ManifestDocument,
 } from './manifest.js';
 export type {
-  RegistryEvent, RegistryEventSink, BlobProgressEvent, BlobPushedEvent, BlobDownloadedEvent,
+  RegistryEvent, RegistryEventSink, BlobProgressEvent, BlobPushedEvent, BlobDownloadedEvent, BlobPresentEvent,
   ManifestPushedEvent, RequestRetryEvent, TokenFetchedEvent,
 } from './events.js';
 export { isInsecureRegistry, type RetryOptions, type FetchFunction } from './transport.js';
@@ -37,3 +37,7 @@ export {
   headBlob, openBlob, downloadBlob, fetchBlob, pushBlob, pushBlobs, bufferSource,
   type BlobSource, type PushBlobOptions, type PushBlobResult,
 } from './blobs.js';
+export {
+  pullImage, pushImage,
+  type PullImageOptions, type PullImageResult, type PushImageOptions, type PushImageResult,
+} from './image.js';

@@ -1,0 +1,171 @@
+// Whole images between a registry and the local store (@strata/cache):
+// pullImage resolves a reference (platform selection for indexes), downloads
+// the blobs the store lacks, verified, into atomic store writes, then tags the
+// manifest; pushImage sends an image's blobs (HEAD check, mount, upload) and
+// then its manifest.
+import { parseDigest, type Descriptor as StoreDescriptor, type Store } from '@strata/cache';
+import { downloadBlob, pushBlobs, type BlobSource, type PushBlobResult } from './blobs.js';
+import type { RegistryClient } from './client.js';
+import type { DigestString } from './digest.js';
+import { registryError, registryErrorWithHint, RegistryErrors } from './errors.js';
+import { isIndexMediaType, parseManifest, type Descriptor, type ImageManifest } from './manifest.js';
+import type { Platform } from './platform.js';
+import { formatReference, formatRepository, parseReference, type Reference } from './reference.js';
+
+export interface PullImageOptions {
+  readonly client: RegistryClient;
+  /** Platform to pick from an index; default: this host's. */
+  readonly platform?: Platform;
+}
+
+export interface PullImageResult {
+  readonly reference: Reference;
+  /** The name the image is tagged under in the store. */
+  readonly name: string;
+  /** The platform manifest stored and tagged. */
+  readonly descriptor: StoreDescriptor;
+  /** The index the reference named, when it named one. */
+  readonly indexDigest?: DigestString;
+  /** Blobs downloaded, and blobs the store already had. */
+  readonly downloaded: number;
+  readonly present: number;
+}
+
+function storeDescriptor(d: Descriptor): StoreDescriptor {
+  return {
+    mediaType: d.mediaType,
+    digest: parseDigest(d.digest),
+    size: d.size,
+    ...(d.annotations !== undefined ? { annotations: d.annotations } : {}),
+    ...(d.platform !== undefined ? { platform: d.platform } : {}),
+  };
+}
+
+/**
+ * Pulls one image into the store and tags it with the reference (its tag, or
+ * `repo@<manifest digest>` for digest references). Blobs are verified while
+ * they stream and written atomically by the store: a failure stores nothing
+ * of the failed blob and tags nothing.
+ */
+export async function pullImage(store: Store, reference: string | Reference, options: PullImageOptions): Promise<PullImageResult> {
+  const { client } = options;
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const resolved = await client.resolveImage(ref, options.platform === undefined ? {} : { platform: options.platform });
+  const manifest = resolved.manifest;
+  const blobs = [manifest.manifest.config, ...manifest.manifest.layers];
+  let downloaded = 0;
+  let present = 0;
+  await Promise.all(
+    blobs.map((blob) =>
+      client.limit(async () => {
+        const expected = { digest: parseDigest(blob.digest), size: blob.size };
+        if (await store.hasBlob(expected.digest)) {
+          present++;
+          client.onEvent({ type: 'blob-present', registry: ref.registry, repository: ref.repository, digest: blob.digest, size: blob.size });
+          return;
+        }
+        await downloadBlob(client, ref, blob, (stream) => store.putBlob(stream, { expected }));
+        downloaded++;
+      }),
+    ),
+  );
+  await store.putBlob(manifest.bytes, { expected: { digest: parseDigest(manifest.digest), size: manifest.bytes.length } });
+  const entry = resolved.index?.index.manifests.find((m) => m.digest === manifest.digest);
+  const descriptor: StoreDescriptor = {
+    mediaType: manifest.mediaType,
+    digest: parseDigest(manifest.digest),
+    size: manifest.bytes.length,
+    ...(entry?.platform !== undefined ? { platform: entry.platform } : {}),
+  };
+  const name = ref.tag !== undefined
+    ? formatReference({ registry: ref.registry, repository: ref.repository, tag: ref.tag })
+    : `${formatRepository(ref)}@${manifest.digest}`;
+  const tagged = await store.tag(name, descriptor);
+  return {
+    reference: ref,
+    name: tagged,
+    descriptor,
+    ...(resolved.index !== undefined ? { indexDigest: resolved.index.digest } : {}),
+    downloaded,
+    present,
+  };
+}
+
+export interface PushImageOptions {
+  readonly client: RegistryClient;
+  /** The store name to push; default: the destination reference itself. */
+  readonly source?: string;
+  /**
+   * Repositories on the destination registry that may hold the blobs (for a
+   * cross-repository mount), all blobs or per blob.
+   */
+  readonly mountFrom?: readonly string[] | ((digest: DigestString) => readonly string[]);
+}
+
+export interface PushImageResult {
+  readonly reference: Reference;
+  /** Digest of the manifest (or index) pushed under the tag. */
+  readonly digest: DigestString;
+  readonly size: number;
+  readonly mediaType: string;
+  /** Per blob: exists, mounted or uploaded. */
+  readonly blobs: readonly PushBlobResult[];
+}
+
+function storeSource(store: Store, d: Descriptor): BlobSource {
+  const digest = parseDigest(d.digest);
+  return { digest: d.digest, size: d.size, open: () => streamOf(store, digest) };
+}
+
+/** An async iterable over a store blob, opened lazily (BlobSource.open is synchronous). */
+async function* streamOf(store: Store, digest: ReturnType<typeof parseDigest>): AsyncGenerator<Uint8Array> {
+  const stream = await store.getBlob(digest);
+  for await (const chunk of stream) yield chunk as Uint8Array;
+}
+
+async function pushManifestBlobs(
+  store: Store,
+  ref: Reference,
+  manifest: ImageManifest,
+  options: PushImageOptions,
+): Promise<PushBlobResult[]> {
+  const descriptors = [manifest.config, ...manifest.layers];
+  for (const d of descriptors) {
+    if (!(await store.hasBlob(parseDigest(d.digest)))) {
+      throw registryErrorWithHint(RegistryErrors.blobUnknown, ['the local store', d.digest],
+        'The local image is incomplete; pull or rebuild it, or run `strata verify`.');
+    }
+  }
+  const mount = options.mountFrom;
+  return pushBlobs(options.client, ref, descriptors.map((d) => storeSource(store, d)), (source) => ({
+    mountFrom: mount === undefined ? [] : typeof mount === 'function' ? mount(source.digest) : mount,
+  }));
+}
+
+/**
+ * Pushes an image from the store: blobs first (skipping those the registry
+ * has, mounting where it can), then the manifest under the reference's tag.
+ * An index pushes each of its platform manifests by digest first.
+ */
+export async function pushImage(store: Store, reference: string | Reference, options: PushImageOptions): Promise<PushImageResult> {
+  const { client } = options;
+  const ref = typeof reference === 'string' ? parseReference(reference) : reference;
+  const top = await store.resolve(options.source ?? formatReference(ref));
+  const bytes = await store.readBlob(top.digest);
+  const document = parseManifest(bytes, { what: options.source ?? formatReference(ref), contentType: top.mediaType });
+  const results: PushBlobResult[] = [];
+  if (document.kind === 'index' || isIndexMediaType(top.mediaType)) {
+    if (document.kind !== 'index') throw registryError(RegistryErrors.invalidManifest, [formatReference(ref), 'index expected']);
+    for (const child of document.index.manifests) {
+      const childBytes = await store.readBlob(parseDigest(child.digest));
+      const childDoc = parseManifest(childBytes, { what: child.digest, contentType: child.mediaType });
+      if (childDoc.kind !== 'manifest') throw registryError(RegistryErrors.invalidManifest, [child.digest, 'nested indexes are not pushed']);
+      results.push(...(await pushManifestBlobs(store, ref, childDoc.manifest, options)));
+      await client.putManifest(ref, childBytes, childDoc.mediaType, child.digest);
+    }
+  } else {
+    results.push(...(await pushManifestBlobs(store, ref, document.manifest, options)));
+  }
+  const digest = await client.putManifest(ref, bytes, document.mediaType);
+  return { reference: ref, digest, size: bytes.length, mediaType: document.mediaType, blobs: results };
+}
