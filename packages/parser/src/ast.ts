@@ -107,12 +107,12 @@ export function flagList(prev: FlagList | null, token: Token): FlagList {
   return { prev, token };
 }
 
-export function instructionHead(keyword: Token, tail: HeadTail): InstructionHead {
+export function instructionHead(keyword: Token | null, tail: HeadTail): InstructionHead {
   const flags: string[] = [];
   for (let node = tail.flags; node !== null; node = node.prev) flags.push(node.token.value);
   flags.reverse();
   return {
-    keyword: keyword.text,
+    keyword: keyword === null ? '' : keyword.text,
     flags,
     rest: tail.rest === null ? '' : tail.rest.text,
     restOffset: tail.rest === null ? -1 : tail.rest.offset,

@@ -142,3 +142,8 @@ export const grammarLexer: GrammarLexer = {
   formatError: (_token, message) => message ?? 'syntax error',
   has: () => true,
 };
+
+/** A fresh lexer sharing `lexer`'s compiled rules (moo's `clone`, missing from its type definitions). */
+export function cloneLexer(lexer: moo.Lexer): moo.Lexer {
+  return (lexer as moo.Lexer & { clone(): moo.Lexer }).clone();
+}

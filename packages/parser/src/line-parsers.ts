@@ -4,10 +4,13 @@ import { ParserErrors, dockerfileError, DockerfileError } from './errors.js';
 import { splitOnBlanks, splitOnceOnBlanks, trimGoSpace, trimLeftGoSpace, isGoSpace } from './go-text.js';
 import instructionGrammar from './grammar/instruction.js';
 import jsonGrammar from './grammar/json.js';
-import { createLexer, stateLexer, type EscapeToken, type GrammarLexer } from './lexer.js';
+import { cloneLexer, createLexer, stateLexer, type EscapeToken, type GrammarLexer } from './lexer.js';
 
 const INSTRUCTION = nearley.Grammar.fromCompiled(instructionGrammar);
 const JSON_ARRAY = nearley.Grammar.fromCompiled(jsonGrammar);
+/** Compiled once; never reset or read themselves (LineReader clones them). */
+const BACKSLASH_LEXER = createLexer('\\');
+const BACKTICK_LEXER = createLexer('`');
 /** Go's encoding/json refuses nesting deeper than this. */
 const MAX_JSON_DEPTH = 10000;
 
@@ -62,7 +65,9 @@ export class LineReader {
   private readonly wordsLexer;
 
   constructor(readonly escape: EscapeToken) {
-    const lexer = createLexer(escape);
+    // Compiling the lexer's regular expressions dominates short files, so the
+    // compiled lexers are kept; each reader lexes with its own clone.
+    const lexer = cloneLexer(escape === '\\' ? BACKSLASH_LEXER : BACKTICK_LEXER);
     this.instructionLexer = stateLexer(lexer, 'instruction');
     this.jsonLexer = stateLexer(lexer, 'json', 'ws');
     this.wordsLexer = lexer;
@@ -167,6 +172,8 @@ export class LineReader {
         return { args: rest === '' ? [] : splitOnBlanks(rest), json: false };
       case 'healthcheck':
         return this.healthConfig(rest, restOffset);
+      case 'onbuild':
+        return { args: [], json: false }; // a bare ONBUILD: a nested instruction is read by parseLine
       case 'maintainer':
       case 'stopsignal':
       case 'user':

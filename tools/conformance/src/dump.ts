@@ -7,7 +7,8 @@ export function dumpInstruction(instruction: RawInstruction): string {
   if (instruction.flags.length > 0) text += ` [${instruction.flags.map(goQuote).join(' ')}]`;
   for (const arg of instruction.args) text += ` ${goQuote(arg)}`;
   if (instruction.onbuild !== undefined) text += ` (${dumpInstruction(instruction.onbuild)})`;
-  return text;
+  // Go's Dump ends with strings.TrimSpace: an empty keyword leaves no leading space.
+  return text.replace(/^ +/, '');
 }
 
 /**

@@ -1,6 +1,8 @@
 # One logical Dockerfile line, as tokens of the moo lexer's `instruction`,
 # `flags` and `args` states (see ../lexer.ts): the keyword, the `--flags`
 # before the arguments (a bare `--` ends them), then the rest of the line.
+# An empty line (a lone escape token continued to the end of the file) is an
+# instruction with an empty keyword, as in BuildKit.
 # Compiled by nearleyc in `prebuild`; the generated instruction.ts is not
 # committed.
 
@@ -15,6 +17,8 @@ import { instructionHead, flagList, type HeadTail } from '../ast.js';
 
 line -> %keyword tail
   {% ([keyword, tail]) => instructionHead(keyword, tail) %}
+  | null
+  {% () => instructionHead(null, { flags: null, end: false, rest: null }) %}
 
 tail -> null
   {% (): HeadTail => ({ flags: null, end: false, rest: null }) %}
