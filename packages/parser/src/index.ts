@@ -12,3 +12,4 @@ export type { DirectiveName, DirectiveLine, FoundDirective } from './directives.
 export { splitWords, parseJsonArgs } from './line-parsers.js';
 export { parseHeredocWord, heredocsFromLine, chompHeredocContent } from './heredoc.js';
 export type { HeredocHeader } from './heredoc.js';
+export * from './shell/index.js';

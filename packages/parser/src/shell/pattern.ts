@@ -1,0 +1,325 @@
+/**
+ * Shell patterns of `${VAR#p}`, `${VAR%p}` and `${VAR/p/r}`, matched as
+ * BuildKit matches them. BuildKit turns a pattern into a Go regular
+ * expression (`*` is `.*` or `.*?`, `?` is `.`, everything else literal; no
+ * bracket expressions) and takes Go's leftmost-first match. Here the pattern
+ * is matched directly: a table of "the rest of the pattern can match from
+ * here" answers every choice a backtracking engine would make, so the match
+ * is the one Go finds, in O(pattern × value) time, with no regular
+ * expression compiled per call and no catastrophic backtracking.
+ *
+ * Go's `.` matches any character but `\n`, and counts characters as code
+ * points; so does this matcher.
+ */
+
+const STAR = -1;
+const ANY = -2;
+const NEWLINE = 0x0a;
+const BACKSLASH = 0x5c;
+
+/** A parsed pattern: code points, with STAR and ANY for the wildcards (runs of `*` folded into one). */
+export interface ShellPattern {
+  readonly tokens: readonly number[];
+}
+
+/** Thrown by `parseShellPattern` for a backslash before anything but `*`, `?`, `\`, `}` or `/`. */
+export class PatternError {
+  constructor(readonly detail: string) {}
+}
+
+/** Characters Go's `regexp.QuoteMeta`-like escaping in BuildKit puts a backslash before. */
+const REGEX_SPECIALS = new Set(Array.from('[]{}.+()|^$', (c) => c.codePointAt(0) ?? 0));
+
+function codePoints(text: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i) ?? 0;
+    out.push(cp);
+    i += cp > 0xffff ? 2 : 1;
+  }
+  return out;
+}
+
+/**
+ * Parses a pattern as BuildKit's `convertShellPatternToRegex` reads it.
+ * `\}` and `\/` mean a literal `}` or `/`; `\*`, `\?` and `\\` mean the
+ * character itself; any other escape is an error. A byte order mark at the
+ * very start is skipped, as Go's text/scanner skips it.
+ */
+export function parseShellPattern(pattern: string): ShellPattern {
+  const chars = codePoints(pattern);
+  const tokens: number[] = [];
+  let i = chars[0] === 0xfeff ? 1 : 0;
+  while (i < chars.length) {
+    const ch = chars[i++] as number;
+    if (ch === 0x2a /* * */) {
+      if (tokens[tokens.length - 1] !== STAR) tokens.push(STAR);
+    } else if (ch === 0x3f /* ? */) {
+      tokens.push(ANY);
+    } else if (ch === BACKSLASH) {
+      const next = chars[i];
+      if (next === 0x7d /* } */ || next === 0x2f /* / */) continue; // the escape is not part of the pattern
+      i++;
+      if (next !== 0x2a && next !== 0x3f && next !== BACKSLASH) {
+        throw new PatternError(`invalid escape '\\${next === undefined ? '' : String.fromCodePoint(next)}'`);
+      }
+      tokens.push(next);
+    } else {
+      tokens.push(ch);
+    }
+  }
+  return { tokens };
+}
+
+/**
+ * The Go regular expression BuildKit compiles for `pattern`
+ * (`convertShellPatternToRegex(pattern, greedy, anchored).String()`).
+ * Diagnostic only: matching never goes through it.
+ */
+export function shellPatternToRegexSource(pattern: string, options: { greedy: boolean; anchored: boolean }): string {
+  // Re-scan rather than format tokens: runs of `*` are folded in tokens but not in Go's output.
+  const chars = codePoints(pattern);
+  let out = options.anchored ? '^' : '';
+  let i = chars[0] === 0xfeff ? 1 : 0;
+  while (i < chars.length) {
+    const ch = chars[i++] as number;
+    if (ch === 0x2a) out += options.greedy ? '.*' : '.*?';
+    else if (ch === 0x3f) out += '.';
+    else if (ch === BACKSLASH) {
+      const next = chars[i];
+      if (next === 0x7d || next === 0x2f) continue;
+      i++;
+      if (next !== 0x2a && next !== 0x3f && next !== BACKSLASH) {
+        throw new PatternError(`invalid escape '\\${next === undefined ? '' : String.fromCodePoint(next)}'`);
+      }
+      out += `\\${String.fromCodePoint(next)}`;
+    } else out += (REGEX_SPECIALS.has(ch) ? '\\' : '') + String.fromCodePoint(ch);
+  }
+  return out;
+}
+
+/** A match: code point offsets into the value, `end` exclusive. */
+interface Span {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Answers where a pattern matches in one value. `viable[i][j]` says whether
+ * tokens i.. can match some text starting at code point j (the pattern is
+ * not anchored at the end, so an exhausted pattern always matches).
+ */
+class Matcher {
+  private readonly viable: Uint8Array[];
+  /** For each star token: the chosen end of the star for a start position (see `choose`). */
+  private readonly choice: (Int32Array | undefined)[];
+
+  constructor(
+    private readonly tokens: readonly number[],
+    private readonly text: readonly number[],
+    greedy: boolean,
+  ) {
+    const n = text.length;
+    const m = tokens.length;
+    this.viable = new Array<Uint8Array>(m + 1);
+    this.choice = new Array<Int32Array | undefined>(m);
+    let next = new Uint8Array(n + 1).fill(1);
+    this.viable[m] = next;
+    for (let i = m - 1; i >= 0; i--) {
+      const row = new Uint8Array(n + 1);
+      const token = tokens[i] as number;
+      if (token === STAR) {
+        row[n] = next[n] as number;
+        for (let j = n - 1; j >= 0; j--) row[j] = next[j] || (text[j] !== NEWLINE && row[j + 1]) ? 1 : 0;
+        this.choice[i] = greedy ? lastViableInLine(next, text) : firstViable(next);
+      } else {
+        for (let j = 0; j < n; j++) {
+          const ch = text[j] as number;
+          row[j] = next[j + 1] && (token === ANY ? ch !== NEWLINE : ch === token) ? 1 : 0;
+        }
+      }
+      this.viable[i] = row;
+      next = row;
+    }
+  }
+
+  /** Whether the pattern matches starting at `start`. */
+  matchesAt(start: number): boolean {
+    return this.viable[0]?.[start] === 1;
+  }
+
+  /** The end of the match that starts at `start`, which must be viable. */
+  endOf(start: number): number {
+    let j = start;
+    for (let i = 0; i < this.tokens.length; i++) {
+      const choice = this.choice[i];
+      j = choice === undefined ? j + 1 : (choice[j] as number);
+    }
+    return j;
+  }
+
+  /** The leftmost match starting at or after `from`. */
+  find(from: number): Span | undefined {
+    const first = this.viable[0];
+    if (first === undefined) return undefined;
+    for (let s = from; s <= this.text.length; s++) if (first[s]) return { start: s, end: this.endOf(s) };
+    return undefined;
+  }
+}
+
+/**
+ * For a greedy star: from position j the star may run to the end of the line
+ * (Go's `.` stops at `\n`); it takes the farthest position p in [j, lineEnd]
+ * where the rest is viable. Computed right to left per line.
+ */
+function lastViableInLine(rest: Uint8Array, text: readonly number[]): Int32Array {
+  const n = text.length;
+  const out = new Int32Array(n + 1).fill(-1);
+  let best = rest[n] ? n : -1;
+  out[n] = best;
+  for (let j = n - 1; j >= 0; j--) {
+    if (text[j] === NEWLINE) best = -1; // a star starting before the newline cannot reach past it
+    if (best < 0 && rest[j]) best = j;
+    out[j] = best;
+  }
+  return out;
+}
+
+/** For a lazy star: the nearest position p ≥ j where the rest is viable (it is never past the line end when the star itself is viable). */
+function firstViable(rest: Uint8Array): Int32Array {
+  const n = rest.length - 1;
+  const out = new Int32Array(n + 1).fill(-1);
+  let best = -1;
+  for (let j = n; j >= 0; j--) {
+    if (rest[j]) best = j;
+    out[j] = best;
+  }
+  return out;
+}
+
+function joinCodePoints(text: readonly number[], start: number, end: number): string {
+  let out = '';
+  for (let i = start; i < end; i++) out += String.fromCodePoint(text[i] as number);
+  return out;
+}
+
+/**
+ * `value` without the part the anchored pattern matches at its start:
+ * the shortest match (`#`) or the longest (`##`).
+ */
+export function trimPrefix(pattern: ShellPattern, value: string, greedy: boolean): string {
+  const text = codePoints(value);
+  const matcher = new Matcher(pattern.tokens, text, greedy);
+  if (!matcher.matchesAt(0)) return value;
+  return joinCodePoints(text, matcher.endOf(0), text.length);
+}
+
+/** Reverses a string by code points (BuildKit's `reverseString`). */
+export function reverseString(text: string): string {
+  return String.fromCodePoint(...codePoints(text).reverse());
+}
+
+/**
+ * Reverses a pattern by code points but keeps each `\x` escape in front of
+ * the character it escapes (BuildKit's `reversePattern`): `a\*c` → `c\*a`.
+ */
+export function reversePattern(pattern: string): string {
+  const chars = codePoints(pattern);
+  const out = new Array<number>(chars.length);
+  const last = chars.length - 1;
+  for (let i = 0; i <= last; ) {
+    const ch = chars[i] as number;
+    const at = last - i;
+    if (ch === BACKSLASH && i !== last) {
+      out[at - 1] = ch;
+      out[at] = chars[i + 1] as number;
+      i += 2;
+    } else {
+      out[at] = ch;
+      i++;
+    }
+  }
+  return String.fromCodePoint(...out);
+}
+
+/**
+ * `value` without the part the pattern matches at its end (`%` shortest,
+ * `%%` longest). As BuildKit: reverse pattern and value, trim the prefix,
+ * reverse back. `pattern` is the pattern text, as written.
+ */
+export function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  const reversed = parseShellPattern(reversePattern(pattern));
+  return reverseString(trimPrefix(reversed, reverseString(value), greedy));
+}
+
+/** `${VAR/p/r}`: the first (leftmost) match replaced; the replacement is literal. */
+export function replaceFirst(pattern: ShellPattern, value: string, replacement: string): string {
+  const text = codePoints(value);
+  const span = new Matcher(pattern.tokens, text, true).find(0);
+  if (span === undefined) return value;
+  return joinCodePoints(text, 0, span.start) + replacement + joinCodePoints(text, span.end, text.length);
+}
+
+/**
+ * `${VAR//p/r}`: every match replaced, as Go's `Regexp.ReplaceAllString`
+ * (an empty match right after a match is not replaced; `$0`, `${0}` in the
+ * replacement stand for the match and `$$` for `$`, see `expandTemplate`).
+ */
+export function replaceAll(pattern: ShellPattern, value: string, replacement: string): string {
+  const text = codePoints(value);
+  const matcher = new Matcher(pattern.tokens, text, true);
+  let out = '';
+  let lastEnd = 0;
+  let searchPos = 0;
+  while (searchPos <= text.length) {
+    const span = matcher.find(searchPos);
+    if (span === undefined) break;
+    out += joinCodePoints(text, lastEnd, span.start);
+    if (span.end > lastEnd || span.start === 0) out += expandTemplate(replacement, joinCodePoints(text, span.start, span.end));
+    lastEnd = span.end;
+    searchPos = searchPos + 1 > span.end ? searchPos + 1 : span.end;
+  }
+  return out + joinCodePoints(text, lastEnd, text.length);
+}
+
+const LETTER_OR_DIGIT = /^[\p{L}\p{Nd}_]$/u;
+
+/**
+ * Go's `Regexp.Expand` for a pattern whose only group is the whole match:
+ * `$$` is `$`; `$name` / `${name}` (letters, digits, `_`) is the match for
+ * `0` and empty for any other name; a malformed `$` stays as it is.
+ */
+function expandTemplate(template: string, match: string): string {
+  if (!template.includes('$')) return template;
+  let out = '';
+  let i = 0;
+  while (i < template.length) {
+    const dollar = template.indexOf('$', i);
+    if (dollar < 0) break;
+    out += template.slice(i, dollar);
+    i = dollar + 1;
+    if (template[i] === '$') {
+      out += '$';
+      i++;
+      continue;
+    }
+    const brace = template[i] === '{';
+    let j = brace ? i + 1 : i;
+    const nameStart = j;
+    while (j < template.length) {
+      const cp = template.codePointAt(j) ?? 0;
+      const ch = String.fromCodePoint(cp);
+      if (!LETTER_OR_DIGIT.test(ch)) break;
+      j += ch.length;
+    }
+    const name = template.slice(nameStart, j);
+    if (name === '' || (brace && template[j] !== '}')) {
+      out += '$'; // malformed: the dollar is literal, scanning goes on after it
+      continue;
+    }
+    if (brace) j++;
+    if (name === '0') out += match;
+    i = j;
+  }
+  return out + template.slice(i);
+}
