@@ -4,11 +4,13 @@
 // These tests read the cache the script wrote (STRATA_TEST_IMAGES, default
 // /var/cache/strata/test-images); CI runs `scripts/test-images` before jest. The
 // script itself is also run here, into a scratch folder on /dev/shm, to check that
-// it is reproducible and that a second run is instant. Needs root (chroot).
+// it is reproducible and that a second run is instant. Needs root (chroot) and
+// qemu-user-static registered with binfmt_misc (flag F) for the arm64 images.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, lstat, mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises';
+import { cp, lstat, mkdtemp, readFile, readlink, rm, stat, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -79,8 +81,26 @@ async function sha256File(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
+/**
+ * Scratch space for unpacking and chrooting: /dev/shm unless it is mounted noexec
+ * or has under 1 GiB free (as in many containers), then the OS temp dir.
+ */
+async function scratchBase(): Promise<string> {
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  const shm = mounts
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[1] === '/dev/shm')
+    .pop();
+  if (shm && !(shm[3] ?? '').split(',').includes('noexec')) {
+    const { bavail, bsize } = await statfs('/dev/shm');
+    if (bavail * bsize >= 1024 ** 3) return '/dev/shm';
+  }
+  return tmpdir();
+}
+
 async function withScratch<T>(prefix: string, body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join('/dev/shm', `strata-${prefix}-`));
+  const dir = await mkdtemp(join(await scratchBase(), `strata-${prefix}-`));
   try {
     return await body(dir);
   } finally {
