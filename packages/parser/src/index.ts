@@ -13,3 +13,4 @@ export { splitWords, parseJsonArgs } from './line-parsers.js';
 export { parseHeredocWord, heredocsFromLine, chompHeredocContent } from './heredoc.js';
 export type { HeredocHeader } from './heredoc.js';
 export * from './shell/index.js';
+export * from './lint/index.js';

@@ -1,0 +1,10 @@
+export { lint, checkConfigOf } from './lint.js';
+export type { LintOptions } from './lint.js';
+export { LintRules, lintRuleNames } from './rules.js';
+export type { LintRule, LintRuleName } from './rules.js';
+export type { LintWarning } from './report.js';
+export { parseCheckConfig, mergeCheckConfig } from './config.js';
+export type { CheckConfig } from './config.js';
+export { looksLikeSecret } from './static-checks.js';
+export { isValidImageReference, platformArgs } from './variables.js';
+export type { WordMatch, WordMatcher } from './variables.js';
