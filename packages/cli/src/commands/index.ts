@@ -4,4 +4,7 @@ import type { CommandSpec } from '../io.js';
  * Every verb of the CLI. Each entry loads its module lazily: `strata --version`
  * and a no-op rebuild do not pay for the code of other commands.
  */
-export const commands: readonly CommandSpec[] = [];
+export const commands: readonly CommandSpec[] = [
+  { name: 'parse', summary: 'Print the instructions of a Dockerfile as BuildKit reads them', load: async () => (await import('./parse.js')).run },
+  { name: 'lint', summary: 'Check a Dockerfile with the build checks', load: async () => (await import('./lint.js')).run },
+];
