@@ -54,8 +54,10 @@ class LineScanner {
     const next = newline < 0 ? text.length : newline + 1;
     let end = newline < 0 ? text.length : newline;
     const start = this.offset;
+    // A UTF-16 unit is 1 to 3 UTF-8 bytes: count bytes only when the units do not decide.
     if (end - start > MAX_LINE_BYTES / 3) {
-      const bytes = utf8Length(text.slice(start, end)) + (start === 1 && this.number === 0 ? 3 : 0);
+      const bom = start === 1 && this.number === 0 ? 3 : 0;
+      const bytes = end - start > MAX_LINE_BYTES ? end - start : utf8Length(text.slice(start, end)) + bom;
       if (bytes > MAX_LINE_BYTES) {
         this.tooLong = { number: this.number + 1, start, end, next };
         return undefined;
