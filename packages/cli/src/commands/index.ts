@@ -7,4 +7,7 @@ import type { CommandSpec } from '../io.js';
 export const commands: readonly CommandSpec[] = [
   { name: 'parse', summary: 'Print the instructions of a Dockerfile as BuildKit reads them', load: async () => (await import('./parse.js')).run },
   { name: 'lint', summary: 'Check a Dockerfile with the build checks', load: async () => (await import('./lint.js')).run },
+  { name: 'du', summary: 'Show the store\'s disk usage by kind', load: async () => (await import('./du.js')).run },
+  { name: 'prune', summary: 'Remove unreferenced blobs, snapshots and build cache', load: async () => (await import('./prune.js')).run },
+  { name: 'verify', summary: 'Re-hash every blob and check the store; --repair fixes it', load: async () => (await import('./verify.js')).run },
 ];
