@@ -1,5 +1,5 @@
 import type { ParseResult, RawInstruction } from '../ast.js';
-import type { DockerfileError } from '../errors.js';
+import { DockerfileError, isDockerfileError } from '../errors.js';
 import { InstructionErrors, locateError } from './errors.js';
 import { docComment, fail, type InstructionInput } from './common.js';
 import { commentsBefore } from './comments.js';
@@ -91,8 +91,14 @@ export function parseStages(result: ParseResult, options: ParseStagesOptions = {
   const finish = (): void => {
     if (current !== undefined) stages.push({ ...current, index: stages.length });
   };
+  const lines = options.source?.replace(/^\uFEFF/, '').split(/\r?\n/);
   result.instructions.forEach((raw, i) => {
-    const instruction = parseInstruction(raw, { comments: comments[i] ?? [] });
+    let instruction: Instruction;
+    try {
+      instruction = parseInstruction(raw, { comments: comments[i] ?? [] });
+    } catch (error) {
+      throw lines === undefined ? error : withPhysicalLine(error, lines);
+    }
     if (instruction.kind === 'from') {
       finish();
       current = {
@@ -108,10 +114,22 @@ export function parseStages(result: ParseResult, options: ParseStagesOptions = {
         metaArgs.push(instruction);
         return;
       }
-      fail(raw, InstructionErrors.noStage, instruction.keyword);
+      try {
+        fail(raw, InstructionErrors.noStage, instruction.keyword);
+      } catch (error) {
+        throw lines === undefined ? error : withPhysicalLine(error, lines);
+      }
     }
     current.instructions.push(instruction);
   });
   finish();
   return { metaArgs, stages };
+}
+
+/** The error with the whole physical line it points at (the raw layer's `original` starts at the keyword). */
+function withPhysicalLine(error: unknown, lines: readonly string[]): unknown {
+  if (!isDockerfileError(error) || error.location === undefined) return error;
+  const line = lines[error.location.start.line - 1];
+  if (line === undefined || line === error.sourceLine) return error;
+  return new DockerfileError(error.code, error.message, error.hint, { location: error.location, sourceLine: line, cause: error.cause });
 }

@@ -1,4 +1,4 @@
-import { parseInstruction, parseStages, type Instruction } from '@strata/parser';
+import { parseDockerfile, parseInstruction, parseStages, type Instruction } from '@strata/parser';
 import { raw, result } from './raw.js';
 
 function parse(original: string, args: readonly string[], options: Parameters<typeof raw>[2] = {}): Instruction {
@@ -205,5 +205,45 @@ describe('parseStages', () => {
     expect(stages.metaArgs[0]?.args[0]?.docComment).toBe('sets foo');
     expect(stages.stages[0]?.docComment).toBe('defines first stage');
     expect(stages.stages[0]?.instructions[0]).toMatchObject({ kind: 'arg', comments: ['this is irrelevant'], args: [{ key: 'foo', docComment: '' }] });
+  });
+
+  it('gives errors the whole physical line when it has the source', () => {
+    const source = 'FROM alpine\n\t  FROM a b\n';
+    expect(() => parseStages(parseDockerfile(source, { file: 'Dockerfile' }), { source })).toThrow(expect.objectContaining({
+      code: 'PARSE_ARGUMENT_COUNT',
+      message: 'FROM requires either one or three arguments',
+      sourceLine: '\t  FROM a b',
+      location: expect.objectContaining({ file: 'Dockerfile', start: expect.objectContaining({ line: 2, column: 4 }) }),
+    }));
+  });
+
+  it('reads a real file end to end', () => {
+    const source = [
+      '# syntax=docker/dockerfile:1',
+      'ARG GO=1.22',
+      'FROM --platform=$BUILDPLATFORM golang:${GO} AS build',
+      'RUN --mount=type=cache,target=/go/pkg/mod \\',
+      '    --mount=type=bind,source=go.mod,target=go.mod \\',
+      '    go mod download',
+      'COPY --chmod=0755 <<-EOF /usr/local/bin/hello',
+      '\t#!/bin/sh',
+      '\techo hello',
+      '\tEOF',
+      'ONBUILD RUN echo child',
+      'HEALTHCHECK --interval=5m --timeout=3s CMD curl -f http://localhost/ || exit 1',
+      'FROM scratch',
+      'COPY --from=build /out /',
+      '',
+    ].join('\n');
+    const { metaArgs, stages } = parseStages(parseDockerfile(source), { source });
+    expect(metaArgs[0]?.args).toEqual([{ key: 'GO', defaultValue: '1.22', docComment: '' }]);
+    const [build, final] = stages;
+    expect(build?.from).toMatchObject({ image: 'golang:${GO}', stageName: 'build', platform: '$BUILDPLATFORM' });
+    expect(build?.instructions.map((i) => i.kind)).toEqual(['run', 'copy', 'onbuild', 'healthcheck']);
+    expect(build?.instructions[0]).toMatchObject({ mounts: [{ type: 'cache', target: '/go/pkg/mod' }, { type: 'bind', source: 'go.mod', target: 'go.mod', readOnly: true }], cmdLine: ['go mod download'] });
+    expect(build?.instructions[1]).toMatchObject({ chmod: '0755', sources: [], inlineSources: [{ path: 'EOF', data: '#!/bin/sh\necho hello\n', expand: true }], destination: '/usr/local/bin/hello' });
+    expect(build?.instructions[2]).toMatchObject({ expression: 'RUN echo child' });
+    expect(build?.instructions[3]).toMatchObject({ health: { test: ['CMD-SHELL', 'curl -f http://localhost/ || exit 1'], interval: 300e9, timeout: 3e9 } });
+    expect(final?.instructions[0]).toMatchObject({ kind: 'copy', from: 'build', sources: ['/out'], destination: '/' });
   });
 });
