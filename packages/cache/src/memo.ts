@@ -81,7 +81,8 @@ export class ContentMemo {
 
   /** Remembers a file's digest. Files changed in the last two seconds are skipped (their mtime may not change again). */
   async record(file: string, facts: FileFacts, digest: Digest, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): Promise<boolean> {
-    if (nowNs - facts.mtimeNs < RACY_NS || nowNs - facts.ctimeNs < RACY_NS) return false;
+    // A content change sets mtime to "now": only a recent mtime can hide a change made in the same clock tick.
+    if (nowNs - facts.mtimeNs < RACY_NS) return false;
     const entry: MemoEntry = {
       path: file,
       size: String(facts.size),
