@@ -52,7 +52,11 @@ export function isValidImageReference(name: string): boolean {
   return name !== '' && referencePattern.test(name);
 }
 
-/** The words of an instruction that BuildKit expands with the stage's variables at build time. */
+/**
+ * The words of an instruction that BuildKit expands (and checks for
+ * UndefinedVar) with the stage's variables. EXPOSE is expanded without the
+ * check, RUN/CMD/ENTRYPOINT text is left to the shell.
+ */
 function expandedWords(instruction: Exclude<Instruction, { kind: 'from' }>): string[] {
   switch (instruction.kind) {
     case 'env':
@@ -72,8 +76,6 @@ function expandedWords(instruction: Exclude<Instruction, { kind: 'from' }>): str
       return [...instruction.volumes];
     case 'stopsignal':
       return [instruction.signal];
-    case 'expose':
-      return [...instruction.ports];
     case 'run':
       return instruction.mounts.flatMap((m) => mountValues(m.raw));
     default:
