@@ -6,7 +6,8 @@ import { trimLeftGoSpace } from './go-text.js';
 /** The parser directives BuildKit knows; any other `# key=value` comment ends the directives. */
 export type DirectiveName = Directive['name'];
 
-const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
+// Go regexp: `\s` is [\t\n\f\r ] and `.` is anything but \n (JavaScript's `.` also stops at \r).
+const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*([^\n]+?)[\t\n\f\r ]*$/;
 const KNOWN = new Set<string>(['syntax', 'escape', 'check']);
 
 /** What `DirectiveReader.readLine` found on one line. */

@@ -118,3 +118,9 @@ describe('parseDockerfile: errors', () => {
     expect(cmd).toMatchObject({ json: false, args: [deep] });
   });
 });
+
+describe('parseDockerfile: directive values', () => {
+  it('keeps a carriage return inside a directive value, as Go regexp `.` does', () => {
+    expect(parseDockerfile('# syntax=a\rb\nFROM a\n').directives.map((d) => d.value)).toEqual(['a\rb']);
+  });
+});
