@@ -271,6 +271,9 @@ describe('scripts/test-images', () => {
       expect(rebuilt?.key).toBe(cached.key);
       expect(rebuilt?.diffId).toBe(cached.diffId);
       expect(rebuilt?.manifestDigest).toBe(cached.manifestDigest);
+      // The archive and the rootfs tar are byte for byte the same as well.
+      expect(await sha256File(join(dir, `${busybox.image}.oci.tar`))).toBe(await sha256File(cached.archive));
+      expect(await sha256File(join(dir, `${busybox.image}.rootfs.tar`))).toBe(await sha256File(cached.rootfs));
 
       const started = Date.now();
       const second = await run(script, ['--only', busybox.image, '--dir', dir], { env });
