@@ -33,6 +33,35 @@ export const BuildErrors = {
     (what: string, detail: string) => `cannot mount ${what}: ${detail}`,
     'strata needs root and a kernel with overlayfs; on a nested container, give it CAP_SYS_ADMIN.',
   ),
+  contextPath: rule(
+    'BUILD_CONTEXT_PATH',
+    (path: string, problem: string) => `COPY/ADD source ${path} ${problem}`,
+    'Sources are paths inside the build context folder (the last argument of strata build); check the path and .dockerignore.',
+  ),
+  noStages: rule('BUILD_NO_STAGES', () => 'the Dockerfile has no FROM instruction', 'A Dockerfile starts with FROM <image> (or FROM scratch).'),
+  targetUnknown: rule(
+    'BUILD_TARGET_UNKNOWN',
+    (target: string, names: readonly string[]) =>
+      `target stage '${target}' could not be found${names.length > 0 ? ` (stages: ${names.join(', ')})` : ' (no stage has a name)'}`,
+    'Name a stage with FROM <image> AS <name> and pass that name to --target.',
+  ),
+  stageCycle: rule('BUILD_STAGE_CYCLE', (stage: string) => `stage ${stage} depends on itself`),
+  imageNotFound: rule(
+    'BUILD_IMAGE_NOT_FOUND',
+    (ref: string, detail: string) => `base image ${ref} ${detail}`,
+    'Pull it first (strata pull), load it (strata load -i FILE), or check the name and tag.',
+  ),
+  platformMismatch: rule(
+    'BUILD_PLATFORM_MISMATCH',
+    (ref: string, want: string, have: string) => `base image ${ref} is for ${have}, not ${want}`,
+    'Pass --platform to match the image, or use an image (or index) that has the platform.',
+  ),
+  stepFailed: rule(
+    'BUILD_STEP_FAILED',
+    (instruction: string, exitCode: number) => `process "${instruction}" did not complete successfully: exit code: ${exitCode}`,
+  ),
+  unsupported: rule('BUILD_UNSUPPORTED', (what: string) => `${what} is not supported yet`),
+  invalidInstruction: rule('BUILD_INVALID_INSTRUCTION', (what: string) => what),
   aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
 } as const;
 

@@ -1,0 +1,51 @@
+import type { Store } from '@strata/cache';
+import type { BuildEvent } from './events.js';
+import type { RuntimeName } from './runtime/runc.js';
+import type { NetworkMode } from './runtime/spec.js';
+
+export interface BuildOptions {
+  /** The store images and cache live in. */
+  readonly store: Store;
+  /** The build context folder. */
+  readonly context: string;
+  /** Path of the Dockerfile (default `<context>/Dockerfile`). */
+  readonly dockerfile?: string;
+  /** The Dockerfile's text, instead of reading `dockerfile` (it still names the file in errors). */
+  readonly dockerfileText?: string;
+  /** References to tag the result with (`name:tag`, normalized like docker). */
+  readonly tags?: readonly string[];
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  /** The stage to build (`--target`); default the last. */
+  readonly target?: string;
+  /** `os/arch[/variant]`; default the host's. */
+  readonly platform?: string;
+  /** Run every step, ignoring (but refreshing) the cache. */
+  readonly noCache?: boolean;
+  /** Default network of RUN steps (`--network`); RUN --network overrides. */
+  readonly network?: NetworkMode;
+  /** Labels added to the final image (`--label`). */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Secrets for RUN --mount=type=secret: id → host file. */
+  readonly secrets?: Readonly<Record<string, string>>;
+  readonly runtime?: RuntimeName;
+  /** Layer compression (default gzip). */
+  readonly compression?: 'gzip' | 'zstd';
+  /** Clamp file times and fix created times (reproducible builds). Default: the SOURCE_DATE_EPOCH environment variable. */
+  readonly sourceDateEpoch?: number;
+  readonly onEvent?: (event: BuildEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface StageSummary {
+  readonly name: string;
+  readonly imageId: string;
+}
+
+export interface BuildResult {
+  /** The config digest (docker's image ID). */
+  readonly imageId: string;
+  readonly manifestDigest: string;
+  /** The normalized references tagged. */
+  readonly tags: readonly string[];
+  readonly stages: readonly StageSummary[];
+}

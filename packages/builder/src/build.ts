@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { CacheKey, Store } from '@strata/cache';
+import {
+  expandWord,
+  parseDockerfile,
+  parseStages,
+  type ArgInstruction,
+  type Instruction,
+  type Stage,
+} from '@strata/parser';
+import type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
+import { baseKey, stepKey } from './cache-key.js';
+import { openContext, type BuildContext } from './context/context.js';
+import { buildError, BuildErrors } from './errors.js';
+import { discardEvents, type BuildEvent, type StepInstruction } from './events.js';
+import { resolveBaseImage } from './image/resolve-base.js';
+import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHistory, type ImageState } from './image/state.js';
+import { writeImage } from './image/write-image.js';
+import { planBuild, type PlannedStage } from './plan/plan.js';
+import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
+import { Snapshotter } from './snapshot/snapshotter.js';
+import { historyTime } from './steps/layer-step.js';
+import { applyMetadata } from './steps/metadata.js';
+
+const EPOCH_ZERO = new Date(0).toISOString();
+import { runCopyStep } from './steps/copy-step.js';
+import { runRunStep } from './steps/run-step.js';
+import { runWorkdirStep } from './steps/workdir-step.js';
+
+/** What a step sees: the image so far, its cache key, the ARGs in scope. */
+export interface StageState {
+  readonly image: ImageState;
+  readonly key: CacheKey;
+  /** Build args declared in this stage (ARG), with their values. */
+  readonly args: ReadonlyMap<string, string>;
+  /**
+   * The time of the latest layer step (from its cache record) or of the base
+   * image: metadata steps' history and the image's `created` use it, so a
+   * cached rebuild gives the same image ID.
+   */
+  readonly time: string;
+}
+
+/** A built stage: its image and key, for FROM <stage> and COPY --from. */
+export interface StageResult {
+  readonly state: StageState;
+  readonly label: string;
+}
+
+/** Everything steps share within one build. */
+export interface BuildSession {
+  readonly store: Store;
+  readonly options: BuildOptions;
+  readonly context: BuildContext;
+  readonly snapshotter: Snapshotter;
+  readonly platform: TargetPlatform;
+  readonly platformText: string;
+  readonly escape: '\\' | '`';
+  /** Scratch folder of this build under the store's tmp (removed at the end). */
+  readonly workDir: string;
+  readonly epoch: number | undefined;
+  readonly results: Map<number, StageResult>;
+  readonly stages: readonly Stage[];
+  emit(event: BuildEvent): void;
+  nextId(): string;
+}
+
+/** The environment a RUN step gets (and expansion sees): ENV, then the ARGs in scope that ENV does not set. */
+export function scopeEnv(state: StageState): Map<string, string> {
+  const env = envMap(containerConfig(state.image).Env);
+  const out = new Map<string, string>();
+  for (const [k, v] of state.args) if (!env.has(k)) out.set(k, v);
+  for (const [k, v] of env) out.set(k, v);
+  return out;
+}
+
+export function expanderFor(session: BuildSession, state: StageState): (word: string) => string {
+  const env = Object.fromEntries(scopeEnv(state));
+  return (word) => expandWord(word, env, { escape: session.escape });
+}
+
+/** `PATH` defaulted as docker build does when the image sets none. */
+export function runEnvironment(state: StageState): string[] {
+  const env = scopeEnv(state);
+  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function declaredArgs(ins: ArgInstruction, state: StageState, session: BuildSession, metaArgs: ReadonlyMap<string, string>): Map<string, string> {
+  const args = new Map(state.args);
+  const expand = expanderFor(session, state);
+  for (const def of ins.args) {
+    const given = session.options.buildArgs?.[def.key];
+    const auto = platformArgs(hostPlatform(), session.platform)[def.key];
+    let value: string | undefined = given ?? auto;
+    if (value === undefined && def.defaultValue !== undefined) value = expand(def.defaultValue);
+    if (value === undefined) value = metaArgs.get(def.key);
+    if (value !== undefined) args.set(def.key, value);
+  }
+  return args;
+}
+
+async function stageBase(planned: PlannedStage, session: BuildSession): Promise<StageState> {
+  switch (planned.base.kind) {
+    case 'scratch':
+      return { image: emptyImage(session.platform), key: baseKey({ platform: session.platformText }), args: new Map(), time: historyTime(session, EPOCH_ZERO) };
+    case 'stage': {
+      const result = session.results.get(planned.base.index);
+      if (result === undefined) throw buildError(BuildErrors.stageCycle, [planned.label]);
+      return { image: result.state.image, key: result.state.key, args: new Map(), time: result.state.time };
+    }
+    case 'image': {
+      const base = await resolveBaseImage(session.store, planned.base.reference, session.platform);
+      // the base image's history and created time stay; its ONBUILD triggers are consumed
+      return {
+        image: base.image,
+        key: baseKey({ manifestDigest: base.manifestDigest, platform: session.platformText }),
+        args: new Map(),
+        time: historyTime(session, base.image.config.created ?? EPOCH_ZERO),
+      };
+    }
+  }
+}
+
+function stepInstruction(ins: Instruction | Stage['from']): StepInstruction {
+  return { text: ins.original, location: ins.location };
+}
+
+async function buildStage(planned: PlannedStage, session: BuildSession, metaArgs: ReadonlyMap<string, string>): Promise<StageResult> {
+  const { stage, label } = planned;
+  const total = stage.instructions.length + 1;
+  const base = (index: number, ins: Instruction | Stage['from']) => ({
+    stepId: `${stage.index}/${index}`,
+    stage: label,
+    index,
+    total,
+    instruction: stepInstruction(ins),
+  });
+  const fromStarted = Date.now();
+  session.emit({ type: 'step-started', ...base(1, stage.from), timestamp: fromStarted });
+  let state = await stageBase(planned, session);
+  session.emit({ type: 'step-completed', ...base(1, stage.from), timestamp: Date.now(), cacheKey: state.key, durationMs: Date.now() - fromStarted });
+
+  for (const [i, ins] of stage.instructions.entries()) {
+    const ev = base(i + 2, ins);
+    const started = Date.now();
+    session.options.signal?.throwIfAborted();
+    session.emit({ type: 'step-started', ...ev, timestamp: started });
+    try {
+      const outcome = await runInstruction(ins, state, session, metaArgs, (stream, text) =>
+        session.emit({ type: 'step-log', ...ev, timestamp: Date.now(), stream, text }),
+      );
+      state = outcome.state;
+      if (outcome.cached) session.emit({ type: 'step-cached', ...ev, timestamp: Date.now(), cacheKey: state.key });
+      else {
+        const layer = state.image.layers.length > 0 && outcome.newLayer ? state.image.layers[state.image.layers.length - 1] : undefined;
+        session.emit({
+          type: 'step-completed',
+          ...ev,
+          timestamp: Date.now(),
+          cacheKey: state.key,
+          durationMs: Date.now() - started,
+          ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+          ...(layer === undefined ? {} : { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } }),
+        });
+      }
+    } catch (error) {
+      const e = error as { code?: string; message?: string };
+      session.emit({ type: 'step-failed', ...ev, timestamp: Date.now(), code: e.code ?? 'BUILD_INTERNAL', message: e.message ?? String(error), durationMs: Date.now() - started });
+      throw error;
+    }
+  }
+  return { state, label };
+}
+
+export interface StepOutcome {
+  readonly state: StageState;
+  readonly cached: boolean;
+  readonly newLayer?: boolean;
+  /** Why the step ran (cache miss reason), for --progress=json. */
+  readonly reason?: string;
+}
+
+export type LogSink = (stream: 'stdout' | 'stderr', text: string) => void;
+
+async function runInstruction(
+  ins: Exclude<Instruction, Stage['from']>,
+  state: StageState,
+  session: BuildSession,
+  metaArgs: ReadonlyMap<string, string>,
+  log: LogSink,
+): Promise<StepOutcome> {
+  switch (ins.kind) {
+    case 'arg': {
+      const args = declaredArgs(ins, state, session, metaArgs);
+      const declared = ins.args.map((a) => [a.key, args.get(a.key) ?? null]);
+      const key = stepKey({ parent: state.key, platform: session.platformText, kind: 'arg', instruction: declared, env: [] });
+      return { state: { ...state, args, key }, cached: false };
+    }
+    case 'run':
+      return runRunStep(ins, state, session, log);
+    case 'copy':
+    case 'add':
+      return runCopyStep(ins, state, session);
+    case 'workdir':
+      return runWorkdirStep(ins, state, session);
+    default: {
+      const expand = expanderFor(session, state);
+      const change = applyMetadata(ins, containerConfig(state.image), expand);
+      if (change === undefined) throw buildError(BuildErrors.unsupported, [`the ${ins.keyword.toUpperCase()} instruction`]);
+      const key = stepKey({ parent: state.key, platform: session.platformText, kind: ins.kind, instruction: change.canonical, env: [] });
+      const image = withHistory(withConfig(state.image, () => change.config), { created: state.time, created_by: change.createdBy, comment: 'buildkit.dockerfile.v0' });
+      return { state: { ...state, image, key }, cached: false };
+    }
+  }
+}
+
+function resolveEpoch(options: BuildOptions): number | undefined {
+  if (options.sourceDateEpoch !== undefined) return options.sourceDateEpoch;
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env === undefined || env === '' || !/^[0-9]+$/.test(env)) return undefined;
+  return Number(env);
+}
+
+/**
+ * Builds a Dockerfile into an image in the store and tags it. Every step is
+ * looked up in the cache first; a step that runs becomes at most one layer.
+ */
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const emit = options.onEvent ?? discardEvents;
+  const contextDir = resolve(options.context);
+  const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
+  const text = options.dockerfileText ?? (await readFile(dockerfilePath, 'utf8'));
+  const raw = parseDockerfile(text, { file: options.dockerfile ?? 'Dockerfile' });
+  for (const w of raw.warnings) emit({ type: 'warning', timestamp: Date.now(), code: w.code, message: w.message, location: w.location });
+  const parsed = parseStages(raw);
+  const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
+  const platformText = formatPlatform(platform);
+
+  // global ARGs (before the first FROM): build args override their defaults
+  const meta = new Map<string, string>(Object.entries(platformArgs(hostPlatform(), platform)));
+  for (const ins of parsed.metaArgs) {
+    for (const def of ins.args) {
+      const given = options.buildArgs?.[def.key];
+      if (given !== undefined) meta.set(def.key, given);
+      else if (def.defaultValue !== undefined) meta.set(def.key, expandWord(def.defaultValue, Object.fromEntries(meta), { escape: raw.escapeToken }));
+    }
+  }
+  const expandFrom = (image: string) => expandWord(image, Object.fromEntries(meta), { escape: raw.escapeToken });
+  const plan = planBuild(parsed, { ...(options.target === undefined ? {} : { target: options.target }), expandFrom });
+
+  const workDir = join(options.store.paths.tmp, `build-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await mkdir(workDir, { recursive: true });
+  let counter = 0;
+  const session: BuildSession = {
+    store: options.store,
+    options,
+    context: await openContext(contextDir, { dockerfile: dockerfilePath }),
+    snapshotter: new Snapshotter(options.store),
+    platform,
+    platformText,
+    escape: raw.escapeToken,
+    workDir,
+    epoch: resolveEpoch(options),
+    results: new Map(),
+    stages: parsed.stages,
+    emit,
+    nextId: () => `strata-${process.pid}-${randomBytes(4).toString('hex')}-${(counter += 1)}`,
+  };
+  emit({ type: 'build-started', timestamp: started, stages: plan.stages.length, target: plan.target.label, platform: platformText });
+  try {
+    const summaries: StageSummary[] = [];
+    for (const planned of plan.stages) {
+      const result = await buildStage(planned, session, meta);
+      session.results.set(planned.stage.index, result);
+    }
+    const target = session.results.get(plan.target.stage.index) as StageResult;
+    let image = target.state.image;
+    if (options.labels !== undefined && Object.keys(options.labels).length > 0) {
+      image = withConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...options.labels } }));
+    }
+    const written = await writeImage(options.store, image, target.state.time);
+    const tags: string[] = [];
+    for (const tag of options.tags ?? []) tags.push(await options.store.tag(tag, written.manifest));
+    for (const [index, r] of session.results) summaries.push({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' });
+    emit({ type: 'build-completed', timestamp: Date.now(), imageId: written.imageId, manifestDigest: written.manifest.digest, tags, durationMs: Date.now() - started });
+    return { imageId: written.imageId, manifestDigest: written.manifest.digest, tags, stages: summaries };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

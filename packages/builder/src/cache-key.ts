@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { makeCacheKey, type CacheKey } from '@strata/cache';
+import type { ContextEntry, SelectedSource } from './context/context.js';
+
+/**
+ * Cache keys of build steps. A key is the sha256 of a canonical JSON array
+ * that starts with a versioned tag; changing what goes into a key means a new
+ * tag (`strata.step.v2`), never a silent reinterpretation of old records.
+ *
+ * What goes in: the parent step's key, the target platform, the step's kind
+ * and canonical expanded instruction, the environment it runs with (ENV and
+ * the build args in scope, which is how a changed build arg reaches exactly the
+ * steps that can see it), and for COPY/ADD the content digest of the selected
+ * sources. Never mtimes, atimes, ctimes or inode numbers.
+ */
+export const STEP_KEY_TAG = 'strata.step.v1';
+export const BASE_KEY_TAG = 'strata.base.v1';
+export const SOURCES_TAG = 'strata.sources.v1';
+
+export interface StepKeyInput {
+  readonly parent: CacheKey;
+  readonly platform: string;
+  readonly kind: string;
+  /** The instruction after expansion, in a canonical form (JSON of its typed fields). */
+  readonly instruction: unknown;
+  /** `KEY=value` in the order the step sees them. */
+  readonly env: readonly string[];
+  /** Digest of the sources for COPY/ADD, or of the source stage's result. */
+  readonly sources?: string;
+}
+
+/** The key of a step, derived from its parent's. */
+export function stepKey(input: StepKeyInput): CacheKey {
+  const material = JSON.stringify([STEP_KEY_TAG, input.parent, input.platform, input.kind, input.instruction, input.env, input.sources ?? null]);
+  return makeCacheKey(material);
+}
+
+/** The key of a stage's base: an image (by manifest digest) or scratch. */
+export function baseKey(base: { manifestDigest?: string; platform: string }): CacheKey {
+  return makeCacheKey(JSON.stringify([BASE_KEY_TAG, base.manifestDigest ?? 'scratch', base.platform]));
+}
+
+/** How a COPY/ADD sees one file: everything that can change the layer, nothing that cannot. */
+export interface SourceFact {
+  readonly path: string;
+  readonly type: ContextEntry['type'];
+  readonly mode: number;
+  /** sha256 of the bytes, for files. */
+  readonly digest?: string;
+  readonly linkTarget?: string;
+}
+
+/** The digest of a COPY/ADD source selection (paths relative to each source root). */
+export function sourcesDigest(facts: readonly SourceFact[]): string {
+  const hash = createHash('sha256');
+  hash.update(`${SOURCES_TAG}\n`);
+  for (const f of facts) hash.update(`${JSON.stringify([f.path, f.type, f.mode, f.digest ?? null, f.linkTarget ?? null])}\n`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Lists a selection as (path, type, mode, digest, link) facts, hashing files through `hashFile`. */
+export async function sourceFacts(
+  selection: readonly SelectedSource[],
+  hashFile: (hostPath: string) => Promise<string>,
+): Promise<SourceFact[]> {
+  const facts: SourceFact[] = [];
+  const fact = async (e: ContextEntry, path: string): Promise<SourceFact> => ({
+    path,
+    type: e.type,
+    mode: e.mode,
+    ...(e.type === 'file' ? { digest: await hashFile(e.hostPath) } : {}),
+    ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }),
+  });
+  for (const s of selection) {
+    facts.push(await fact(s.root, s.root.contextPath));
+    for (const c of s.children) facts.push(await fact(c, c.contextPath));
+  }
+  return facts;
+}

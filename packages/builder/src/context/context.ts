@@ -1,0 +1,175 @@
+import dockerignore from '@balena/dockerignore';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { basename, join, posix, relative, resolve, sep } from 'node:path';
+import fg from 'fast-glob';
+import { buildError, BuildErrors } from '../errors.js';
+
+/** One entry selected from the build context. */
+export interface ContextEntry {
+  /** Absolute path on the host. */
+  readonly hostPath: string;
+  /** Path relative to the context root, `/`-separated. */
+  readonly contextPath: string;
+  readonly type: 'file' | 'directory' | 'symlink';
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly linkTarget?: string;
+}
+
+/** A source of COPY/ADD as selected: a file or folder (whose contents are copied) and what lies under it. */
+export interface SelectedSource {
+  readonly root: ContextEntry;
+  /** For a folder, every entry under it (not the folder itself), parents before children. */
+  readonly children: readonly ContextEntry[];
+}
+
+export interface BuildContext {
+  readonly root: string;
+  /** True when `path` (relative, `/`-separated) is excluded by .dockerignore. */
+  isIgnored(path: string): boolean;
+  /** Selects COPY/ADD sources (paths or patterns relative to the context root). */
+  select(sources: readonly string[], options?: { excludes?: readonly string[] }): Promise<SelectedSource[]>;
+}
+
+// The package is CommonJS with a `default` property pointing at itself; through
+// NodeNext's interop the callable is reached as `.default` (at run time too).
+const ignore = dockerignore.default;
+type Matcher = ReturnType<typeof ignore>;
+
+function hasMagic(p: string): boolean {
+  return /[*?[\]]/.test(p);
+}
+
+function toPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+async function readIgnoreFile(root: string, dockerfile: string | undefined): Promise<string[]> {
+  const candidates = dockerfile === undefined ? [] : [`${dockerfile}.dockerignore`];
+  candidates.push(join(root, '.dockerignore'));
+  for (const file of candidates) {
+    try {
+      const text = await readFile(file, 'utf8');
+      return text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
+    } catch {
+      // next candidate
+    }
+  }
+  return [];
+}
+
+async function entryOf(root: string, hostPath: string): Promise<ContextEntry> {
+  const st = await lstat(hostPath);
+  const contextPath = toPosix(relative(root, hostPath));
+  if (st.isSymbolicLink()) {
+    return { hostPath, contextPath, type: 'symlink', mode: st.mode & 0o7777, size: 0, mtimeMs: st.mtimeMs, linkTarget: await readlink(hostPath) };
+  }
+  if (st.isDirectory()) return { hostPath, contextPath, type: 'directory', mode: st.mode & 0o7777, size: 0, mtimeMs: st.mtimeMs };
+  if (st.isFile()) return { hostPath, contextPath, type: 'file', mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs };
+  throw buildError(BuildErrors.contextPath, [contextPath, 'is not a regular file, folder or symbolic link']);
+}
+
+/**
+ * Opens a build context folder with docker's .dockerignore semantics
+ * (`<Dockerfile>.dockerignore` beside the Dockerfile first, then
+ * `.dockerignore` at the root). Nothing outside the root is ever read: a
+ * source that climbs out, or a symbolic link given as a source that points
+ * out, is BUILD_CONTEXT_PATH.
+ */
+export async function openContext(rootDir: string, options: { dockerfile?: string; ignoreFiles?: boolean } = {}): Promise<BuildContext> {
+  const root = await realpath(resolve(rootDir));
+  const patterns = options.ignoreFiles === false ? [] : await readIgnoreFile(root, options.dockerfile);
+  const matcher = ignore().add(patterns);
+  const hasExceptions = patterns.some((p) => p.startsWith('!'));
+  const isIgnored = (path: string): boolean => path !== '' && path !== '.' && matcher.ignores(path);
+
+  async function walk(dir: ContextEntry, excludes: Matcher | undefined, out: ContextEntry[]): Promise<void> {
+    const names = (await readdir(dir.hostPath)).sort();
+    for (const name of names) {
+      const hostPath = join(dir.hostPath, name);
+      const contextPath = dir.contextPath === '' ? name : `${dir.contextPath}/${name}`;
+      const ignored = isIgnored(contextPath);
+      const entry = await entryOf(root, hostPath);
+      if (entry.type === 'directory') {
+        if (ignored && !hasExceptions) continue;
+        const before = out.length;
+        if (!ignored) out.push(entry);
+        await walk(entry, excludes, out);
+        // an ignored folder with re-included children is still created
+        if (ignored && out.length > before) out.splice(before, 0, entry);
+        continue;
+      }
+      if (ignored) continue;
+      out.push(entry);
+    }
+    if (excludes !== undefined) {
+      for (let i = out.length - 1; i >= 0; i -= 1) {
+        const e = out[i];
+        if (e !== undefined && excludes.ignores(e.contextPath)) out.splice(i, 1);
+      }
+    }
+  }
+
+  async function resolveSource(source: string): Promise<string[]> {
+    const normalized = posix.normalize(source);
+    if (normalized === '..' || normalized.startsWith('../')) {
+      throw buildError(BuildErrors.contextPath, [source, 'is outside the build context']);
+    }
+    // an absolute source is relative to the context root, as in docker
+    const cleaned = normalized.replace(/^\/+/, '').replace(/^\.(\/|$)/, '');
+    if (!hasMagic(cleaned)) {
+      const host = join(root, cleaned);
+      try {
+        await lstat(host);
+      } catch {
+        throw buildError(BuildErrors.contextPath, [source, 'was not found in the build context']);
+      }
+      if (cleaned !== '' && isIgnored(cleaned)) {
+        throw buildError(BuildErrors.contextPath, [source, 'is excluded by .dockerignore']);
+      }
+      return [host];
+    }
+    const matches = await fg(cleaned, { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, unique: true });
+    const kept = matches.filter((m) => !isIgnored(m)).sort();
+    if (kept.length === 0) throw buildError(BuildErrors.contextPath, [source, 'matched no file in the build context']);
+    return kept.map((m) => join(root, m));
+  }
+
+  async function select(sources: readonly string[], opts: { excludes?: readonly string[] } = {}): Promise<SelectedSource[]> {
+    const excludes = opts.excludes !== undefined && opts.excludes.length > 0 ? ignore().add([...opts.excludes]) : undefined;
+    const out: SelectedSource[] = [];
+    for (const source of sources) {
+      for (const host of await resolveSource(source)) {
+        let entry = await entryOf(root, host);
+        if (excludes !== undefined && entry.contextPath !== '' && excludes.ignores(entry.contextPath)) continue;
+        if (entry.type === 'symlink') {
+          // a source named explicitly is followed, but only inside the context
+          const real = await realpath(host).catch(() => undefined);
+          if (real === undefined || (real !== root && !real.startsWith(root + sep))) {
+            throw buildError(BuildErrors.contextPath, [entry.contextPath, `is a symbolic link to ${entry.linkTarget ?? '?'}, outside the build context`]);
+          }
+          const st = await stat(real);
+          entry = st.isDirectory()
+            ? { ...entry, hostPath: real, type: 'directory', mode: st.mode & 0o7777 }
+            : { ...entry, hostPath: real, type: 'file', mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs };
+          delete (entry as { linkTarget?: string }).linkTarget;
+        }
+        const children: ContextEntry[] = [];
+        if (entry.type === 'directory') await walk(entry, excludes, children);
+        out.push({ root: entry, children });
+      }
+    }
+    return out;
+  }
+
+  return { root, isIgnored, select };
+}
+
+/** The file name a selected source gets when copied into a folder. */
+export function sourceBaseName(entry: ContextEntry): string {
+  return entry.contextPath === '' ? '' : basename(entry.contextPath);
+}

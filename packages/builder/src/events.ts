@@ -1,0 +1,40 @@
+import type { SourceLocation } from '@strata/parser';
+
+/** The instruction a step event is about. */
+export interface StepInstruction {
+  /** The instruction as written (continuation lines joined). */
+  readonly text: string;
+  readonly location: SourceLocation;
+}
+
+interface StepEventBase {
+  /** `<stage index>/<step index>`, unique within one build. */
+  readonly stepId: string;
+  /** The stage's name, or its index as a string when it has none. */
+  readonly stage: string;
+  /** 1-based position in the stage and the stage's step count (FROM counts). */
+  readonly index: number;
+  readonly total: number;
+  readonly instruction: StepInstruction;
+  /** Milliseconds since the epoch. */
+  readonly timestamp: number;
+}
+
+/**
+ * Everything a build reports, as plain JSON (no Error or Buffer objects), so
+ * that the json renderer writes each event as one NDJSON line as is.
+ */
+export type BuildEvent =
+  | { readonly type: 'build-started'; readonly timestamp: number; readonly stages: number; readonly target: string; readonly platform: string }
+  | (StepEventBase & { readonly type: 'step-started'; readonly cacheKey?: string })
+  | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string })
+  | (StepEventBase & { readonly type: 'step-log'; readonly stream: 'stdout' | 'stderr'; readonly text: string })
+  | (StepEventBase & { readonly type: 'step-completed'; readonly cacheKey?: string; readonly durationMs: number; readonly reason?: string; readonly layer?: { readonly digest: string; readonly size: number } })
+  | (StepEventBase & { readonly type: 'step-failed'; readonly code: string; readonly message: string; readonly durationMs: number })
+  | { readonly type: 'warning'; readonly timestamp: number; readonly code: string; readonly message: string; readonly location?: SourceLocation }
+  | { readonly type: 'build-completed'; readonly timestamp: number; readonly imageId: string; readonly manifestDigest: string; readonly tags: readonly string[]; readonly durationMs: number };
+
+export type BuildEventType = BuildEvent['type'];
+
+/** The default event sink: discards everything. */
+export const discardEvents = (_event: BuildEvent): void => undefined;

@@ -1,0 +1,82 @@
+import type { Stage, Stages } from '@strata/parser';
+import { buildError, BuildErrors } from '../errors.js';
+
+/** Where a stage starts: scratch, another stage of this file, or an image reference. */
+export type StageBase =
+  | { readonly kind: 'scratch' }
+  | { readonly kind: 'stage'; readonly index: number }
+  | { readonly kind: 'image'; readonly reference: string };
+
+export interface PlannedStage {
+  readonly stage: Stage;
+  /** The stage's name, or its index as text. */
+  readonly label: string;
+  readonly base: StageBase;
+  /** Stage indexes this stage needs first (its base and COPY --from / RUN --mount from). */
+  readonly dependsOn: readonly number[];
+}
+
+export interface BuildPlan {
+  /** The stages to build, dependencies first; the last one is the target. */
+  readonly stages: readonly PlannedStage[];
+  readonly target: PlannedStage;
+}
+
+/** Finds a stage by name (case-insensitive) or index among the stages before `before`. */
+export function findStage(stages: readonly Stage[], ref: string, before: number): Stage | undefined {
+  const name = ref.toLowerCase();
+  const byName = stages.find((s) => s.index < before && s.name === name);
+  if (byName !== undefined) return byName;
+  if (/^[0-9]+$/.test(ref)) {
+    const i = Number(ref);
+    return i < before ? stages[i] : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Chooses the stages a build needs: the target (`--target`, else the last)
+ * and, transitively, the stages it starts from or copies from. Stages nothing
+ * needs are not built. `expandFrom` expands a FROM's image with the global ARGs.
+ */
+export function planBuild(parsed: Stages, options: { target?: string; expandFrom: (image: string, stage: Stage) => string }): BuildPlan {
+  const all = parsed.stages;
+  if (all.length === 0) throw buildError(BuildErrors.noStages, []);
+  let target: Stage | undefined;
+  if (options.target === undefined) target = all[all.length - 1];
+  else {
+    target = all.find((s) => s.name === options.target?.toLowerCase());
+    if (target === undefined) {
+      const names = all.map((s) => s.name).filter((n): n is string => n !== undefined);
+      throw buildError(BuildErrors.targetUnknown, [options.target, names]);
+    }
+  }
+  const planned = new Map<number, PlannedStage>();
+  const visit = (stage: Stage, path: readonly number[]): void => {
+    if (planned.has(stage.index)) return;
+    if (path.includes(stage.index)) throw buildError(BuildErrors.stageCycle, [stage.name ?? String(stage.index)]);
+    const image = options.expandFrom(stage.from.image, stage);
+    let base: StageBase;
+    const dependsOn: number[] = [];
+    const fromStage = findStage(all, image, stage.index);
+    if (image.toLowerCase() === 'scratch') base = { kind: 'scratch' };
+    else if (fromStage !== undefined) {
+      base = { kind: 'stage', index: fromStage.index };
+      dependsOn.push(fromStage.index);
+    } else base = { kind: 'image', reference: image };
+    for (const ins of stage.instructions) {
+      const refs: string[] = [];
+      if (ins.kind === 'copy' && ins.from !== undefined) refs.push(ins.from);
+      if (ins.kind === 'run') for (const m of ins.mounts) if (m.from !== undefined) refs.push(m.from);
+      for (const ref of refs) {
+        const dep = findStage(all, ref, stage.index);
+        if (dep !== undefined && !dependsOn.includes(dep.index)) dependsOn.push(dep.index);
+      }
+    }
+    for (const d of dependsOn) visit(all[d] as Stage, [...path, stage.index]);
+    planned.set(stage.index, { stage, label: stage.name ?? String(stage.index), base, dependsOn });
+  };
+  visit(target as Stage, []);
+  const stages = [...planned.values()];
+  return { stages, target: planned.get((target as Stage).index) as PlannedStage };
+}

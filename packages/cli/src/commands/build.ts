@@ -1,0 +1,149 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { build, type BuildEvent, type NetworkMode } from '@strata/builder';
+import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { ExitCode } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
+import { jsonRenderer, plainRenderer, type ProgressRenderer } from '../render/progress.js';
+import { openStore } from './prune.js';
+
+const syntax: CommandSyntax = {
+  usage: 'strata build [OPTIONS] CONTEXT',
+  description: 'Build an image from a Dockerfile and a context folder, without a daemon.',
+  options: [
+    { name: 'file', short: 'f', type: 'string', valueName: 'FILE', description: "Name of the Dockerfile (default: 'CONTEXT/Dockerfile')" },
+    { name: 'tag', short: 't', type: 'string', valueName: 'NAME[:TAG]', multiple: true, description: 'Name and optionally a tag (repeatable)' },
+    { name: 'build-arg', type: 'string', valueName: 'KEY[=VALUE]', multiple: true, description: 'Set a build-time variable (KEY alone takes it from the environment)' },
+    { name: 'target', type: 'string', valueName: 'STAGE', description: 'Build this stage (and what it needs) only' },
+    { name: 'platform', type: 'string', valueName: 'OS/ARCH', description: "Target platform (default: the host's)" },
+    { name: 'no-cache', type: 'boolean', description: 'Do not use the cache when building' },
+    { name: 'network', type: 'string', valueName: 'MODE', description: 'Networking mode for RUN: default, host or none' },
+    { name: 'label', type: 'string', valueName: 'KEY=VALUE', multiple: true, description: 'Set a label on the image (repeatable)' },
+    { name: 'secret', type: 'string', valueName: 'id=ID,src=FILE', multiple: true, description: 'A secret for RUN --mount=type=secret (repeatable)' },
+    { name: 'progress', type: 'string', valueName: 'TYPE', description: 'auto, plain, tty or json (default auto)' },
+    { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only the image ID' },
+    { name: 'iidfile', type: 'string', valueName: 'FILE', description: 'Write the image ID to the file' },
+    { name: 'runtime', type: 'string', valueName: 'NAME', description: 'OCI runtime for RUN: runc (default) or crun' },
+  ],
+  positionals: [1, 1],
+};
+
+function keyValues(list: readonly string[], env: NodeJS.ProcessEnv, fromEnv: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq === -1) {
+      const value = fromEnv ? env[item] : '';
+      if (value !== undefined) out[item] = value;
+    } else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function parseSecrets(list: readonly string[], cwd: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const fields = Object.fromEntries(item.split(',').map((f) => {
+      const eq = f.indexOf('=');
+      return eq === -1 ? [f, ''] : [f.slice(0, eq), f.slice(eq + 1)];
+    }));
+    const id = fields.id;
+    const src = fields.src ?? fields.source;
+    if (id === undefined || src === undefined) throw new UsageError(`--secret ${item}: expected id=ID,src=FILE`);
+    out[id] = resolve(cwd, src);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+/** `strata build`: docker build's flags and meanings. */
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const argv = parseArgv(args, syntax);
+  if (argv.kind === 'help') {
+    io.stdout.write(usageText(syntax));
+    return ExitCode.ok;
+  }
+  if (argv.kind === 'error') {
+    io.stderr.write(`strata build: ${argv.message}\n\n${usageText(syntax)}`);
+    return ExitCode.usage;
+  }
+  const v = argv.values;
+  const list = (name: string): string[] => (v[name] as string[] | undefined) ?? [];
+  const progress = (v.progress as string | undefined) ?? 'auto';
+  if (!['auto', 'plain', 'tty', 'json'].includes(progress)) {
+    io.stderr.write(`strata build: --progress must be auto, plain, tty or json, not '${progress}'\n`);
+    return ExitCode.usage;
+  }
+  const network = v.network as string | undefined;
+  if (network !== undefined && !['default', 'host', 'none'].includes(network)) {
+    io.stderr.write(`strata build: --network must be default, host or none, not '${network}'\n`);
+    return ExitCode.usage;
+  }
+  const runtime = v.runtime as string | undefined;
+  if (runtime !== undefined && runtime !== 'runc' && runtime !== 'crun') {
+    io.stderr.write(`strata build: --runtime must be runc or crun, not '${runtime}'\n`);
+    return ExitCode.usage;
+  }
+  let secrets: Record<string, string>;
+  try {
+    secrets = parseSecrets(list('secret'), io.cwd);
+  } catch (error) {
+    io.stderr.write(`strata build: ${(error as Error).message}\n`);
+    return ExitCode.usage;
+  }
+  const quiet = v.quiet === true;
+  const context = resolve(io.cwd, argv.positionals[0] as string);
+  const dockerfile = v.file === undefined ? undefined : resolve(io.cwd, v.file as string);
+  const write = (text: string) => io.stderr.write(text);
+  const renderer: ProgressRenderer | undefined = quiet ? undefined : progress === 'json' ? jsonRenderer((t) => io.stdout.write(t)) : plainRenderer(write);
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const store = await openStore(io);
+    const result = await build({
+      store,
+      context,
+      ...(dockerfile === undefined ? {} : { dockerfile }),
+      tags: list('tag'),
+      buildArgs: keyValues(list('build-arg'), io.env, true),
+      ...(v.target === undefined ? {} : { target: v.target as string }),
+      ...(v.platform === undefined ? {} : { platform: v.platform as string }),
+      noCache: v['no-cache'] === true,
+      ...(network === undefined ? {} : { network: network as NetworkMode }),
+      labels: keyValues(list('label'), io.env, false),
+      secrets,
+      ...(runtime === undefined ? {} : { runtime: runtime as 'runc' | 'crun' }),
+      onEvent: (event: BuildEvent) => renderer?.onEvent(event),
+      signal: controller.signal,
+    });
+    renderer?.close();
+    if (v.iidfile !== undefined) await writeFile(resolve(io.cwd, v.iidfile as string), result.imageId);
+    if (quiet) io.stdout.write(`${result.imageId}\n`);
+    return ExitCode.ok;
+  } catch (error) {
+    renderer?.close();
+    const details = (error as { details?: { output?: string[]; location?: unknown; instruction?: string } }).details;
+    const diagnostic = diagnosticFromError(error);
+    const located =
+      details?.location !== undefined && diagnostic.location === undefined
+        ? {
+            ...diagnostic,
+            location: details.location as NonNullable<typeof diagnostic.location>,
+            ...(details.instruction === undefined ? {} : { sourceLine: details.instruction.split('\n')[0] ?? '' }),
+          }
+        : diagnostic;
+    if (details?.output !== undefined && details.output.length > 0) {
+      io.stderr.write(`------\n${details.output.map((l) => ` > ${l}`).join('\n')}\n------\n`);
+    }
+    io.stderr.write(renderDiagnostic(located, { showSeverity: true }));
+    return ExitCode.failure;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
