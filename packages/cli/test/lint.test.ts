@@ -1,4 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MediaType, Store } from '@strata/cache';
 import { main } from '../src/index.js';
 import { caretLine, renderDiagnostic } from '../src/render/diagnostic.js';
 import { memoryIo } from './memory-io.js';
@@ -6,7 +9,8 @@ import { memoryIo } from './memory-io.js';
 const fixture = (name: string): string => join(__dirname, 'fixtures', name);
 
 async function lintIn(dir: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = memoryIo({ cwd: fixture(dir) });
+  // A store root that does not exist: these cases must not depend on the machine's store.
+  const io = memoryIo({ cwd: fixture(dir), env: { STRATA_ROOT: join(fixture(dir), 'no-store') } });
   const code = await main(['lint', ...args], io);
   return { code, out: io.out(), err: io.err() };
 }
@@ -79,7 +83,7 @@ describe('strata lint', () => {
   });
 
   it('reads stdin for -', async () => {
-    const io = memoryIo({ stdin: 'FROM alpine\nMAINTAINER me\n' });
+    const io = memoryIo({ stdin: 'FROM alpine\nMAINTAINER me\n', env: { STRATA_ROOT: join(fixture('lint-clean'), 'no-store') } });
     await expect(main(['lint', '-'], io)).resolves.toBe(0);
     expect(io.out()).toMatch(/^<stdin>:2:1: MaintainerDeprecated: /);
   });
@@ -102,6 +106,47 @@ describe('strata lint', () => {
     const { code, err } = await lintIn('lint-clean', 'Nope.dockerfile');
     expect(code).toBe(1);
     expect(err).toMatch(/^strata lint: cannot read Nope\.dockerfile: ENOENT/);
+  });
+});
+
+describe('strata lint with the local store', () => {
+  let root: string;
+  let dir: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strata-lint-store-'));
+    dir = await mkdtemp(join(tmpdir(), 'strata-lint-ctx-'));
+    const store = await Store.open(root);
+    const config = await store.putJson({
+      architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] },
+      config: { Env: ['PATH=/usr/local/bin:/usr/bin', 'NODE_HOME=/opt/node'] },
+    }, MediaType.ociConfig);
+    const manifest = await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [] }, MediaType.ociManifest);
+    await store.tag('node:20', manifest);
+    await writeFile(join(dir, 'Dockerfile'), 'FROM node:20\nWORKDIR $NODE_HOME\nCOPY $NODE_HOEM/x /x\n');
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('knows the variables a stored base image sets', async () => {
+    const io = memoryIo({ cwd: dir, env: { STRATA_ROOT: root } });
+    await expect(main(['lint', 'Dockerfile'], io)).resolves.toBe(0);
+    expect(io.out().split('\n')[0]).toBe("Dockerfile:3:1: UndefinedVar: Usage of undefined variable '$NODE_HOEM' (did you mean $NODE_HOME?)");
+  });
+
+  it('assumes PATH only with --no-store', async () => {
+    const io = memoryIo({ cwd: dir, env: { STRATA_ROOT: root } });
+    await expect(main(['lint', '--no-store', 'Dockerfile'], io)).resolves.toBe(0);
+    expect(io.out()).toContain("Dockerfile:2:1: UndefinedVar: Usage of undefined variable '$NODE_HOME'");
+  });
+
+  it('does not create a store that is not there', async () => {
+    const missing = join(dir, 'no-store-here');
+    const io = memoryIo({ cwd: dir, env: { STRATA_ROOT: missing } });
+    await expect(main(['lint', 'Dockerfile'], io)).resolves.toBe(0);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(missing)).toBe(false);
   });
 });
 
