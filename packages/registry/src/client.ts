@@ -118,7 +118,9 @@ export class RegistryClient {
     // learn the auth scheme once up front, so parallel first requests do not all meet a 401
     await this.pingOnce(registry, session);
     for (let round = 0; ; round++) {
-      const auth: Authorization = await session.authorize(request.scopes);
+      // credentials go to the registry only, never to another host an upload Location names
+      const sameOrigin = new URL(url).origin === new URL(this.transport.baseUrl(registry)).origin;
+      const auth: Authorization = sameOrigin ? await session.authorize(request.scopes) : { header: undefined, fresh: true };
       const headers = { ...request.headers, ...(auth.header !== undefined ? { authorization: auth.header } : {}) };
       const response = await this.transport.send({
         method: request.method,

@@ -62,7 +62,7 @@ export const RegistryErrors = {
     `cannot get an access token from ${realm}: ${detail}`,
     'The registry\'s token service failed; try again later.'),
   unauthorized: rule('REGISTRY_UNAUTHORIZED', (registry: string, detail: string) =>
-    `${registry} requires authentication: ${detail}`,
+    `${registry} requires authentication: ${detail}; run \`strata login ${registry}\``,
     'Log in first: `strata login REGISTRY` (the registry host), then retry.'),
   unknownHost: rule('REGISTRY_UNKNOWN_HOST', (host: string) => `cannot resolve the registry host ${host}`,
     'Check the spelling of the registry in the image reference and your DNS settings.'),

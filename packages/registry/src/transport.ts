@@ -112,6 +112,14 @@ export function isInsecureRegistry(registry: string, insecure: readonly string[]
   return false;
 }
 
+/**
+ * The insecure-registry list from an environment variable
+ * (`STRATA_INSECURE_REGISTRIES`: comma or space separated), for CLIs.
+ */
+export function insecureRegistriesFromEnv(env: NodeJS.ProcessEnv = process.env, name = 'STRATA_INSECURE_REGISTRIES'): string[] {
+  return (env[name] ?? '').split(/[\s,]+/).filter((entry) => entry !== '');
+}
+
 export class Transport {
   readonly fetch: FetchFunction;
   private readonly retries: number;

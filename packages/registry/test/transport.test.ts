@@ -1,5 +1,5 @@
 // Scheme choice, retries and error mapping, with a scripted fetch in place of the network.
-import { isInsecureRegistry, parseReference, RegistryClient, type RegistryEvent } from '@strata/registry';
+import { insecureRegistriesFromEnv, isInsecureRegistry, parseReference, RegistryClient, type RegistryEvent } from '@strata/registry';
 
 describe('isInsecureRegistry', () => {
   it.each([
@@ -22,6 +22,11 @@ describe('isInsecureRegistry', () => {
     expect(isInsecureRegistry('registry.lan:5001', ['registry.lan:5000'])).toBe(false);
     expect(isInsecureRegistry('10.1.2.3:5000', ['10.0.0.0/8'])).toBe(true);
     expect(isInsecureRegistry('11.1.2.3:5000', ['10.0.0.0/8'])).toBe(false);
+  });
+
+  it('reads STRATA_INSECURE_REGISTRIES', () => {
+    expect(insecureRegistriesFromEnv({ STRATA_INSECURE_REGISTRIES: 'a.lan:5000, b.lan 10.0.0.0/8' })).toEqual(['a.lan:5000', 'b.lan', '10.0.0.0/8']);
+    expect(insecureRegistriesFromEnv({})).toEqual([]);
   });
 });
 

@@ -43,7 +43,7 @@ describe.each(['basic', 'token'] as const)('%s auth', (mode) => {
     );
     expect(error).toMatchObject({ code: 'REGISTRY_UNAUTHORIZED', status: 401 });
     expect((error as { hint: string }).hint).toContain(`strata login ${registry.host}`);
-    expect((error as Error).message).toContain(registry.host);
+    expect((error as Error).message).toContain(`run \`strata login ${registry.host}\``);
   });
 
   it('refuses a wrong password', async () => {
