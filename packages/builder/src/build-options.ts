@@ -32,6 +32,8 @@ export interface BuildOptions {
   readonly compression?: 'gzip' | 'zstd';
   /** Clamp file times and fix created times (reproducible builds). Default: the SOURCE_DATE_EPOCH environment variable. */
   readonly sourceDateEpoch?: number;
+  /** Where binfmt_misc registrations are read (default /proc/sys/fs/binfmt_misc). */
+  readonly binfmtDir?: string;
   readonly onEvent?: (event: BuildEvent) => void;
   readonly signal?: AbortSignal;
 }

@@ -62,6 +62,11 @@ export const BuildErrors = {
   ),
   unsupported: rule('BUILD_UNSUPPORTED', (what: string) => `${what} is not supported yet`),
   invalidInstruction: rule('BUILD_INVALID_INSTRUCTION', (what: string) => what),
+  emulationMissing: rule(
+    'BUILD_EMULATION_MISSING',
+    (arch: string, detail: string) => `cannot run ${arch} programs on this machine: ${detail}`,
+    'Register qemu-user-static with the F flag: apt-get install qemu-user-static binfmt-support && update-binfmts --enable (scripts/bootstrap does this); or build on a machine of that architecture.',
+  ),
   aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
 } as const;
 

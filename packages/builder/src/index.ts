@@ -22,3 +22,4 @@ export { openContext } from './context/context.js';
 export type { BuildContext, ContextEntry, SelectedSource } from './context/context.js';
 export { stepKey, baseKey, sourcesDigest, STEP_KEY_TAG } from './cache-key.js';
 export type { StepKeyInput, SourceFact } from './cache-key.js';
+export { checkEmulation, DEFAULT_BINFMT_DIR } from './runtime/emulation.js';

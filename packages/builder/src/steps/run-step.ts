@@ -6,6 +6,7 @@ import { expanderFor, runEnvironment } from '../build.js';
 import { stepKey } from '../cache-key.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
+import { checkEmulation } from '../runtime/emulation.js';
 import { runStep } from '../runtime/run-step.js';
 import type { BindMount, TmpfsMount } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
@@ -131,6 +132,7 @@ interface RunPlan {
 async function executeRun(ins: RunInstruction, state: StageState, session: BuildSession, log: LogSink, plan: RunPlan): Promise<string> {
   const { args, env, workdir, mounts, network } = plan;
   const config = containerConfig(state.image);
+  await checkEmulation(session.platform, session.options.binfmtDir);
   const lowerDirs = await session.snapshotter.lowerDirs(state.image.layers);
   const user = resolveUser(config.User ?? '', {
     passwd: await readLayered(lowerDirs, '/etc/passwd'),
