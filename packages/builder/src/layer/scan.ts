@@ -1,0 +1,202 @@
+/**
+ * Reads a layer's directory (an overlayfs upper directory, or a fresh folder
+ * that COPY filled) into the sorted list of tar entries it stands for:
+ * overlay whiteouts become `.wh.<name>` entries, opaque directories get a
+ * `.wh..wh..opq` entry, files sharing an inode become one file and hardlinks
+ * to it, and overlay-private extended attributes are dropped.
+ */
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
+import { buildError } from '../errors.js';
+import { LayerErrors } from './errors.js';
+import type { TarType } from './tar-header.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+
+export interface LayerEntry {
+  /** Path in the tar, relative, without a trailing slash. */
+  readonly path: string;
+  readonly type: TarType;
+  /** The file on disk to read content from (regular files), or undefined. */
+  readonly source: string | undefined;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  /** Whole seconds, not yet clamped. */
+  readonly mtime: number;
+  readonly linkname?: string;
+  readonly devmajor?: number;
+  readonly devminor?: number;
+  readonly xattrs?: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface ScanResult {
+  /** Entries in archive order (path byte order; an opaque marker first in its directory). */
+  readonly entries: LayerEntry[];
+  /** Paths that a tar cannot carry (sockets), left out of the layer. */
+  readonly skipped: string[];
+}
+
+interface Scanned {
+  readonly key: Buffer;
+  entry: LayerEntry;
+  readonly inode?: string;
+}
+
+/** Extended attributes a layer keeps: file capabilities and the user namespace. */
+export function keepsXattr(name: string): boolean {
+  if (name === 'security.capability') return true;
+  return name.startsWith('user.') && !name.startsWith('user.overlay.');
+}
+
+const OVERLAY_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
+
+function overlayKey(name: string): string | undefined {
+  for (const prefix of OVERLAY_PREFIXES) if (name.startsWith(prefix)) return name.slice(prefix.length);
+  return undefined;
+}
+
+// Linux dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31 (glibc's gnu_dev_major/minor).
+function major(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >>> 12) & ~0xff);
+}
+
+interface Attributes {
+  readonly kept: Map<string, Uint8Array> | undefined;
+  readonly opaque: boolean;
+  readonly whiteout: boolean;
+}
+
+function readAttributes(abs: string, rel: string): Attributes {
+  let names: string[];
+  try {
+    names = listAttributesSync(abs);
+  } catch (cause) {
+    throw buildError(LayerErrors.read, [rel, `listing extended attributes: ${(cause as Error).message}`], { cause });
+  }
+  if (names.length === 0) return { kept: undefined, opaque: false, whiteout: false };
+  let kept: Map<string, Uint8Array> | undefined;
+  let opaque = false;
+  let whiteout = false;
+  for (const name of names) {
+    const key = overlayKey(name);
+    if (key !== undefined) {
+      if (key === 'redirect' || key === 'metacopy') throw buildError(LayerErrors.overlayFeature, [rel, name]);
+      if (key === 'opaque') opaque = getAttributeSync(abs, name)?.toString('latin1') === 'y';
+      else if (key === 'whiteout') whiteout = true;
+      continue;
+    }
+    if (!keepsXattr(name)) continue;
+    const value = getAttributeSync(abs, name);
+    if (value === null) continue;
+    (kept ??= new Map()).set(name, value);
+  }
+  return { kept, opaque, whiteout };
+}
+
+function childNames(abs: string, rel: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(abs);
+  } catch (cause) {
+    throw buildError(LayerErrors.read, [rel || '.', (cause as Error).message], { cause });
+  }
+  if (names.some((n) => n.includes('\uFFFD'))) {
+    for (const raw of readdirSync(abs, { encoding: 'buffer' })) {
+      if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
+        throw buildError(LayerErrors.pathEncoding, [join(rel, raw.toString('latin1'))]);
+      }
+    }
+  }
+  return names;
+}
+
+function seconds(stat: Stats): number {
+  return Math.floor(stat.mtimeMs / 1000);
+}
+
+/**
+ * Scans `root` (not included itself) into archive entries. Blocking file
+ * system calls: the caller runs it once per commit, on a folder it owns.
+ */
+export function scanLayerDir(root: string): ScanResult {
+  const found: Scanned[] = [];
+  const skipped: string[] = [];
+
+  const visit = (absDir: string, relDir: string): void => {
+    for (const name of childNames(absDir, relDir)) {
+      const abs = join(absDir, name);
+      const rel = relDir === '' ? name : `${relDir}/${name}`;
+      let stat: Stats;
+      try {
+        stat = lstatSync(abs);
+      } catch (cause) {
+        throw buildError(LayerErrors.read, [rel, (cause as Error).message], { cause });
+      }
+      const attrs = readAttributes(abs, rel);
+      const base = { source: undefined, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: 0, mtime: seconds(stat) };
+      const whiteoutPath = relDir === '' ? `${WHITEOUT_PREFIX}${name}` : `${relDir}/${WHITEOUT_PREFIX}${name}`;
+
+      if ((stat.isCharacterDevice() && stat.rdev === 0) || (attrs.whiteout && stat.isFile() && stat.size === 0)) {
+        // An overlay whiteout (a 0/0 character device, or the "xwhiteout" form): the name was deleted.
+        found.push({ key: Buffer.from(whiteoutPath, 'utf8'), entry: { ...base, path: whiteoutPath, type: 'file', mode: stat.mode & 0o777 } });
+        continue;
+      }
+      const common = attrs.kept === undefined ? base : { ...base, xattrs: attrs.kept };
+      const inode = stat.nlink > 1 && !stat.isDirectory() ? `${stat.dev}:${stat.ino}` : undefined;
+      const push = (entry: LayerEntry): void => {
+        found.push(inode === undefined ? { key: Buffer.from(entry.path, 'utf8'), entry } : { key: Buffer.from(entry.path, 'utf8'), entry, inode });
+      };
+      if (stat.isDirectory()) {
+        push({ ...common, path: rel, type: 'dir' });
+        if (attrs.opaque) {
+          // Sorts after the directory and before every child of it ("dir/" < "dir/<name>").
+          const marker = `${rel}/${OPAQUE_MARKER}`;
+          found.push({
+            key: Buffer.from(`${rel}/`, 'utf8'),
+            entry: { ...base, path: marker, type: 'file', mode: stat.mode & 0o777 },
+          });
+        }
+        visit(abs, rel);
+      } else if (stat.isFile()) {
+        push({ ...common, path: rel, type: 'file', source: abs, size: stat.size });
+      } else if (stat.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = readlinkSync(abs);
+        } catch (cause) {
+          throw buildError(LayerErrors.read, [rel, (cause as Error).message], { cause });
+        }
+        push({ ...common, path: rel, type: 'symlink', linkname: target });
+      } else if (stat.isCharacterDevice() || stat.isBlockDevice()) {
+        push({ ...common, path: rel, type: stat.isCharacterDevice() ? 'char' : 'block', devmajor: major(stat.rdev), devminor: minor(stat.rdev) });
+      } else if (stat.isFIFO()) {
+        push({ ...common, path: rel, type: 'fifo' });
+      } else {
+        skipped.push(rel);
+      }
+    }
+  };
+  visit(root, '');
+
+  found.sort((a, b) => Buffer.compare(a.key, b.key));
+
+  // The first path of an inode (in archive order) carries the content; later ones link to it.
+  const firstPath = new Map<string, string>();
+  for (const item of found) {
+    if (item.inode === undefined) continue;
+    const first = firstPath.get(item.inode);
+    if (first === undefined) firstPath.set(item.inode, item.entry.path);
+    else {
+      const { xattrs: _dropped, ...rest } = item.entry;
+      item.entry = { ...rest, type: 'hardlink', source: undefined, size: 0, linkname: first };
+    }
+  }
+  return { entries: found.map((f) => f.entry), skipped };
+}
