@@ -23,3 +23,5 @@ export type { BuildContext, ContextEntry, SelectedSource } from './context/conte
 export { stepKey, baseKey, sourcesDigest, STEP_KEY_TAG } from './cache-key.js';
 export type { StepKeyInput, SourceFact } from './cache-key.js';
 export { checkEmulation, DEFAULT_BINFMT_DIR } from './runtime/emulation.js';
+export { writeLayer, scanLayerDir, encodeHeader, paxRecord, LAYER_MEDIA_TYPES, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from './layer/index.js';
+export type { WriteLayerOptions, LayerWriteResult, LayerCompression, LayerEntry, ScanResult, TarHeader, TarType } from './layer/index.js';
