@@ -11,23 +11,27 @@ let binDir: string;
 let helperStore: string;
 let env: NodeJS.ProcessEnv;
 
-// A credential helper speaking docker's protocol, keeping secrets as files.
-const HELPER = `#!/usr/bin/env node
-const fs = require('fs');
-const path = require('path');
-const crypto = require('crypto');
-const store = process.env.FAKE_HELPER_STORE;
-const file = (server) => path.join(store, crypto.createHash('sha256').update(server.trim()).digest('hex'));
-const input = fs.readFileSync(0, 'utf8');
-fs.appendFileSync(path.join(store, 'calls.log'), process.argv[2] + ' ' + (process.argv[2] === 'store' ? JSON.parse(input).ServerURL : input.trim()) + '\\n');
-const notFound = () => { process.stdout.write('credentials not found in native keychain\\n'); process.exit(1); };
-switch (process.argv[2]) {
-  case 'get': if (!fs.existsSync(file(input))) notFound(); process.stdout.write(fs.readFileSync(file(input))); break;
-  case 'store': fs.writeFileSync(file(JSON.parse(input).ServerURL), input); break;
-  case 'erase': if (!fs.existsSync(file(input))) notFound(); fs.unlinkSync(file(input)); break;
-  default: process.exit(2);
-}
+// A credential helper speaking docker's protocol, keeping secrets as files
+// (a shell script: spawning it costs little even on a loaded machine).
+const HELPER = `#!/bin/sh
+store="$FAKE_HELPER_STORE"
+key() { printf '%s' "$1" | tr -c 'A-Za-z0-9' '_'; }
+input=$(cat)
+case "$1" in
+  store) server=$(printf '%s' "$input" | sed -n 's/.*"ServerURL":"\\([^"]*\\)".*/\\1/p') ;;
+  *) server="$input" ;;
+esac
+echo "$1 $server" >> "$store/calls.log"
+file="$store/$(key "$server")"
+case "$1" in
+  get) [ -f "$file" ] || { echo "credentials not found in native keychain"; exit 1; }; cat "$file" ;;
+  store) printf '%s' "$input" > "$file" ;;
+  erase) [ -f "$file" ] || { echo "credentials not found in native keychain"; exit 1; }; rm "$file" ;;
+  *) exit 2 ;;
+esac
 `;
+
+jest.setTimeout(20_000);
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'strata-creds-'));
