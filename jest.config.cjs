@@ -27,6 +27,9 @@ module.exports = {
   reporters: ['default', '<rootDir>/tests/support/summary-reporter.cjs'],
   // Two cores here; several suites spend their time waiting on child processes.
   maxWorkers: 2,
+  // Many suites run real containers, registries and emulated arm64 steps on a
+  // loaded 2-core machine; a hung test still fails, after two minutes.
+  testTimeout: 120_000,
   projects: [
     ...packages.map((name) => ({
       ...common,

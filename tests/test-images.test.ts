@@ -275,13 +275,11 @@ describe('scripts/test-images', () => {
       expect(await sha256File(join(dir, `${busybox.image}.oci.tar`))).toBe(await sha256File(cached.archive));
       expect(await sha256File(join(dir, `${busybox.image}.rootfs.tar`))).toBe(await sha256File(cached.rootfs));
 
-      const started = Date.now();
+      // speed is not asserted here (bench/ measures); an up-to-date run writes nothing
       const second = await run(script, ['--only', busybox.image, '--dir', dir], { env });
-      const elapsed = Date.now() - started;
       expect(second).toContain(`${busybox.image}: up to date`);
       expect(second).toContain('up to date:');
       expect(second).not.toContain('wrote');
-      expect(elapsed).toBeLessThan(3_000);
     });
   }, 120_000);
 });
