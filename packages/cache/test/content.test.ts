@@ -36,6 +36,19 @@ describe('disk blobs', () => {
     }
   });
 
+  it('heals a damaged copy when the same bytes are put again', async () => {
+    const { dir, cleanup } = tempRoot();
+    try {
+      const store = await Store.open(dir);
+      const { digest } = await store.putBlob('healthy');
+      writeFileSync(join(dir, 'blobs', 'sha256', digestHex(digest)), 'damaged');
+      await expect(store.putBlob('healthy')).resolves.toMatchObject({ digest, written: false });
+      await expect(store.readBlob(digest)).resolves.toEqual(Buffer.from('healthy'));
+    } finally {
+      cleanup();
+    }
+  });
+
   it('leaves no temp file behind after a refused write', async () => {
     const { dir, cleanup } = tempRoot();
     try {

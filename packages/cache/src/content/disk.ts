@@ -93,13 +93,8 @@ export class DiskContentStore implements ContentStore {
     }
     await handle.close();
     const final = this.blobPath(digest);
-    const existing = await stat(final).catch(() => undefined);
-    if (existing !== undefined && existing.size === size) {
-      // Already stored: keep the old file (a later read still verifies it).
-      await unlink(tmp).catch(() => undefined);
-      await this.#touch(digest);
-      return { digest, size, written: false };
-    }
+    const existed = (await stat(final).catch(() => undefined)) !== undefined;
+    // Renamed over an existing copy too: the bytes just hashed are known good, the old file may not be.
     try {
       await rename(tmp, final);
     } catch (error) {
@@ -107,8 +102,8 @@ export class DiskContentStore implements ContentStore {
       throw error;
     }
     await fsyncDir(this.#opts.blobs);
-    this.#opts.onEvent?.({ type: 'blob-written', digest, size });
-    return { digest, size, written: true };
+    if (!existed) this.#opts.onEvent?.({ type: 'blob-written', digest, size });
+    return { digest, size, written: !existed };
   }
 
   async getBlob(digest: Digest, options: GetBlobOptions = {}): Promise<Readable> {
