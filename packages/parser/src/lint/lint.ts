@@ -1,4 +1,5 @@
 import type { ParseResult } from '../ast.js';
+import { DockerfileError, isDockerfileError } from '../errors.js';
 import { parseStages } from '../instructions/stages.js';
 import type { Stages } from '../instructions/types.js';
 import { emptyCheckConfig, mergeCheckConfig, parseCheckConfig, type CheckConfig } from './config.js';
@@ -31,8 +32,15 @@ function isEmptyContinuationWarning(w: ParseResult['warnings'][number]): boolean
 export function checkConfigOf(result: ParseResult, options: Pick<LintOptions, 'check'> = {}): CheckConfig {
   let config = options.check === undefined ? emptyCheckConfig : parseCheckConfig(options.check);
   const directive = result.directives.find((d) => d.name === 'check');
-  if (directive !== undefined) config = mergeCheckConfig(config, parseCheckConfig(directive.value));
-  return config;
+  if (directive === undefined) return config;
+  try {
+    return mergeCheckConfig(config, parseCheckConfig(directive.value));
+  } catch (error) {
+    if (!isDockerfileError(error)) throw error;
+    // Point at the directive line.
+    const location = { ...directive.location, ...(result.instructions[0]?.location.file === undefined ? {} : { file: result.instructions[0].location.file }) };
+    throw new DockerfileError(error.code, error.message, error.hint, { location, sourceLine: `# check=${directive.value}` });
+  }
 }
 
 /**

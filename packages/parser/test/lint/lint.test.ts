@@ -55,7 +55,11 @@ describe('lint options', () => {
   });
 
   it('rejects a malformed check directive', () => {
-    expect(() => lint(parseDockerfile(`# check=skipp=x\n${source}`))).toThrow(expect.objectContaining({ code: 'PARSE_INVALID_CHECK' }));
+    expect(() => lint(parseDockerfile(`# check=skipp=x\n${source}`, { file: 'Dockerfile' }))).toThrow(expect.objectContaining({
+      code: 'PARSE_INVALID_CHECK',
+      message: 'invalid check option "skipp"',
+      location: expect.objectContaining({ file: 'Dockerfile', start: expect.objectContaining({ line: 1 }) }),
+    }));
   });
 
   it('uses the base image environment it is given', () => {
