@@ -43,6 +43,14 @@ export function parseOptInterval(name: string, value: string): number {
   return d;
 }
 
+const healthcheckFlags = {
+  interval: flag.string(),
+  timeout: flag.string(),
+  'start-period': flag.string(),
+  'start-interval': flag.string(),
+  retries: flag.string(),
+} as const;
+
 /** `HEALTHCHECK [--interval=..] [--timeout=..] [--start-period=..] [--start-interval=..] [--retries=N] CMD command` or `HEALTHCHECK NONE`. */
 export function parseHealthcheck(input: InstructionInput): HealthcheckInstruction {
   const { raw } = input;
@@ -51,17 +59,12 @@ export function parseHealthcheck(input: InstructionInput): HealthcheckInstructio
   const args = raw.args.slice(1);
   if (type === 'NONE') {
     if (args.length !== 0) fail(raw, InstructionErrors.invalidHealthcheck, 'HEALTHCHECK NONE takes no arguments');
-    const flags = flagsOf(raw, {});
+    // BuildKit does not look at flags here; the known ones are accepted (and have no effect), others refused.
+    const flags = flagsOf(raw, healthcheckFlags);
     const health: HealthConfig = { test: ['NONE'], interval: 0, timeout: 0, startPeriod: 0, startInterval: 0, retries: 0 };
     return { kind: 'healthcheck', ...baseFields(input, flags.used), health };
   }
-  const flags = flagsOf(raw, {
-    interval: flag.string(),
-    timeout: flag.string(),
-    'start-period': flag.string(),
-    'start-interval': flag.string(),
-    retries: flag.string(),
-  });
+  const flags = flagsOf(raw, healthcheckFlags);
   if (type !== 'CMD') fail(raw, InstructionErrors.invalidHealthcheck, `Unknown type ${JSON.stringify(type)} in HEALTHCHECK (try CMD)`);
   const cmd = handleJsonArgs(args, raw.json);
   if (cmd.length === 0) fail(raw, InstructionErrors.invalidHealthcheck, 'Missing command after HEALTHCHECK CMD');

@@ -152,6 +152,8 @@ describe('parseInstruction', () => {
     });
     expect(hc).toMatchObject({ kind: 'healthcheck', health: { test: ['CMD-SHELL', 'curl -f http://x/'], interval: 30e9, timeout: 90e9, startPeriod: 500e6, startInterval: 0, retries: 3 } });
     expect(parse('HEALTHCHECK NONE', ['NONE'])).toMatchObject({ health: { test: ['NONE'] } });
+    expect(parse('HEALTHCHECK --interval=5s NONE', ['NONE'], { flags: ['--interval=5s'] })).toMatchObject({ health: { test: ['NONE'], interval: 0 } });
+    expect(parseError('HEALTHCHECK --intervall=5s NONE', ['NONE'], { flags: ['--intervall=5s'] })).toMatchObject({ message: 'unknown flag: --intervall (did you mean interval?)' });
     expect(parse('HEALTHCHECK CMD ["a","b"]', ['CMD', 'a', 'b'], { json: true })).toMatchObject({ health: { test: ['CMD', 'a', 'b'] } });
     expect(parseError('HEALTHCHECK NONE x', ['NONE', 'x'])).toMatchObject({ message: 'HEALTHCHECK NONE takes no arguments' });
     expect(parseError('HEALTHCHECK PING x', ['PING', 'x'])).toMatchObject({ message: 'Unknown type "PING" in HEALTHCHECK (try CMD)' });
