@@ -105,17 +105,18 @@ export class ShellWordLexer {
       const quotes = !this.settings.skipProcessQuotes;
       let result = '';
       for (;;) {
-        if (words === undefined) {
+        {
           // A run of ordinary characters is copied as one slice (every special character is ASCII).
           const from = this.pos;
           let i = from;
           while (i < text.length) {
             const c = text.charCodeAt(i);
-            if (c === stop || c === DOLLAR || c === escape || (quotes && (c === SQUOTE || c === DQUOTE))) break;
+            if (c === stop || c === DOLLAR || c === escape || (quotes && (c === SQUOTE || c === DQUOTE)) || (c === LT && words !== undefined)) break;
             i++;
           }
           if (i > from) {
             result += text.slice(from, i);
+            words?.addPlain(text, from, i);
             this.pos = i;
           }
         }
@@ -252,20 +253,16 @@ export class ShellWordLexer {
 
   /** A name: letters, digits and `_`; or a run of digits; or one special parameter. */
   private processName(): string {
-    let name = '';
-    for (let ch = this.peek(); ch !== EOF; ch = this.peek()) {
-      if (name === '' && isDigit(ch)) {
-        while (isDigit(this.peek())) name += String.fromCodePoint(this.next());
-        return name;
-      }
-      if (name === '' && isSpecialParam(ch)) {
-        this.next();
-        return String.fromCodePoint(ch);
-      }
-      if (!isLetter(ch) && !isDigit(ch) && ch !== UNDERSCORE) break;
-      name += String.fromCodePoint(this.next());
+    const from = this.pos;
+    const first = this.peek();
+    if (isDigit(first)) {
+      while (isDigit(this.peek())) this.next();
+    } else if (isSpecialParam(first)) {
+      this.next();
+    } else {
+      for (let ch = first; ch !== EOF && (isLetter(ch) || isDigit(ch) || ch === UNDERSCORE); ch = this.peek()) this.next();
     }
-    return name;
+    return this.text.slice(from, this.pos);
   }
 
   private getEnv(name: string): string | undefined {
@@ -357,7 +354,7 @@ export class ShellWordLexer {
         }
       }
       default:
-        throw expandFailure(ExpandErrors.unsupportedModifier, [modifier], modifierAt, this.pos);
+        throw expandFailure(ExpandErrors.unsupportedModifier, [modifier], modifierAt, modifierAt + modifier.length);
     }
   }
 

@@ -20,6 +20,16 @@ const BACKSLASH = 0x5c;
 /** A parsed pattern: code points, with STAR and ANY for the wildcards (runs of `*` folded into one). */
 export interface ShellPattern {
   readonly tokens: readonly number[];
+  /** The text to match when the pattern has no wildcard (and no lone surrogate): plain string search suffices. */
+  readonly literal: string | undefined;
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+function literalOf(tokens: readonly number[]): string | undefined {
+  if (tokens.some((t) => t < 0)) return undefined;
+  const text = joinCodePoints(tokens, 0, tokens.length);
+  return SURROGATE.test(text) ? undefined : text;
 }
 
 /** Thrown by `parseShellPattern` for a backslash before anything but `*`, `?`, `\`, `}` or `/`. */
@@ -68,7 +78,7 @@ export function parseShellPattern(pattern: string): ShellPattern {
       tokens.push(ch);
     }
   }
-  return { tokens };
+  return { tokens, literal: literalOf(tokens) };
 }
 
 /**
@@ -197,9 +207,10 @@ function firstViable(rest: Uint8Array): Int32Array {
   return out;
 }
 
+/** The string of code points `text[start..end)`, built in chunks (no argument-count limit). */
 function joinCodePoints(text: readonly number[], start: number, end: number): string {
   let out = '';
-  for (let i = start; i < end; i++) out += String.fromCodePoint(text[i] as number);
+  for (let i = start; i < end; i += 4096) out += String.fromCodePoint(...text.slice(i, Math.min(end, i + 4096)));
   return out;
 }
 
@@ -208,6 +219,7 @@ function joinCodePoints(text: readonly number[], start: number, end: number): st
  * the shortest match (`#`) or the longest (`##`).
  */
 export function trimPrefix(pattern: ShellPattern, value: string, greedy: boolean): string {
+  if (pattern.literal !== undefined) return value.startsWith(pattern.literal) ? value.slice(pattern.literal.length) : value;
   const text = codePoints(value);
   const matcher = new Matcher(pattern.tokens, text, greedy);
   if (!matcher.matchesAt(0)) return value;
@@ -216,7 +228,8 @@ export function trimPrefix(pattern: ShellPattern, value: string, greedy: boolean
 
 /** Reverses a string by code points (BuildKit's `reverseString`). */
 export function reverseString(text: string): string {
-  return String.fromCodePoint(...codePoints(text).reverse());
+  const chars = codePoints(text).reverse();
+  return joinCodePoints(chars, 0, chars.length);
 }
 
 /**
@@ -239,7 +252,7 @@ export function reversePattern(pattern: string): string {
       i++;
     }
   }
-  return String.fromCodePoint(...out);
+  return joinCodePoints(out, 0, out.length);
 }
 
 /**
@@ -249,11 +262,19 @@ export function reversePattern(pattern: string): string {
  */
 export function trimSuffix(pattern: string, value: string, greedy: boolean): string {
   const reversed = parseShellPattern(reversePattern(pattern));
+  if (reversed.literal !== undefined) {
+    const suffix = reverseString(reversed.literal);
+    return value.endsWith(suffix) ? value.slice(0, value.length - suffix.length) : value;
+  }
   return reverseString(trimPrefix(reversed, reverseString(value), greedy));
 }
 
 /** `${VAR/p/r}`: the first (leftmost) match replaced; the replacement is literal. */
 export function replaceFirst(pattern: ShellPattern, value: string, replacement: string): string {
+  if (pattern.literal !== undefined) {
+    const at = value.indexOf(pattern.literal);
+    return at < 0 ? value : value.slice(0, at) + replacement + value.slice(at + pattern.literal.length);
+  }
   const text = codePoints(value);
   const span = new Matcher(pattern.tokens, text, true).find(0);
   if (span === undefined) return value;
@@ -266,6 +287,10 @@ export function replaceFirst(pattern: ShellPattern, value: string, replacement: 
  * replacement stand for the match and `$$` for `$`, see `expandTemplate`).
  */
 export function replaceAll(pattern: ShellPattern, value: string, replacement: string): string {
+  // A non-empty literal: matches never overlap or touch emptily, so this is Go's loop.
+  if (pattern.literal !== undefined && pattern.literal !== '') {
+    return value.split(pattern.literal).join(expandTemplate(replacement, pattern.literal));
+  }
   const text = codePoints(value);
   const matcher = new Matcher(pattern.tokens, text, true);
   let out = '';

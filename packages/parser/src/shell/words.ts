@@ -32,11 +32,24 @@ export class WordSplitter {
 
   /** Text from a `$` expansion: splits on white space. */
   addString(text: string): void {
-    for (let i = 0; i < text.length; ) {
-      const ch = text.codePointAt(i) ?? 0;
-      this.addChar(ch);
-      i += ch > 0xffff ? 2 : 1;
+    this.addPlain(text, 0, text.length);
+  }
+
+  /** `text[from..to)` of ordinary characters: as `addChar` for each, a slice at a time. */
+  addPlain(text: string, from: number, to: number): void {
+    let start = from;
+    for (let i = from; i < to; i++) {
+      // Every Go space is in the BMP, so code units suffice (surrogates are never spaces).
+      if (!isGoSpace(text.charCodeAt(i))) continue;
+      if (i > start) this.addRawString(text.slice(start, i));
+      if (this.inWord && this.current.length !== 0) {
+        this.words.push(this.current);
+        this.current = '';
+        this.inWord = false;
+      }
+      start = i + 1;
     }
+    if (to > start) this.addRawString(text.slice(start, to));
   }
 
   /** Quoted text: never splits. */
