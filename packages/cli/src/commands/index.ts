@@ -11,4 +11,8 @@ export const commands: readonly CommandSpec[] = [
   { name: 'du', summary: 'Show the store\'s disk usage by kind', load: async () => (await import('./du.js')).run },
   { name: 'prune', summary: 'Remove unreferenced blobs, snapshots and build cache', load: async () => (await import('./prune.js')).run },
   { name: 'verify', summary: 'Re-hash every blob and check the store; --repair fixes it', load: async () => (await import('./verify.js')).run },
+  { name: 'pull', summary: 'Download an image from a registry', load: async () => (await import('./pull.js')).run },
+  { name: 'push', summary: 'Upload an image to a registry', load: async () => (await import('./push.js')).run },
+  { name: 'login', summary: 'Log in to a registry', load: async () => (await import('./login.js')).run },
+  { name: 'logout', summary: 'Log out from a registry', load: async () => (await import('./logout.js')).run },
 ];
