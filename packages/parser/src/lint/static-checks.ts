@@ -19,6 +19,7 @@ const isSelfConsistent = (s: string): boolean => s === s.toLowerCase() || s === 
 /** Checks that need no variable expansion, run over every stage. */
 export function staticChecks(stages: Stages, reporter: Reporter): void {
   const seen = new Set<string>();
+  const shellStages = new Set<string>();
   for (const meta of stages.metaArgs) definitionDescription('ARG', meta, meta.args.map((a) => a.key), reporter);
   for (const stage of stages.stages) {
     const from = stage.from;
@@ -36,7 +37,12 @@ export function staticChecks(stages: Stages, reporter: Reporter): void {
       seen.add(stage.name);
     }
     platformChecks(from, stage.name, reporter);
-    stageInstructionChecks(stage.instructions, reporter);
+    // A stage built on an earlier stage inherits its SHELL.
+    const inherited = shellStages.has(from.image.toLowerCase());
+    if (stageInstructionChecks(stage.instructions, inherited, reporter)) {
+      shellStages.add(String(stage.index));
+      if (stage.name !== undefined) shellStages.add(stage.name);
+    }
   }
   casingCheck(stages, reporter);
 }
@@ -56,9 +62,10 @@ function platformChecks(from: Stages['stages'][number]['from'], stageName: strin
   reporter.report(LintRules.FromPlatformFlagConstDisallowed, from.location, from.comments, platform);
 }
 
-function stageInstructionChecks(instructions: readonly Exclude<Instruction, { kind: 'from' }>[], reporter: Reporter): void {
+/** The checks within one stage; returns whether the stage's image has a SHELL set. */
+function stageInstructionChecks(instructions: readonly Exclude<Instruction, { kind: 'from' }>[], inheritedShell: boolean, reporter: Reporter): boolean {
   const once: Partial<Record<'cmd' | 'entrypoint' | 'healthcheck', Instruction>> = {};
-  let hasShell = false;
+  let hasShell = inheritedShell;
   for (const instruction of instructions) {
     const { location, comments } = instruction;
     switch (instruction.kind) {
@@ -97,6 +104,7 @@ function stageInstructionChecks(instructions: readonly Exclude<Instruction, { ki
       }
     }
   }
+  return hasShell;
 }
 
 function exposeChecks(port: string, location: SourceLocation, comments: readonly string[], reporter: Reporter): void {
