@@ -14,8 +14,8 @@ export interface ParseOptions {
 
 /** BuildKit reads lines with a bufio.Scanner whose tokens (line + newline) hold at most 64 KiB. */
 const MAX_LINE_BYTES = 65535;
-/** ONBUILD ONBUILD ... deeper than this is refused (BuildKit's instruction layer refuses any nesting). */
-const MAX_ONBUILD_NESTING = 32;
+/** ONBUILD ONBUILD ... deeper than this is refused (BuildKit's parser has no bound; its instruction layer refuses any nesting). */
+const MAX_ONBUILD_NESTING = 1000;
 const EMPTY_CONTINUATION_URL = 'https://docs.docker.com/go/dockerfile/rule/no-empty-continuation/';
 const HEREDOC_KEYWORDS = new Set(['add', 'copy', 'run']);
 
@@ -185,14 +185,21 @@ class DockerfileReader {
           content += text.slice(line.start, line.next);
         }
         if (!terminated) {
-          throw this.error(ParserErrors.unterminatedHeredoc, [header.name], first, locate(0));
+          throw this.error(ParserErrors.unterminatedHeredoc, [], first, locate(0));
         }
         heredocs.push({ ...header, content });
       }
     }
 
     const endPosition = this.position(end, end.end);
-    const build = (p: LineParse, offset: number): RawInstruction => {
+    // ONBUILD nests; build from the innermost instruction out, without recursion.
+    const chain: { readonly parse: LineParse; readonly offset: number }[] = [];
+    for (let p: LineParse | undefined = parse, offset = 0; p !== undefined; offset = p.nested?.offset ?? 0, p = p.nested?.parse) {
+      chain.push({ parse: p, offset });
+    }
+    let built: RawInstruction | undefined;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const { parse: p, offset } = chain[i] as (typeof chain)[number];
       const start = locate(offset);
       const instruction: RawInstruction = {
         keyword: p.keyword.toLowerCase(),
@@ -204,9 +211,9 @@ class DockerfileReader {
         logicalLine: offset === 0 ? logical : trimGoSpace(logical.slice(offset)),
         location: this.location(start, endPosition),
       };
-      return p.nested === undefined ? instruction : { ...instruction, onbuild: build(p.nested.parse, p.nested.offset) };
-    };
-    this.instructions.push(build(parse, 0));
+      built = built === undefined ? instruction : { ...instruction, onbuild: built };
+    }
+    this.instructions.push(built as RawInstruction);
   }
 
   private canContainHeredoc(parse: LineParse): boolean {
@@ -239,8 +246,15 @@ class DockerfileReader {
     return this.file === undefined ? { start, end } : { file: this.file, start, end };
   }
 
+  /**
+   * The source position of an offset in the logical line. Offset 0 is where
+   * the instruction starts (its first line, even when that line contributed
+   * nothing, like a lone escape token); any other offset is in the segment
+   * holding that character (the last one starting at or before it).
+   */
   private locateLogical(segments: readonly Segment[], logicalOffset: number): Position {
     let segment = segments[0] as Segment;
+    if (logicalOffset === 0) return this.position(segment.line, segment.sourceOffset);
     for (const s of segments) {
       if (s.logicalStart > logicalOffset) break;
       segment = s;

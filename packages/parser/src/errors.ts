@@ -38,8 +38,8 @@ export const ParserErrors = {
     'Give a value: write NAME=value (or the legacy form NAME value).'),
   nestingTooDeep: rule('PARSE_NESTING_TOO_DEEP', (max: number) => `ONBUILD instructions nested more than ${max} levels deep`,
     'ONBUILD takes one ordinary instruction; ONBUILD ONBUILD is not allowed.'),
-  unterminatedHeredoc: rule('PARSE_UNTERMINATED_HEREDOC', (name: string) => `unterminated heredoc ${name}`,
-    'End the heredoc with a line that holds only its delimiter word.'),
+  unterminatedHeredoc: rule('PARSE_UNTERMINATED_HEREDOC', () => 'unterminated heredoc',
+    'End the heredoc with a line that holds only its delimiter word (after leading tabs, for <<-).'),
 } as const;
 
 export interface DockerfileErrorOptions {

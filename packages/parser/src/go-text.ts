@@ -71,3 +71,51 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * The UTF-8 bytes of `text`, one character (U+0000..U+00FF) per byte. Some of
+ * BuildKit's splitters walk bytes and turn each byte into a rune: working on
+ * this form reproduces their results (a lone surrogate becomes U+FFFD's bytes).
+ */
+export function toByteString(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) as number;
+    if (cp < 0x80) out += ch;
+    else if (cp < 0x800) out += String.fromCharCode(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\xef\xbf\xbd';
+    else if (cp < 0x10000) out += String.fromCharCode(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+    else out += String.fromCharCode(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  }
+  return out;
+}
+
+/** Decodes a byte string (see `toByteString`) as UTF-8; a byte that starts no valid sequence becomes U+FFFD. */
+export function fromByteString(bytes: string): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes.charCodeAt(i);
+    if (b < 0x80) {
+      out += bytes[i];
+      i++;
+      continue;
+    }
+    const length = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 && b < 0xe0 ? 2 : 0;
+    let cp = length === 4 ? b & 0x07 : length === 3 ? b & 0x0f : b & 0x1f;
+    let ok = length > 0 && i + length <= bytes.length;
+    for (let k = 1; ok && k < length; k++) {
+      const c = bytes.charCodeAt(i + k);
+      if ((c & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (c & 0x3f);
+    }
+    const min = length === 4 ? 0x10000 : length === 3 ? 0x800 : 0x80;
+    if (!ok || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      out += '\ufffd';
+      i++;
+      continue;
+    }
+    out += String.fromCodePoint(cp);
+    i += length;
+  }
+  return out;
+}

@@ -62,8 +62,12 @@ export function createLexer(escape: EscapeToken): moo.Lexer {
   const blank = /[\t\v\f\r ]+/;
   const end = '(?![^])';
   // A flag word whose unquoted value is exactly "--": it ends the flags.
-  const flagEnd = new RegExp(`--(?:''|"")*(?:(?=[\\t\\v\\f\\r ])|['"]?${e}?${end})`);
-  const flag = new RegExp(`--(?:[^\\t\\v\\f\\r '"${e}]|${e}[^]?|'(?:[^'${e}]|${e}[^]?)*'?|"(?:[^"${e}]|${e}[^]?)*"?)*`);
+  // BuildKit splits flags byte by byte with unicode.IsSpace(rune(b)): besides
+  // ASCII blanks, the bytes 0x85 and 0xA0 are space. Lines with non-ASCII text
+  // are lexed from this state on as byte strings (see LineReader.splitCommand).
+  const flagBlank = /[\t\v\f\r \x85\xa0]+/;
+  const flagEnd = new RegExp(`--(?:''|"")*(?:(?=[\\t\\v\\f\\r \\x85\\xa0])|['"]?${e}?${end})`);
+  const flag = new RegExp(`--(?:[^\\t\\v\\f\\r \\x85\\xa0'"${e}]|${e}[^]?|'(?:[^'${e}]|${e}[^]?)*'?|"(?:[^"${e}]|${e}[^]?)*"?)*`);
   const word = new RegExp(`(?:[^${GO_SPACE_CLASS}'"${e}]|${e}[^]|'[^']*'?|"(?:[^"${e}]|${e}[^])*"?)+`);
   const rest = /[^\n]+/;
   return moo.states({
@@ -72,7 +76,7 @@ export function createLexer(escape: EscapeToken): moo.Lexer {
       keyword: /[^\t\n\v\f\r ]+/,
     },
     flags: {
-      blank,
+      blank: flagBlank,
       flagEnd: { match: flagEnd, next: 'args' },
       flag: { match: flag, value: (text: string) => unquoteFlag(text, escape) },
       rest,

@@ -1,7 +1,7 @@
 import nearley from 'nearley';
 import type { InstructionHead, JsonArray } from './ast.js';
 import { ParserErrors, dockerfileError, DockerfileError } from './errors.js';
-import { splitOnBlanks, splitOnceOnBlanks, trimGoSpace, trimLeftGoSpace, isGoSpace } from './go-text.js';
+import { fromByteString, splitOnBlanks, splitOnceOnBlanks, toByteString, trimGoSpace, trimLeftGoSpace } from './go-text.js';
 import instructionGrammar from './grammar/instruction.js';
 import jsonGrammar from './grammar/json.js';
 import { cloneLexer, createLexer, stateLexer, type EscapeToken, type GrammarLexer } from './lexer.js';
@@ -11,6 +11,11 @@ const JSON_ARRAY = nearley.Grammar.fromCompiled(jsonGrammar);
 /** Compiled once; never reset or read themselves (LineReader clones them). */
 const BACKSLASH_LEXER = createLexer('\\');
 const BACKTICK_LEXER = createLexer('`');
+const NON_ASCII = /[^\x00-\x7f]/;
+/** Go's `unicode.IsSpace(rune(b))` for one byte. */
+function isByteSpace(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0x85 || b === 0xa0;
+}
 /** Go's encoding/json refuses nesting deeper than this. */
 const MAX_JSON_DEPTH = 10000;
 
@@ -73,8 +78,26 @@ export class LineReader {
     this.wordsLexer = lexer;
   }
 
-  /** BuildKit's `splitCommand`: keyword, `--flags`, and the rest (trimmed) with its offset in `line`. */
+  /**
+   * BuildKit's `splitCommand`: keyword, `--flags`, and the rest (untrimmed)
+   * with its offset in `line`. BuildKit extracts flags byte by byte and turns
+   * each byte into a rune, so a line with non-ASCII text is split as its UTF-8
+   * bytes: flags keep that byte-wise form (`é` becomes `Ã©`, as in BuildKit),
+   * the keyword and the rest are decoded back.
+   */
   splitCommand(line: string): InstructionHead {
+    if (!NON_ASCII.test(line)) return this.splitBytes(line);
+    const head = this.splitBytes(toByteString(line));
+    const rest = fromByteString(head.rest);
+    return {
+      keyword: fromByteString(head.keyword),
+      flags: head.flags,
+      rest,
+      restOffset: head.restOffset < 0 ? -1 : Math.max(0, line.length - rest.length),
+    };
+  }
+
+  private splitBytes(line: string): InstructionHead {
     const parser = new nearley.Parser(INSTRUCTION, { lexer: this.instructionLexer });
     parser.feed(line);
     const results = parser.results as InstructionHead[];
@@ -203,14 +226,18 @@ export class LineReader {
     return { args: rest === '' ? [] : splitOnBlanks(rest), json: false };
   }
 
+  /** BuildKit's `parseHealthConfig`: the type word, then the command as in RUN. It also walks bytes. */
   private healthConfig(rest: string, offset: number): { args: string[]; json: boolean } {
+    const bytes = NON_ASCII.test(rest) ? toByteString(rest) : rest;
     let sep = 0;
-    while (sep < rest.length && !isGoSpace(rest.charCodeAt(sep))) sep++;
+    while (sep < bytes.length && !isByteSpace(bytes.charCodeAt(sep))) sep++;
     if (sep === 0) return { args: [], json: false };
     let next = sep;
-    while (next < rest.length && isGoSpace(rest.charCodeAt(next))) next++;
-    const command = this.maybeJson(rest.slice(next), offset + next);
-    return { args: [rest.slice(0, sep), ...command.args], json: command.json };
+    while (next < bytes.length && isByteSpace(bytes.charCodeAt(next))) next++;
+    const type = bytes === rest ? rest.slice(0, sep) : fromByteString(bytes.slice(0, sep));
+    const tail = bytes === rest ? rest.slice(next) : fromByteString(bytes.slice(next));
+    const command = this.maybeJson(tail, offset + rest.length - tail.length);
+    return { args: [type, ...command.args], json: command.json };
   }
 
   private nameValues(rest: string, keyword: string, offset: number): string[] {

@@ -124,3 +124,27 @@ describe('parseDockerfile: directive values', () => {
     expect(parseDockerfile('# syntax=a\rb\nFROM a\n').directives.map((d) => d.value)).toEqual(['a\rb']);
   });
 });
+
+describe('parseDockerfile: flags hold bytes, as in BuildKit', () => {
+  it('turns each UTF-8 byte of a non-ASCII flag into one character (BuildKit walks bytes)', () => {
+    const [, copy] = parseDockerfile('FROM a\nCOPY --chown=josé a b\n').instructions;
+    expect(copy?.flags).toEqual(['--chown=jos\u00c3\u00a9']);
+    expect(copy?.args).toEqual(['a', 'b']);
+  });
+
+  it('ends a flag at a 0x85 or 0xA0 byte, which Go takes for a space', () => {
+    // U+2BF60 is F0 AB BD A0: its last byte ends the flag word.
+    const [, volume] = parseDockerfile('FROM a\nVOLUME --f=#\u{2BF60}\n').instructions;
+    expect(volume?.flags).toEqual(['--f=#\u00f0\u00ab\u00bd']);
+    expect(volume?.args).toEqual([]);
+    // à is C3 A0: the rest after it is the arguments.
+    const [, run] = parseDockerfile('FROM a\nRUN --x=voilà echo\n').instructions;
+    expect(run?.flags).toEqual(['--x=voil\u00c3']);
+    expect(run?.args).toEqual(['echo']);
+  });
+
+  it('keeps non-ASCII text outside flags as it is', () => {
+    const [, run] = parseDockerfile('FROM a\nRUN --x=1 echo ☃ \u00a0\n').instructions;
+    expect(run?.args).toEqual(['echo ☃']);
+  });
+});

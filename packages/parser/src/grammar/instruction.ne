@@ -20,22 +20,28 @@ line -> %keyword tail
   | null
   {% () => instructionHead(null, { flags: null, end: false, rest: null }) %}
 
-tail -> null
-  {% (): HeadTail => ({ flags: null, end: false, rest: null }) %}
+# After the keyword: flags, then maybe a bare `--`, then maybe the rest. A
+# trailing blank only occurs when a line is lexed as bytes and its last
+# character ends in the byte 0x85 or 0xA0, which BuildKit takes for a space.
+tail -> flagsPart endPart restPart
+  {% ([flags, end, rest]): HeadTail => ({ flags, end, rest }) %}
+
+flagsPart -> null
+  {% () => null %}
   | flags
-  {% ([flags]): HeadTail => ({ flags, end: false, rest: null }) %}
-  | flags %blank %rest
-  {% ([flags, , rest]): HeadTail => ({ flags, end: false, rest }) %}
-  | flags %blank %flagEnd
-  {% ([flags]): HeadTail => ({ flags, end: true, rest: null }) %}
-  | flags %blank %flagEnd %blank %rest
-  {% ([flags, , , , rest]): HeadTail => ({ flags, end: true, rest }) %}
-  | %blank %rest
-  {% ([, rest]): HeadTail => ({ flags: null, end: false, rest }) %}
+  {% ([flags]) => flags %}
+
+endPart -> null
+  {% () => false %}
   | %blank %flagEnd
-  {% (): HeadTail => ({ flags: null, end: true, rest: null }) %}
-  | %blank %flagEnd %blank %rest
-  {% ([, , , rest]): HeadTail => ({ flags: null, end: true, rest }) %}
+  {% () => true %}
+
+restPart -> null
+  {% () => null %}
+  | %blank
+  {% () => null %}
+  | %blank %rest
+  {% ([, rest]) => rest %}
 
 flags -> %blank %flag
   {% ([, flag]) => flagList(null, flag) %}
