@@ -100,26 +100,11 @@ export class ShellWordLexer {
     const saved = this.rawEscapes;
     this.rawEscapes = rawEscapes;
     try {
-      const text = this.text;
       const escape = this.settings.escapeToken;
       const quotes = !this.settings.skipProcessQuotes;
       let result = '';
       for (;;) {
-        {
-          // A run of ordinary characters is copied as one slice (every special character is ASCII).
-          const from = this.pos;
-          let i = from;
-          while (i < text.length) {
-            const c = text.charCodeAt(i);
-            if (c === stop || c === DOLLAR || c === escape || (quotes && (c === SQUOTE || c === DQUOTE)) || (c === LT && words !== undefined)) break;
-            i++;
-          }
-          if (i > from) {
-            result += text.slice(from, i);
-            words?.addPlain(text, from, i);
-            this.pos = i;
-          }
-        }
+        result += this.ordinaryRun(stop, words);
         const ch = this.peek();
         if (ch === EOF) break;
         if (ch === stop) {
@@ -168,6 +153,28 @@ export class ShellWordLexer {
     } finally {
       this.rawEscapes = saved;
     }
+  }
+
+  /**
+   * Consumes the run of characters up to the next one `processUntil` treats
+   * specially and returns it (splitting it into `words` too). Every special
+   * character is ASCII, so UTF-16 units can be compared directly.
+   */
+  private ordinaryRun(stop: number, words: WordSplitter | undefined): string {
+    const text = this.text;
+    const escape = this.settings.escapeToken;
+    const quotes = !this.settings.skipProcessQuotes;
+    const heredocs = words !== undefined;
+    const from = this.pos;
+    let i = from;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === stop || c === DOLLAR || c === escape || (quotes && (c === SQUOTE || c === DQUOTE)) || (heredocs && c === LT)) break;
+    }
+    if (i === from) return '';
+    this.pos = i;
+    words?.addPlain(text, from, i);
+    return text.slice(from, i);
   }
 
   /**

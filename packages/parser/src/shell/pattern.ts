@@ -51,22 +51,21 @@ function codePoints(text: string): number[] {
 }
 
 /**
- * Parses a pattern as BuildKit's `convertShellPatternToRegex` reads it.
- * `\}` and `\/` mean a literal `}` or `/`; `\*`, `\?` and `\\` mean the
- * character itself; any other escape is an error. A byte order mark at the
- * very start is skipped, as Go's text/scanner skips it.
+ * Reads a pattern as BuildKit's `convertShellPatternToRegex` does: `*` and
+ * `?` are wildcards; `\}` and `\/` are a literal `}` or `/`; `\*`, `\?` and
+ * `\\` the character itself; any other escape is an error. A byte order mark
+ * at the very start is skipped, as Go's text/scanner skips it.
  */
-export function parseShellPattern(pattern: string): ShellPattern {
+function scanPattern(pattern: string): number[] {
   const chars = codePoints(pattern);
   const tokens: number[] = [];
   let i = chars[0] === 0xfeff ? 1 : 0;
   while (i < chars.length) {
     const ch = chars[i++] as number;
-    if (ch === 0x2a /* * */) {
-      if (tokens[tokens.length - 1] !== STAR) tokens.push(STAR);
-    } else if (ch === 0x3f /* ? */) {
-      tokens.push(ANY);
-    } else if (ch === BACKSLASH) {
+    if (ch === 0x2a /* * */) tokens.push(STAR);
+    else if (ch === 0x3f /* ? */) tokens.push(ANY);
+    else if (ch !== BACKSLASH) tokens.push(ch);
+    else {
       const next = chars[i];
       if (next === 0x7d /* } */ || next === 0x2f /* / */) continue; // the escape is not part of the pattern
       i++;
@@ -74,10 +73,15 @@ export function parseShellPattern(pattern: string): ShellPattern {
         throw new PatternError(`invalid escape '\\${next === undefined ? '' : String.fromCodePoint(next)}'`);
       }
       tokens.push(next);
-    } else {
-      tokens.push(ch);
     }
   }
+  return tokens;
+}
+
+/** Parses a pattern (see `scanPattern`); throws PatternError. */
+export function parseShellPattern(pattern: string): ShellPattern {
+  // `**` matches what `*` matches, greedy or lazy: runs of stars fold into one.
+  const tokens = scanPattern(pattern).filter((t, i, all) => t !== STAR || all[i - 1] !== STAR);
   return { tokens, literal: literalOf(tokens) };
 }
 
@@ -87,23 +91,15 @@ export function parseShellPattern(pattern: string): ShellPattern {
  * Diagnostic only: matching never goes through it.
  */
 export function shellPatternToRegexSource(pattern: string, options: { greedy: boolean; anchored: boolean }): string {
-  // Re-scan rather than format tokens: runs of `*` are folded in tokens but not in Go's output.
-  const chars = codePoints(pattern);
   let out = options.anchored ? '^' : '';
-  let i = chars[0] === 0xfeff ? 1 : 0;
-  while (i < chars.length) {
-    const ch = chars[i++] as number;
-    if (ch === 0x2a) out += options.greedy ? '.*' : '.*?';
-    else if (ch === 0x3f) out += '.';
-    else if (ch === BACKSLASH) {
-      const next = chars[i];
-      if (next === 0x7d || next === 0x2f) continue;
-      i++;
-      if (next !== 0x2a && next !== 0x3f && next !== BACKSLASH) {
-        throw new PatternError(`invalid escape '\\${next === undefined ? '' : String.fromCodePoint(next)}'`);
-      }
-      out += `\\${String.fromCodePoint(next)}`;
-    } else out += (REGEX_SPECIALS.has(ch) ? '\\' : '') + String.fromCodePoint(ch);
+  for (const token of scanPattern(pattern)) {
+    if (token === STAR) out += options.greedy ? '.*' : '.*?';
+    else if (token === ANY) out += '.';
+    else {
+      // A literal *, ? or \ can only have come escaped; the rest of Go's metacharacters are escaped too.
+      const escaped = token === 0x2a || token === 0x3f || token === BACKSLASH || REGEX_SPECIALS.has(token);
+      out += (escaped ? '\\' : '') + String.fromCodePoint(token);
+    }
   }
   return out;
 }
