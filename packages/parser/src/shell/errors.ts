@@ -19,6 +19,8 @@ export const ExpandErrors = {
     'Close the substitution with }, or write \\$ for a literal dollar sign.'),
   missingSlash: rule('EXPAND_MISSING_SLASH', () => "syntax error: missing '/' in ${}",
     'Write a replacement as ${NAME/pattern/replacement} or ${NAME//pattern/replacement}.'),
+  nestingTooDeep: rule('EXPAND_NESTING_TOO_DEEP', (max: number) => `substitutions nested more than ${max} levels deep`,
+    'Split the value over several ARG or ENV instructions.'),
   requiredVariable: rule('EXPAND_REQUIRED_VARIABLE', (name: string, message: string) => `${name}: ${message}`,
     'Set the variable with ARG or ENV (or pass --build-arg) before this instruction.'),
   unsupportedModifier: rule('EXPAND_UNSUPPORTED_MODIFIER', (modifier: string) => `unsupported modifier (${modifier}) in substitution`,

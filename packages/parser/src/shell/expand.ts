@@ -1,6 +1,6 @@
 import { envLookup, type ExpansionEnv } from './env.js';
-import { ExpandFailure, toDockerfileError, type WordOrigin } from './errors.js';
-import { ShellWordLexer, type LexerSettings } from './lexer.js';
+import { ExpandErrors, ExpandFailure, expandFailure, toDockerfileError, type WordOrigin } from './errors.js';
+import { MAX_NESTING, ShellWordLexer, type LexerSettings } from './lexer.js';
 import { WordSplitter } from './words.js';
 
 /** How a word is expanded. Every switch defaults to off: plain ProcessWord behaviour. */
@@ -55,6 +55,10 @@ function runLexer<T>(word: string, options: ExpandOptions, body: () => T): T {
     return body();
   } catch (error) {
     if (error instanceof ExpandFailure) throw toDockerfileError(error, word, options.origin);
+    // A caller already deep in its own stack may run out before MAX_NESTING: same error.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      throw toDockerfileError(expandFailure(ExpandErrors.nestingTooDeep, [MAX_NESTING], 0, word.length), word, options.origin);
+    }
     throw error;
   }
 }

@@ -23,6 +23,12 @@ const LBRACE = 0x7b;
 const RBRACE = 0x7d;
 const BOM = 0xfeff;
 
+/**
+ * The deepest nesting of `${...}` forms read (BuildKit has no limit, but a
+ * JavaScript stack is finite; real Dockerfiles nest a few levels).
+ */
+export const MAX_NESTING = 256;
+
 /** How one word is read; see `ExpandOptions` for the meaning of each switch. */
 export interface LexerSettings {
   /** The escape character's code point: `\` (0x5c) or `` ` `` (0x60). */
@@ -64,6 +70,8 @@ function isSpecialParam(ch: number): boolean {
 export class ShellWordLexer {
   private pos: number;
   private rawEscapes: boolean;
+  /** How many `${` forms enclose the scanner (bounded: the lexer recurses once per level). */
+  private depth = 0;
   readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
 
@@ -289,6 +297,17 @@ export class ShellWordLexer {
       if (value === undefined && this.settings.skipUnsetEnv) return `$${name}`;
       return value ?? '';
     }
+    if (this.depth >= MAX_NESTING) throw expandFailure(ExpandErrors.nestingTooDeep, [MAX_NESTING], at, at + 2);
+    this.depth++;
+    try {
+      return this.processBraced(at);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** `${...}`: the scanner is on the `{` of the `${` at `at`. */
+  private processBraced(at: number): string {
     this.next();
     const first = this.peek();
     if (first === EOF) throw expandFailure(ExpandErrors.missingBrace, [], at, this.pos);

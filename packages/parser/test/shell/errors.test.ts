@@ -55,6 +55,14 @@ describe('expansion errors', () => {
     expect(error.location?.start).toEqual({ line: 4, column: 3, offset: 44 });
   });
 
+  it('bounds nesting instead of overflowing the stack', () => {
+    const nested = (depth: number): string => '${U:-'.repeat(depth) + 'x' + '}'.repeat(depth);
+    expect(expandWord(nested(256), env)).toBe('x');
+    const error = failure(() => expandWord(nested(100000), env));
+    expect(error.code).toBe('EXPAND_NESTING_TOO_DEEP');
+    expect(error.location?.start.offset).toBe(256 * '${U:-'.length);
+  });
+
   it('gives every catalog entry an EXPAND_ code and a hint', () => {
     for (const entry of Object.values(ExpandErrors)) {
       expect(entry.code).toMatch(/^EXPAND_[A-Z_]+$/);
