@@ -62,5 +62,5 @@ describe('parser fuzz', () => {
     // Both outcomes occur: the mutations neither always break nor never break the files.
     expect(parsed).toBeGreaterThan(CASES / 10);
     expect(rejected).toBeGreaterThan(CASES / 100);
-  });
+  }, 120_000);
 });
