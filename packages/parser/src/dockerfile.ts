@@ -1,7 +1,7 @@
 import type { Directive, Heredoc, ParseResult, ParseWarning, RawInstruction } from './ast.js';
 import { DirectiveReader } from './directives.js';
 import { DockerfileError, ParserErrors, dockerfileError, isDockerfileError, type ErrorRule } from './errors.js';
-import { trimGoSpace, trimLeftGoSpace, utf8Length } from './go-text.js';
+import { goToLower, trimGoSpace, trimLeftGoSpace, utf8Length } from './go-text.js';
 import { heredocsFromLine } from './heredoc.js';
 import { LineError, LineReader, type LineParse } from './line-parsers.js';
 import type { EscapeToken } from './lexer.js';
@@ -202,7 +202,7 @@ class DockerfileReader {
       const { parse: p, offset } = chain[i] as (typeof chain)[number];
       const start = locate(offset);
       const instruction: RawInstruction = {
-        keyword: p.keyword.toLowerCase(),
+        keyword: goToLower(p.keyword),
         flags: p.flags,
         args: p.args,
         json: p.json,
@@ -217,8 +217,8 @@ class DockerfileReader {
   }
 
   private canContainHeredoc(parse: LineParse): boolean {
-    const target = parse.keyword.toLowerCase() === 'onbuild' && parse.nested !== undefined ? parse.nested.parse : parse;
-    return HEREDOC_KEYWORDS.has(target.keyword.toLowerCase()) && !target.json;
+    const target = goToLower(parse.keyword) === 'onbuild' && parse.nested !== undefined ? parse.nested.parse : parse;
+    return HEREDOC_KEYWORDS.has(goToLower(target.keyword)) && !target.json;
   }
 
   private readDirective(trimmed: string, line: PhysicalLine, lead: number): void {

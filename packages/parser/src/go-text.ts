@@ -119,3 +119,14 @@ export function fromByteString(bytes: string): string {
   }
   return out;
 }
+
+/**
+ * Go's `strings.ToLower`: rune by rune, with no context (JavaScript lower-cases
+ * a final Σ to ς and İ to two characters; Go gives σ and i).
+ */
+export function goToLower(text: string): string {
+  if (!/[^\x00-\x7f]/.test(text)) return text.toLowerCase();
+  let out = '';
+  for (const ch of text) out += ch === '\u0130' ? 'i' : ch.toLowerCase();
+  return out;
+}

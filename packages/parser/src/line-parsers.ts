@@ -1,7 +1,7 @@
 import nearley from 'nearley';
 import type { InstructionHead, JsonArray } from './ast.js';
 import { ParserErrors, dockerfileError, DockerfileError } from './errors.js';
-import { fromByteString, splitOnBlanks, splitOnceOnBlanks, toByteString, trimGoSpace, trimLeftGoSpace } from './go-text.js';
+import { fromByteString, goToLower, splitOnBlanks, splitOnceOnBlanks, toByteString, trimGoSpace, trimLeftGoSpace } from './go-text.js';
 import instructionGrammar from './grammar/instruction.js';
 import jsonGrammar from './grammar/json.js';
 import { cloneLexer, createLexer, stateLexer, type EscapeToken, type GrammarLexer } from './lexer.js';
@@ -150,7 +150,7 @@ export class LineReader {
       const lead = text.length - trimLeftGoSpace(text).length;
       const head = this.splitCommand(trimGoSpace(text));
       chain.push({ head, offset: base + lead });
-      if (head.keyword.toLowerCase() !== 'onbuild') break;
+      if (goToLower(head.keyword) !== 'onbuild') break;
       const rest = trimGoSpace(head.rest);
       if (rest === '') break;
       if (chain.length > maxNesting) throw new LineError(dockerfileError(ParserErrors.nestingTooDeep, [maxNesting]), base + lead);
@@ -174,7 +174,7 @@ export class LineReader {
   private parseArgs(head: InstructionHead, lineOffset: number): { args: string[]; json: boolean } {
     const rest = trimGoSpace(head.rest);
     const restOffset = lineOffset + head.restOffset + (head.rest.length - trimLeftGoSpace(head.rest).length);
-    switch (head.keyword.toLowerCase()) {
+    switch (goToLower(head.keyword)) {
       case 'add':
       case 'copy':
       case 'volume':

@@ -148,3 +148,14 @@ describe('parseDockerfile: flags hold bytes, as in BuildKit', () => {
     expect(run?.args).toEqual(['echo ☃']);
   });
 });
+
+describe('parseDockerfile: keywords', () => {
+  it('lower-cases keywords rune by rune as Go does', () => {
+    const result = parseDockerfile('FROM a\nENTRYPO\u0130NT ["x"]\nFOO\u03a3 bar\n');
+    expect(result.instructions.map((i) => [i.keyword, i.json])).toEqual([
+      ['from', false],
+      ['entrypoint', true],
+      ['foo\u03c3', false],
+    ]);
+  });
+});
