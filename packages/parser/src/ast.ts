@@ -103,6 +103,10 @@ export interface InstructionHead {
   readonly restOffset: number;
 }
 
+export function headTail(flags: FlagList | null, end: boolean, rest: Token | null): HeadTail {
+  return { flags, end, rest };
+}
+
 export function flagList(prev: FlagList | null, token: Token): FlagList {
   return { prev, token };
 }

@@ -10,7 +10,7 @@
 
 @{%
 import { grammarLexer as lexer } from '../lexer.js';
-import { instructionHead, flagList, type HeadTail } from '../ast.js';
+import { instructionHead, flagList, headTail } from '../ast.js';
 %}
 
 @lexer lexer
@@ -18,13 +18,13 @@ import { instructionHead, flagList, type HeadTail } from '../ast.js';
 line -> %keyword tail
   {% ([keyword, tail]) => instructionHead(keyword, tail) %}
   | null
-  {% () => instructionHead(null, { flags: null, end: false, rest: null }) %}
+  {% () => instructionHead(null, headTail(null, false, null)) %}
 
 # After the keyword: flags, then maybe a bare `--`, then maybe the rest. A
 # trailing blank only occurs when a line is lexed as bytes and its last
 # character ends in the byte 0x85 or 0xA0, which BuildKit takes for a space.
 tail -> flagsPart endPart restPart
-  {% ([flags, end, rest]): HeadTail => ({ flags, end, rest }) %}
+  {% ([flags, end, rest]) => headTail(flags, end, rest) %}
 
 flagsPart -> null
   {% () => null %}
