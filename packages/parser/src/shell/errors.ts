@@ -21,6 +21,8 @@ export const ExpandErrors = {
     'Write a replacement as ${NAME/pattern/replacement} or ${NAME//pattern/replacement}.'),
   nestingTooDeep: rule('EXPAND_NESTING_TOO_DEEP', (max: number) => `substitutions nested more than ${max} levels deep`,
     'Split the value over several ARG or ENV instructions.'),
+  patternTooLarge: rule('EXPAND_PATTERN_TOO_LARGE', (pattern: string, detail: string) => `pattern (${pattern}) in substitution: ${detail}`,
+    'Use a shorter pattern, or fewer wildcards, on a value this long.'),
   requiredVariable: rule('EXPAND_REQUIRED_VARIABLE', (name: string, message: string) => `${name}: ${message}`,
     'Set the variable with ARG or ENV (or pass --build-arg) before this instruction.'),
   unsupportedModifier: rule('EXPAND_UNSUPPORTED_MODIFIER', (modifier: string) => `unsupported modifier (${modifier}) in substitution`,

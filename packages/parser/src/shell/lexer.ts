@@ -335,8 +335,10 @@ export class ShellWordLexer {
       const replacement = this.nestedUntil(RBRACE, true, missingBrace);
       const value = this.getEnv(name);
       if (value === undefined && this.settings.skipUnsetEnv) return `\${${name}/${pattern}/${replacement}}`;
-      const parsed = this.parsePattern(pattern, at);
-      return all ? replaceAll(parsed, value ?? '', replacement) : replaceFirst(parsed, value ?? '', replacement);
+      return this.withPattern(pattern, at, () => {
+        const parsed = parseShellPattern(pattern);
+        return all ? replaceAll(parsed, value ?? '', replacement) : replaceFirst(parsed, value ?? '', replacement);
+      });
     }
 
     if (ch !== COLON && ch !== PLUS && ch !== MINUS && ch !== QUESTION && ch !== HASH && ch !== PERCENT) {
@@ -370,30 +372,23 @@ export class ShellWordLexer {
         // `#`/`%` take the shortest match, `##`/`%%` the longest.
         const greedy = word.charCodeAt(0) === ch;
         const pattern = greedy ? word.slice(1) : word;
-        if (ch === HASH) return trimPrefix(this.parsePattern(pattern, at), value ?? '', greedy);
-        try {
-          // BuildKit checks the reversed pattern, so `*\` (a backtick escape file) is valid here.
-          return trimSuffix(pattern, value ?? '', greedy);
-        } catch (error) {
-          if (error instanceof PatternError) throw this.invalidPattern(pattern, error, at);
-          throw error;
-        }
+        // BuildKit checks the reversed pattern for %, so `*\` (in a backtick-escape file) is valid there.
+        if (ch === HASH) return this.withPattern(pattern, at, () => trimPrefix(parseShellPattern(pattern), value ?? '', greedy));
+        return this.withPattern(pattern, at, () => trimSuffix(pattern, value ?? '', greedy));
       }
       default:
         throw expandFailure(ExpandErrors.unsupportedModifier, [modifier], modifierAt, modifierAt + modifier.length);
     }
   }
 
-  private parsePattern(pattern: string, at: number): ReturnType<typeof parseShellPattern> {
+  /** Runs a pattern operation; a PatternError becomes the expansion error for the `${` at `at`. */
+  private withPattern(pattern: string, at: number, run: () => string): string {
     try {
-      return parseShellPattern(pattern);
+      return run();
     } catch (error) {
-      if (error instanceof PatternError) throw this.invalidPattern(pattern, error, at);
-      throw error;
+      if (!(error instanceof PatternError)) throw error;
+      const entry = error.kind === 'size' ? ExpandErrors.patternTooLarge : ExpandErrors.invalidPattern;
+      throw expandFailure(entry, [pattern, error.detail], at, this.pos);
     }
-  }
-
-  private invalidPattern(pattern: string, error: PatternError, at: number): ExpandFailure {
-    return expandFailure(ExpandErrors.invalidPattern, [pattern, error.detail], at, this.pos);
   }
 }

@@ -32,9 +32,16 @@ function literalOf(tokens: readonly number[]): string | undefined {
   return SURROGATE.test(text) ? undefined : text;
 }
 
-/** Thrown by `parseShellPattern` for a backslash before anything but `*`, `?`, `\`, `}` or `/`. */
+/**
+ * A pattern that cannot be used: `syntax` for a backslash before anything
+ * but `*`, `?`, `\`, `}` or `/`; `size` when pattern × value exceeds
+ * MAX_MATCH_CELLS.
+ */
 export class PatternError {
-  constructor(readonly detail: string) {}
+  constructor(
+    readonly detail: string,
+    readonly kind: 'syntax' | 'size' = 'syntax',
+  ) {}
 }
 
 /** Characters Go's `regexp.QuoteMeta`-like escaping in BuildKit puts a backslash before. */
@@ -111,13 +118,23 @@ interface Span {
 }
 
 /**
- * Answers where a pattern matches in one value. `viable[i][j]` says whether
- * tokens i.. can match some text starting at code point j (the pattern is
- * not anchored at the end, so an exhausted pattern always matches).
+ * The most table cells (pattern tokens × value length) one match may use:
+ * enough for any real Dockerfile, and a bound on time and memory (BuildKit's
+ * Go regexp takes the same O(pattern × value) time, unbounded).
+ */
+export const MAX_MATCH_CELLS = 2 ** 25;
+
+/**
+ * Answers where a pattern matches in one value. Row i of the table says
+ * whether tokens i.. can match some text starting at code point j (the
+ * pattern is not anchored at the end, so an exhausted pattern always
+ * matches). Only row 0 and, per star, the position the star stops at are
+ * kept.
  */
 class Matcher {
-  private readonly viable: Uint8Array[];
-  /** For each star token: the chosen end of the star for a start position (see `choose`). */
+  /** Row 0: where a match can start. */
+  private readonly starts: Uint8Array;
+  /** For each star token: where the star that begins at j ends (see lastViableInLine, firstViable). */
   private readonly choice: (Int32Array | undefined)[];
 
   constructor(
@@ -127,10 +144,11 @@ class Matcher {
   ) {
     const n = text.length;
     const m = tokens.length;
-    this.viable = new Array<Uint8Array>(m + 1);
+    if (m * (n + 1) > MAX_MATCH_CELLS) {
+      throw new PatternError(`a pattern of ${m} tokens is too large to match against ${n} characters`, 'size');
+    }
     this.choice = new Array<Int32Array | undefined>(m);
     let next = new Uint8Array(n + 1).fill(1);
-    this.viable[m] = next;
     for (let i = m - 1; i >= 0; i--) {
       const row = new Uint8Array(n + 1);
       const token = tokens[i] as number;
@@ -144,14 +162,14 @@ class Matcher {
           row[j] = next[j + 1] && (token === ANY ? ch !== NEWLINE : ch === token) ? 1 : 0;
         }
       }
-      this.viable[i] = row;
       next = row;
     }
+    this.starts = next;
   }
 
   /** Whether the pattern matches starting at `start`. */
   matchesAt(start: number): boolean {
-    return this.viable[0]?.[start] === 1;
+    return this.starts[start] === 1;
   }
 
   /** The end of the match that starts at `start`, which must be viable. */
@@ -166,9 +184,7 @@ class Matcher {
 
   /** The leftmost match starting at or after `from`. */
   find(from: number): Span | undefined {
-    const first = this.viable[0];
-    if (first === undefined) return undefined;
-    for (let s = from; s <= this.text.length; s++) if (first[s]) return { start: s, end: this.endOf(s) };
+    for (let s = from; s <= this.text.length; s++) if (this.starts[s]) return { start: s, end: this.endOf(s) };
     return undefined;
   }
 }

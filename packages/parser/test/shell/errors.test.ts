@@ -63,6 +63,13 @@ describe('expansion errors', () => {
     expect(error.location?.start.offset).toBe(256 * '${U:-'.length);
   });
 
+  it('refuses a wildcard pattern too large for the value rather than exhaust memory', () => {
+    const big = new Map([['L', 'a'.repeat(1_000_000)]]);
+    expect(failure(() => expandWord(`\${L//${'?'.repeat(40)}/x}`, big)).code).toBe('EXPAND_PATTERN_TOO_LARGE');
+    // A literal pattern needs no table, whatever its length.
+    expect(expandWord(`\${L#${'a'.repeat(40)}}`, big)).toHaveLength(1_000_000 - 40);
+  });
+
   it('gives every catalog entry an EXPAND_ code and a hint', () => {
     for (const entry of Object.values(ExpandErrors)) {
       expect(entry.code).toMatch(/^EXPAND_[A-Z_]+$/);
