@@ -61,6 +61,19 @@ describe('strata lint', () => {
     expect(code).toBe(1);
   });
 
+  it('puts the caret under the offending flag, on its continuation line', async () => {
+    const { code, out, err } = await lintIn('lint-flag-error', 'Dockerfile');
+    expect(out).toBe('');
+    expect(err).toBe([
+      'Dockerfile:3:5: error: PARSE_INVALID_MOUNT: unsupported mount type "cahce" (did you mean cache?)',
+      '      --mount=type=cahce,target=/x true',
+      `      ^${'~'.repeat('--mount=type=cahce,target=/x'.length - 1)}`,
+      'hint: Write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...].',
+      '',
+    ].join('\n'));
+    expect(code).toBe(1);
+  });
+
   it('prints nothing for a clean file', async () => {
     await expect(lintIn('lint-clean', 'Dockerfile')).resolves.toEqual({ code: 0, out: '', err: '' });
   });

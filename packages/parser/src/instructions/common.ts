@@ -3,6 +3,7 @@ import type { DockerfileError } from '../errors.js';
 import type { ErrorRule } from '../errors.js';
 import { InstructionErrors, instructionError, locateError } from './errors.js';
 import { parseFlags, type FlagSpecs, type ParsedFlags } from './flags.js';
+import { flagIndex, flagLocation } from './flag-location.js';
 import type { CommandLine, InlineFile } from './types.js';
 
 /** What every per-instruction parser gets. */
@@ -42,7 +43,28 @@ export function flagsOf<S extends FlagSpecs>(raw: RawInstruction, specs: S): Par
   try {
     return parseFlags(raw.flags, specs);
   } catch (error) {
-    throw locateError(error, raw) as DockerfileError;
+    // The first prefix of the flags that fails ends at the offending flag.
+    let bad = 0;
+    while (bad < raw.flags.length - 1 && succeeds(() => parseFlags(raw.flags.slice(0, bad + 1), specs))) bad++;
+    throw locateError(error, raw, flagLocation(raw, bad)) as DockerfileError;
+  }
+}
+
+function succeeds(run: () => unknown): boolean {
+  try {
+    run();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `parse` (a value parser of one flag) with its errors placed at the `k`-th `--name` flag. */
+export function atFlag<T>(raw: RawInstruction, name: string, k: number, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw locateError(error, raw, flagLocation(raw, flagIndex(raw, name, k))) as DockerfileError;
   }
 }
 

@@ -1,9 +1,8 @@
 import type { RawInstruction } from '../ast.js';
 import { chompHeredocContent, parseHeredocWord, type HeredocHeader } from '../heredoc.js';
-import type { DockerfileError } from '../errors.js';
-import { InstructionErrors, locateError, valueError } from './errors.js';
+import { InstructionErrors, valueError } from './errors.js';
 import { flag } from './flags.js';
-import { baseFields, fail, flagsOf, type InstructionInput } from './common.js';
+import { atFlag, baseFields, fail, flagsOf, type InstructionInput } from './common.js';
 import { parseChmod } from './chmod.js';
 import type { AddInstruction, CopyInstruction, InlineSource } from './types.js';
 
@@ -46,17 +45,13 @@ function sourcesAndDest(raw: RawInstruction, name: string): SourcesAndDest {
 
 function checkChmod(raw: RawInstruction, chmod: string): void {
   if (chmod === '' || /[$'"\\`]/.test(chmod)) return;
-  try {
-    parseChmod(chmod);
-  } catch (error) {
-    throw locateError(error, raw) as DockerfileError;
-  }
+  atFlag(raw, 'chmod', 0, () => parseChmod(chmod));
 }
 
 function checkChecksum(raw: RawInstruction, checksum: string): void {
   if (checksum === '' || checksum.includes('$')) return;
   if (!/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(checksum)) {
-    throw locateError(valueError(InstructionErrors.invalidChecksum, checksum), raw) as DockerfileError;
+    atFlag(raw, 'checksum', 0, () => { throw valueError(InstructionErrors.invalidChecksum, checksum); });
   }
 }
 

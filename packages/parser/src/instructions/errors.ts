@@ -1,6 +1,7 @@
 import type { ErrorRule } from '../errors.js';
 import { DockerfileError, isDockerfileError } from '../errors.js';
 import type { RawInstruction } from '../ast.js';
+import type { SourceLocation } from '../location.js';
 import { withSuggestion } from './suggest.js';
 
 function rule<A extends unknown[]>(code: string, message: (...args: A) => string, hint?: string): ErrorRule<A> {
@@ -69,9 +70,14 @@ export function valueError<A extends unknown[]>(entry: ErrorRule<A>, ...args: A)
   return new DockerfileError(entry.code, entry.message(...args), entry.hint);
 }
 
-/** Gives a location-less DockerfileError the location of `raw`; anything else passes through. */
-export function locateError(error: unknown, raw: RawInstruction): unknown {
+/**
+ * Gives a location-less DockerfileError the location of `raw`, or `at` (a
+ * part of it, such as one flag) when given; anything else passes through.
+ */
+export function locateError(error: unknown, raw: RawInstruction, at?: SourceLocation): unknown {
   if (!isDockerfileError(error) || error.location !== undefined) return error;
-  const firstLine = raw.original.split(/\r?\n/, 1)[0] ?? '';
-  return new DockerfileError(error.code, error.message, error.hint, { location: raw.location, sourceLine: firstLine, cause: error.cause });
+  const location = at ?? raw.location;
+  const lines = raw.original.split(/\r?\n/);
+  const sourceLine = lines[location.start.line - raw.location.start.line] ?? lines[0] ?? '';
+  return new DockerfileError(error.code, error.message, error.hint, { location, sourceLine: sourceLine.replace(/\r$/, ''), cause: error.cause });
 }

@@ -1,7 +1,7 @@
 import type { DockerfileError } from '../errors.js';
 import { InstructionErrors, locateError, valueError } from './errors.js';
 import { flag } from './flags.js';
-import { baseFields, fail, flagsOf, handleJsonArgs, requireAtLeastOne, type InstructionInput } from './common.js';
+import { atFlag, baseFields, fail, flagsOf, handleJsonArgs, requireAtLeastOne, type InstructionInput } from './common.js';
 import type { HealthConfig, HealthcheckInstruction } from './types.js';
 
 const unitNs: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
@@ -73,18 +73,22 @@ export function parseHealthcheck(input: InstructionInput): HealthcheckInstructio
     const v = flags.values;
     let retries = 0;
     if (v.retries !== '') {
-      if (!/^[+-]?\d+$/.test(v.retries) || Math.abs(Number(v.retries)) > 2 ** 31 - 1) {
-        fail(raw, InstructionErrors.invalidHealthcheck, `strconv.ParseInt: parsing ${JSON.stringify(v.retries)}: invalid syntax`);
-      }
-      retries = Number(v.retries);
-      if (retries < 0) fail(raw, InstructionErrors.invalidHealthcheck, `--retries cannot be negative (${retries})`);
+      const text = v.retries;
+      retries = atFlag(raw, 'retries', 0, () => {
+        if (!/^[+-]?\d+$/.test(text) || Math.abs(Number(text)) > 2 ** 31 - 1) {
+          throw valueError(InstructionErrors.invalidHealthcheck, `strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+        }
+        const n = Number(text);
+        if (n < 0) throw valueError(InstructionErrors.invalidHealthcheck, `--retries cannot be negative (${n})`);
+        return n;
+      });
     }
     const health: HealthConfig = {
       test,
-      interval: parseOptInterval('interval', v.interval),
-      timeout: parseOptInterval('timeout', v.timeout),
-      startPeriod: parseOptInterval('start-period', v['start-period']),
-      startInterval: parseOptInterval('start-interval', v['start-interval']),
+      interval: atFlag(raw, 'interval', 0, () => parseOptInterval('interval', v.interval)),
+      timeout: atFlag(raw, 'timeout', 0, () => parseOptInterval('timeout', v.timeout)),
+      startPeriod: atFlag(raw, 'start-period', 0, () => parseOptInterval('start-period', v['start-period'])),
+      startInterval: atFlag(raw, 'start-interval', 0, () => parseOptInterval('start-interval', v['start-interval'])),
       retries,
     };
     return { kind: 'healthcheck', ...baseFields(input, flags.used), health };

@@ -1,7 +1,6 @@
-import type { DockerfileError } from '../errors.js';
-import { InstructionErrors, locateError } from './errors.js';
+import { InstructionErrors, valueError } from './errors.js';
 import { flag } from './flags.js';
-import { baseFields, commandLine, fail, flagsOf, type InstructionInput } from './common.js';
+import { atFlag, baseFields, commandLine, flagsOf, type InstructionInput } from './common.js';
 import { parseDevice } from './device.js';
 import { parseMount } from './mount.js';
 import type { NetworkMode, RunInstruction, SecurityMode } from './types.js';
@@ -19,21 +18,17 @@ export function parseRun(input: InstructionInput): RunInstruction {
     device: flag.strings(),
   });
   const { network, security } = flags.values;
-  if (!networkModes.includes(network)) fail(raw, InstructionErrors.invalidNetwork, network);
-  if (!securityModes.includes(security)) fail(raw, InstructionErrors.invalidSecurity, security);
-  try {
-    const mounts = flags.values.mount.map((m) => parseMount(m));
-    const devices = flags.values.device.map((d) => parseDevice(d));
-    return {
-      kind: 'run',
-      ...baseFields(input, flags.used),
-      ...commandLine(raw),
-      mounts,
-      network: network as NetworkMode,
-      security: security as SecurityMode,
-      devices,
-    };
-  } catch (error) {
-    throw locateError(error, raw) as DockerfileError;
-  }
+  if (!networkModes.includes(network)) atFlag(raw, 'network', 0, () => { throw valueError(InstructionErrors.invalidNetwork, network); });
+  if (!securityModes.includes(security)) atFlag(raw, 'security', 0, () => { throw valueError(InstructionErrors.invalidSecurity, security); });
+  const mounts = flags.values.mount.map((m, k) => atFlag(raw, 'mount', k, () => parseMount(m)));
+  const devices = flags.values.device.map((d, k) => atFlag(raw, 'device', k, () => parseDevice(d)));
+  return {
+    kind: 'run',
+    ...baseFields(input, flags.used),
+    ...commandLine(raw),
+    mounts,
+    network: network as NetworkMode,
+    security: security as SecurityMode,
+    devices,
+  };
 }

@@ -248,4 +248,34 @@ describe('parseStages', () => {
     expect(build?.instructions[3]).toMatchObject({ health: { test: ['CMD-SHELL', 'curl -f http://localhost/ || exit 1'], interval: 300e9, timeout: 3e9 } });
     expect(final?.instructions[0]).toMatchObject({ kind: 'copy', from: 'build', sources: ['/out'], destination: '/' });
   });
+
+  it('points flag errors at the flag itself', () => {
+    const at = (source: string): unknown => {
+      try {
+        parseStages(parseDockerfile(source, { file: 'Dockerfile' }), { source });
+      } catch (error) {
+        return error;
+      }
+      throw new Error('expected an error');
+    };
+    expect(at('FROM a\nRUN --network=none \\\n    --mount=type=cahce,target=/x true\n')).toMatchObject({
+      code: 'PARSE_INVALID_MOUNT',
+      location: { start: { line: 3, column: 5 }, end: { line: 3, column: 33 } },
+      sourceLine: '    --mount=type=cahce,target=/x true',
+    });
+    expect(at('FROM a\nCOPY --chown=1 --form=x a b\n')).toMatchObject({
+      code: 'PARSE_UNKNOWN_FLAG',
+      location: { start: { line: 2, column: 16 }, end: { line: 2, column: 24 } },
+      sourceLine: 'COPY --chown=1 --form=x a b',
+    });
+    expect(at('FROM a\n  HEALTHCHECK --interval=1ns CMD true\n')).toMatchObject({
+      code: 'PARSE_INVALID_DURATION',
+      location: { start: { line: 2, column: 15 }, end: { line: 2, column: 29 } },
+      sourceLine: '  HEALTHCHECK --interval=1ns CMD true',
+    });
+    expect(at('FROM a\nRUN --mount=type=cache,target=/a --mount=type=bind,mode=0700,target=/b x\n')).toMatchObject({
+      message: 'mode not allowed for "bind" type mounts',
+      location: { start: { line: 2, column: 34 } },
+    });
+  });
 });
