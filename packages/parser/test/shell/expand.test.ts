@@ -20,6 +20,7 @@ const env = new Map(
     H: '#',
     AB: 'ab',
     Q: '"x y"',
+    Z: 'x*',
   }),
 );
 
