@@ -1,4 +1,5 @@
 import type { Store } from '@strata/cache';
+import type { RegistryClient } from '@strata/registry';
 import type { BuildEvent } from './events.js';
 import type { RuntimeName } from './runtime/runc.js';
 import type { NetworkMode } from './runtime/spec.js';
@@ -19,6 +20,10 @@ export interface BuildOptions {
   readonly target?: string;
   /** `os/arch[/variant]`; default the host's. */
   readonly platform?: string;
+  /** Pulls base images the store lacks (and, with `pull`, every base image). Without it, a missing base is an error. */
+  readonly registry?: RegistryClient;
+  /** Re-resolve every base image from its registry (`--pull`). */
+  readonly pull?: boolean;
   /** Run every step, ignoring (but refreshing) the cache. */
   readonly noCache?: boolean;
   /** Default network of RUN steps (`--network`); RUN --network overrides. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CacheKey, Store } from '@strata/cache';
+import { pullImage } from '@strata/registry';
 import {
   expandWord,
   parseDockerfile,
@@ -15,7 +16,7 @@ import { baseKey, stepKey } from './cache-key.js';
 import { openContext, type BuildContext } from './context/context.js';
 import { buildError, BuildErrors } from './errors.js';
 import { discardEvents, type BuildEvent, type StepInstruction } from './events.js';
-import { resolveBaseImage } from './image/resolve-base.js';
+import { resolveBaseImage, type ResolvedBase } from './image/resolve-base.js';
 import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHistory, type ImageState } from './image/state.js';
 import { writeImage } from './image/write-image.js';
 import { planBuild, type PlannedStage } from './plan/plan.js';
@@ -112,7 +113,7 @@ async function stageBase(planned: PlannedStage, session: BuildSession): Promise<
       return { image: result.state.image, key: result.state.key, args: new Map(), time: result.state.time };
     }
     case 'image': {
-      const base = await resolveBaseImage(session.store, planned.base.reference, session.platform);
+      const base = await baseImage(planned.base.reference, session);
       // the base image's history and created time stay; its ONBUILD triggers are consumed
       return {
         image: base.image,
@@ -122,6 +123,23 @@ async function stageBase(planned: PlannedStage, session: BuildSession): Promise<
       };
     }
   }
+}
+
+/** A base image from the store; pulled first with --pull, or when the store lacks it and a registry client is given. */
+async function baseImage(reference: string, session: BuildSession): Promise<ResolvedBase> {
+  const { registry, pull } = session.options;
+  const fetch = async () => {
+    if (registry === undefined) return;
+    await pullImage(session.store, reference, { client: registry, platform: session.platform });
+  };
+  if (pull === true) await fetch();
+  try {
+    return await resolveBaseImage(session.store, reference, session.platform);
+  } catch (error) {
+    if (pull === true || registry === undefined || (error as { code?: string }).code !== 'BUILD_IMAGE_NOT_FOUND') throw error;
+  }
+  await fetch();
+  return resolveBaseImage(session.store, reference, session.platform);
 }
 
 function stepInstruction(ins: Instruction | Stage['from']): StepInstruction {

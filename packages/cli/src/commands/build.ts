@@ -7,6 +7,7 @@ import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
 import { jsonRenderer, plainRenderer, type ProgressRenderer } from '../render/progress.js';
 import { openStore } from './prune.js';
+import { insecureRegistryOption, registryClient } from './registry-common.js';
 
 const syntax: CommandSyntax = {
   usage: 'strata build [OPTIONS] CONTEXT',
@@ -18,6 +19,8 @@ const syntax: CommandSyntax = {
     { name: 'target', type: 'string', valueName: 'STAGE', description: 'Build this stage (and what it needs) only' },
     { name: 'platform', type: 'string', valueName: 'OS/ARCH', description: "Target platform (default: the host's)" },
     { name: 'no-cache', type: 'boolean', description: 'Do not use the cache when building' },
+    { name: 'pull', type: 'boolean', description: 'Always pull a newer version of the base images' },
+    insecureRegistryOption,
     { name: 'network', type: 'string', valueName: 'MODE', description: 'Networking mode for RUN: default, host or none' },
     { name: 'label', type: 'string', valueName: 'KEY=VALUE', multiple: true, description: 'Set a label on the image (repeatable)' },
     { name: 'secret', type: 'string', valueName: 'id=ID,src=FILE', multiple: true, description: 'A secret for RUN --mount=type=secret (repeatable)' },
@@ -114,6 +117,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(v.target === undefined ? {} : { target: v.target as string }),
       ...(v.platform === undefined ? {} : { platform: v.platform as string }),
       noCache: v['no-cache'] === true,
+      pull: v.pull === true,
+      registry: registryClient(io, v['insecure-registry'] as string[] | undefined),
       ...(network === undefined ? {} : { network: network as NetworkMode }),
       labels: keyValues(list('label'), io.env, false),
       secrets,
