@@ -1,4 +1,10 @@
-import { DockerfileError } from '../errors.js';
+import { dockerfileError, type ErrorRule } from '../errors.js';
+
+const invalidCheck: ErrorRule<[string]> = {
+  code: 'PARSE_INVALID_CHECK',
+  message: (detail: string) => detail,
+  hint: 'Write # check=skip=<rules>|all;error=true|false;experimental=<rules>|all',
+};
 
 /** What `# check=skip=A,B;error=true;experimental=C` says. */
 export interface CheckConfig {
@@ -31,8 +37,7 @@ export function parseCheckConfig(value: string): CheckConfig {
   let error = false;
   for (const part of text.split(';')) {
     const eq = part.indexOf('=');
-    const hint = 'Write # check=skip=<rules>|all;error=true|false;experimental=<rules>|all';
-    if (eq < 0) throw new DockerfileError('PARSE_INVALID_CHECK', `invalid check option ${JSON.stringify(part)}`, hint);
+    if (eq < 0) throw dockerfileError(invalidCheck, [`invalid check option ${JSON.stringify(part)}`]);
     const key = part.slice(0, eq).trim();
     const v = part.slice(eq + 1);
     if (key === 'skip') skip = names(v);
@@ -41,9 +46,9 @@ export function parseCheckConfig(value: string): CheckConfig {
       const b = v.trim();
       if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(b)) error = true;
       else if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(b)) error = false;
-      else throw new DockerfileError('PARSE_INVALID_CHECK', `failed to parse check option ${JSON.stringify(part)}: invalid syntax`, hint);
+      else throw dockerfileError(invalidCheck, [`failed to parse check option ${JSON.stringify(part)}: invalid syntax`]);
     } else {
-      throw new DockerfileError('PARSE_INVALID_CHECK', `invalid check option ${JSON.stringify(key)}`, hint);
+      throw dockerfileError(invalidCheck, [`invalid check option ${JSON.stringify(key)}`]);
     }
   }
   return { skip, error, experimental };
