@@ -96,6 +96,8 @@ interface StageScope {
   readonly env: Map<string, string>;
   /** Names whose value lint cannot know (set by the base image, or computed from such). */
   readonly unknown: Set<string>;
+  /** ARGs declared in the stage, or in the stage it is built on (BuildKit's `buildArgs`). */
+  readonly buildArgs: Set<string>;
 }
 
 const touchesUnknown = (m: WordMatch | undefined, unknown: ReadonlySet<string>): boolean =>
@@ -150,9 +152,9 @@ export function variableChecks(stages: Stages, reporter: Reporter, options: Vari
     const imageEnv = parent === undefined ? (options.baseImageEnv ?? (() => ['PATH']))(baseImage) : undefined;
     const fromImage = imageEnv ?? ['PATH'];
     const scope: StageScope = parent === undefined
-      ? { env: new Map(fromImage.map((k) => [k, ''])), unknown: new Set(fromImage) }
-      : { env: new Map(parent.env), unknown: new Set(parent.unknown) };
-    const buildArgs = new Set<string>();
+      ? { env: new Map(fromImage.map((k) => [k, ''])), unknown: new Set(fromImage), buildArgs: new Set<string>() }
+      : { env: new Map(parent.env), unknown: new Set(parent.unknown), buildArgs: new Set(parent.buildArgs) };
+    const buildArgs = scope.buildArgs;
     let workdirSet = stageWorkdirSet.get(baseImage.toLowerCase()) ?? false;
 
     for (const instruction of stage.instructions) {
