@@ -8,7 +8,7 @@ import { mutate, prng } from '../../../../bench/parser-fuzz-mutate.mjs';
 // generator): whatever parses must end in stages and findings or in a
 // located DockerfileError, never in another exception.
 
-const CASES = 1500;
+const CASES = 1000;
 
 function seeds(): string[] {
   const texts = corpus(12, 11);
