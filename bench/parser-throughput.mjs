@@ -44,24 +44,27 @@ function dockerfileAstParseOnly() {
 function measureInterleaved(fns) {
   for (const fn of fns) fn(); // warm up
   const times = fns.map(() => []);
+  const cpu = fns.map(() => []);
   for (let r = 0; r < rounds; r++) {
     fns.forEach((fn, i) => {
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       fn();
+      const used = process.cpuUsage(cpuStart);
       times[i].push(performance.now() - start);
+      cpu[i].push((used.user + used.system) / 1000);
     });
   }
-  return times.map((list) => {
-    list.sort((a, b) => a - b);
-    const mbs = (ms) => bytes / 1e6 / (ms / 1000);
-    return { best: mbs(list[0]), median: mbs(list[Math.floor(list.length / 2)]) };
-  });
+  const mbs = (ms) => bytes / 1e6 / (ms / 1000);
+  const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  return times.map((list, i) => ({ best: mbs(Math.min(...list)), median: mbs(median(list)), cpu: mbs(median(cpu[i])) }));
 }
 
 const [own, peer, peerBare] = measureInterleaved([strata, dockerfileAst, dockerfileAstParseOnly]);
-const row = (name, m, note = '') => console.log(`${name.padEnd(16)} best ${m.best.toFixed(2).padStart(6)} MB/s   median ${m.median.toFixed(2).padStart(6)} MB/s${note}`);
+const row = (name, m, note = '') =>
+  console.log(`${name.padEnd(16)} best ${m.best.toFixed(2).padStart(6)} MB/s   median ${m.median.toFixed(2).padStart(6)} MB/s   per CPU second ${m.cpu.toFixed(2).padStart(6)} MB${note}`);
 console.log(`corpus: ${files} Dockerfiles, ${(bytes / 1e6).toFixed(2)} MB, ${rounds} interleaved rounds, node ${process.version}`);
 row('@strata/parser', own);
 row('dockerfile-ast', peer, '   (arguments and flags read, as strata returns them)');
 row('dockerfile-ast', peerBare, '   (parse and instruction list only)');
-console.log(`ratio (strata / dockerfile-ast): best ${(own.best / peer.best).toFixed(2)}x, median ${(own.median / peer.median).toFixed(2)}x`);
+console.log(`ratio (strata / dockerfile-ast): best ${(own.best / peer.best).toFixed(2)}x, median ${(own.median / peer.median).toFixed(2)}x, per CPU second ${(own.cpu / peer.cpu).toFixed(2)}x`);
