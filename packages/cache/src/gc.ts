@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type ChainId, type Digest } from './digest.js';
@@ -6,7 +7,8 @@ import { withLock } from './lock.js';
 import type { StoredRecord } from './records.js';
 import type { SnapshotInfo } from './snapshots.js';
 import type { Store } from './store.js';
-import { forEachLimit, inventory, type StoreInventory } from './usage.js';
+import { fsyncDir } from './fs-util.js';
+import { inventory, type StoreInventory } from './usage.js';
 
 export interface PruneOptions {
   /** Remove every cache record (and what only they keep), not only what nothing references. */
@@ -136,9 +138,12 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
       reclaimed += size;
     }
     if (!dry) {
-      await forEachLimit(doomed, 32, async (digest) => {
-        await unlink(join(store.paths.blobs, digestHex(digest))).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
-      });
+      // unlink(2) directly, in batches: cheaper than a thread-pool round trip per file.
+      for (let i = 0; i < doomed.length; i += 500) {
+        for (const digest of doomed.slice(i, i + 500)) rmSync(join(store.paths.blobs, digestHex(digest)), { force: true });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (doomed.length > 0) await fsyncDir(store.paths.blobs);
     }
     const held = new Set<ChainId>();
     for (const s of inv.snapshots) if ((await store.snapshots.holders(s.chainId)).length > 0) held.add(s.chainId);
