@@ -46,7 +46,8 @@ export type { BlobInfo, BlobSource, BlobStat, ContentStore, GetBlobOptions, PutB
 export { DiskContentStore, type ContentEvent } from './content/disk.js';
 export { MemoryContentStore } from './content/memory.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';
-export { SnapshotStore, safeEntryPath, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
+export { SnapshotStore, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
+export { safeEntryPath } from './unpack.js';
 export { DEFAULT_GRACE_MS, type PruneOptions, type PruneResult } from './gc.js';
 export type { DiskUsage, UsageBucket } from './usage.js';
 export type { VerifyOptions, VerifyProblem, VerifyProblemKind, VerifyResult } from './verify.js';
