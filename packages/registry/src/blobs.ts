@@ -60,7 +60,7 @@ export async function headBlob(client: RegistryClient, repo: RepositoryRef, dige
 
 /** Passes bytes through, hashing and counting; fails at the end (or early, on excess bytes) when they do not match. */
 class DigestVerifier extends Transform {
-  private readonly hash: Hash;
+  private readonly hash: Hash | undefined;
   private bytes = 0;
   private reported = 0;
 
@@ -68,9 +68,10 @@ class DigestVerifier extends Transform {
     private readonly descriptor: { digest: DigestString; size: number },
     private readonly what: string,
     private readonly progress: (complete: number) => void,
+    verify: boolean,
   ) {
     super();
-    this.hash = createHash(digestAlgorithm(descriptor.digest));
+    this.hash = verify ? createHash(digestAlgorithm(descriptor.digest)) : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -79,7 +80,7 @@ class DigestVerifier extends Transform {
       callback(registryError(RegistryErrors.sizeMismatch, [this.what, this.descriptor.size, this.bytes], { retryable: true }));
       return;
     }
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     if (this.bytes - this.reported >= PROGRESS_STEP) {
       this.reported = this.bytes;
       this.progress(this.bytes);
@@ -92,7 +93,7 @@ class DigestVerifier extends Transform {
       callback(registryError(RegistryErrors.sizeMismatch, [this.what, this.descriptor.size, this.bytes], { retryable: true }));
       return;
     }
-    const found = `${digestAlgorithm(this.descriptor.digest)}:${this.hash.digest('hex')}`;
+    const found = this.hash === undefined ? this.descriptor.digest : `${digestAlgorithm(this.descriptor.digest)}:${this.hash.digest('hex')}`;
     if (found !== this.descriptor.digest) {
       callback(registryError(RegistryErrors.digestMismatch, [this.what, this.descriptor.digest, found], { retryable: true }));
       return;
@@ -108,7 +109,20 @@ class DigestVerifier extends Transform {
  * when the bytes are wrong, so a consumer must commit nothing until it ends
  * cleanly. One attempt (see downloadBlob for retries).
  */
-export async function openBlob(client: RegistryClient, repo: RepositoryRef, descriptor: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
+export interface OpenBlobOptions {
+  /**
+   * False to check only the size here, for a consumer that hashes the bytes
+   * itself (a store write with an expected digest): saves a second hash.
+   */
+  readonly verify?: boolean;
+}
+
+export async function openBlob(
+  client: RegistryClient,
+  repo: RepositoryRef,
+  descriptor: Pick<Descriptor, 'digest' | 'size'>,
+  options: OpenBlobOptions = {},
+): Promise<Readable> {
   const path = blobPath(repo, descriptor.digest);
   const url = client.url(repo.registry, path);
   const response = await client.request(repo.registry, { method: 'GET', path, scopes: [pullScope(repo.repository)] });
@@ -116,7 +130,7 @@ export async function openBlob(client: RegistryClient, repo: RepositoryRef, desc
   const what = `blob ${descriptor.digest} from ${repo.registry}/${repo.repository}`;
   const verifier = new DigestVerifier(descriptor, what, (complete) => {
     client.onEvent({ type: 'blob-progress', direction: 'download', digest: descriptor.digest, complete, total: descriptor.size });
-  });
+  }, options.verify !== false);
   if (response.body === null) {
     verifier.end();
     return verifier;
@@ -142,11 +156,12 @@ export async function downloadBlob<T>(
   repo: RepositoryRef,
   descriptor: Pick<Descriptor, 'digest' | 'size'>,
   consume: (stream: Readable) => Promise<T>,
+  options: OpenBlobOptions = {},
 ): Promise<T> {
   const url = client.url(repo.registry, blobPath(repo, descriptor.digest));
   for (let attempt = 1; ; attempt++) {
     try {
-      const stream = await openBlob(client, repo, descriptor);
+      const stream = await openBlob(client, repo, descriptor, options);
       let streamError: unknown;
       stream.once('error', (error) => {
         streamError = error;
@@ -265,6 +280,7 @@ async function uploadTo(client: RegistryClient, repo: RepositoryRef, source: Blo
         body: () => chunk,
         scopes,
         retry: false,
+        upload: true,
       });
       if (response.status !== 202) throw await client.failure(repo.registry, response, 'PATCH', url, source.digest);
       await response.arrayBuffer().catch(() => undefined);
@@ -285,6 +301,7 @@ async function uploadTo(client: RegistryClient, repo: RepositoryRef, source: Blo
     body: () => counted(client, source),
     scopes,
     retry: false,
+    upload: true,
   });
   if (response.status !== 201) throw await client.failure(repo.registry, response, 'PUT', url, source.digest);
   await response.arrayBuffer().catch(() => undefined);

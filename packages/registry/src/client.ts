@@ -48,6 +48,8 @@ export interface ClientRequest {
   /** Token scopes the request needs (`repository:name:pull`). */
   readonly scopes: readonly string[];
   readonly retry?: boolean;
+  /** A large upload body (see SendRequest.upload). */
+  readonly upload?: boolean;
 }
 
 export interface PingResult {
@@ -128,6 +130,7 @@ export class RegistryClient {
         headers,
         ...(request.body !== undefined ? { body: request.body } : {}),
         ...(request.retry !== undefined ? { retry: request.retry } : {}),
+        ...(request.upload !== undefined ? { upload: request.upload } : {}),
       });
       if (response.status !== 401 || round > 0) return response;
       const retry = await session.onUnauthorized(response.headers.get('www-authenticate'), request.scopes, auth);

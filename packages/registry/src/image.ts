@@ -3,7 +3,7 @@
 // the blobs the store lacks, verified, into atomic store writes, then tags the
 // manifest; pushImage sends an image's blobs (HEAD check, mount, upload) and
 // then its manifest.
-import { parseDigest, type Descriptor as StoreDescriptor, type Store } from '@strata/cache';
+import { isCacheError, parseDigest, type Descriptor as StoreDescriptor, type Store } from '@strata/cache';
 import { downloadBlob, pushBlobs, type BlobSource, type PushBlobResult } from './blobs.js';
 import type { RegistryClient } from './client.js';
 import type { DigestString } from './digest.js';
@@ -64,7 +64,18 @@ export async function pullImage(store: Store, reference: string | Reference, opt
           client.onEvent({ type: 'blob-present', registry: ref.registry, repository: ref.repository, digest: blob.digest, size: blob.size });
           return;
         }
-        await downloadBlob(client, ref, blob, (stream) => store.putBlob(stream, { expected }));
+        // the store hashes what it writes and refuses a mismatch: the stream only counts bytes
+        await downloadBlob(client, ref, blob, async (stream) => {
+          try {
+            return await store.putBlob(stream, { expected });
+          } catch (error) {
+            if (isCacheError(error) && error.code === 'CACHE_INTEGRITY') {
+              const what = `blob ${blob.digest} from ${formatRepository(ref)}`;
+              throw registryError(RegistryErrors.digestMismatch, [what, blob.digest, error.found ?? 'other content'], { cause: error, retryable: true });
+            }
+            throw error;
+          }
+        }, { verify: false });
         downloaded++;
       }),
     ),

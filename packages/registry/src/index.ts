@@ -35,7 +35,7 @@ export {
 } from './client.js';
 export {
   headBlob, openBlob, downloadBlob, fetchBlob, pushBlob, pushBlobs, bufferSource,
-  type BlobSource, type PushBlobOptions, type PushBlobResult,
+  type BlobSource, type OpenBlobOptions, type PushBlobOptions, type PushBlobResult,
 } from './blobs.js';
 export {
   pullImage, pushImage,
