@@ -222,19 +222,27 @@ export class Store {
 
   /**
    * Every blob an image needs: the manifest (or index and its manifests), configs and layers.
-   * Missing or unreadable manifests are reported in `missing` rather than thrown.
+   * Missing or damaged ones are reported in `missing` rather than thrown. An index may
+   * legitimately hold only some of its platforms: children of an index that were never
+   * stored are listed in `absent`, not `missing`.
    */
-  async imageBlobs(descriptor: Descriptor): Promise<{ blobs: Map<Digest, Descriptor>; missing: Digest[]; configs: Digest[] }> {
+  async imageBlobs(descriptor: Descriptor): Promise<{ blobs: Map<Digest, Descriptor>; missing: Digest[]; absent: Digest[]; configs: Digest[] }> {
     const blobs = new Map<Digest, Descriptor>();
     const missing: Digest[] = [];
+    const absent: Digest[] = [];
     const configs: Digest[] = [];
-    const visit = async (d: Descriptor): Promise<void> => {
+    const visit = async (d: Descriptor, inIndex: boolean): Promise<void> => {
       if (blobs.has(d.digest)) return;
       blobs.set(d.digest, d);
       let doc: Partial<Manifest & Index>;
       try {
         doc = await this.readJson<Partial<Manifest & Index>>(d.digest);
       } catch (error) {
+        if (isCacheError(error) && inIndex && error.code === 'CACHE_BLOB_NOT_FOUND') {
+          blobs.delete(d.digest);
+          absent.push(d.digest);
+          return;
+        }
         if (isCacheError(error) && (error.code === 'CACHE_BLOB_NOT_FOUND' || error.code === 'CACHE_INTEGRITY')) {
           missing.push(d.digest);
           return;
@@ -242,7 +250,7 @@ export class Store {
         throw error;
       }
       if (isIndexMediaType(d.mediaType) || Array.isArray(doc.manifests)) {
-        for (const child of doc.manifests ?? []) await visit(child);
+        for (const child of doc.manifests ?? []) await visit(child, true);
         return;
       }
       if (doc.config !== undefined) {
@@ -251,8 +259,8 @@ export class Store {
       }
       for (const layer of doc.layers ?? []) blobs.set(layer.digest, layer);
     };
-    await visit(descriptor);
-    return { blobs, missing, configs };
+    await visit(descriptor, false);
+    return { blobs, missing, absent, configs };
   }
 
   // ---- cache records -------------------------------------------------------

@@ -85,4 +85,16 @@ describe('Store references', () => {
     expect([...walk.blobs.keys()].sort()).toEqual([idx.digest, m.digest, config.digest, layer.digest].sort());
     expect(walk.missing).toEqual([]);
   });
+
+  it('accepts an index that holds only some of its platforms', async () => {
+    const present = await manifest('amd64');
+    const elsewhere = { mediaType: MediaType.ociManifest, digest: digestOf('arm64 manifest, never pulled'), size: 99, platform: { architecture: 'arm64', os: 'linux' } };
+    const idx = await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [present, elsewhere] }, MediaType.ociIndex);
+    await store.tag('multi:1', idx);
+    const walk = await store.imageBlobs(idx);
+    expect(walk.missing).toEqual([]);
+    expect(walk.absent).toEqual([elsewhere.digest]);
+    expect(walk.blobs.has(present.digest)).toBe(true);
+    await expect(store.verify()).resolves.toMatchObject({ ok: true });
+  });
 });
