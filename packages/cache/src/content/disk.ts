@@ -109,7 +109,14 @@ export class DiskContentStore implements ContentStore {
   async getBlob(digest: Digest, options: GetBlobOptions = {}): Promise<Readable> {
     const path = this.blobPath(digest);
     const handle = await this.#openBlob(digest);
-    const { ino, size } = await handle.stat();
+    let facts;
+    try {
+      facts = await handle.stat();
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const { ino, size } = facts;
     const hash = createHash('sha256');
     let seen = 0;
     const check = new Transform({
