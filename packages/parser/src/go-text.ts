@@ -130,3 +130,23 @@ export function goToLower(text: string): string {
   for (const ch of text) out += ch === '\u0130' ? 'i' : ch.toLowerCase();
   return out;
 }
+
+/** Go's `%q` of a string (`strconv.Quote`), for messages that BuildKit formats with it. */
+export function goQuote(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) as number;
+    if (cp === 0x22 || cp === 0x5c) out += `\\${ch}`;
+    else if (cp >= 0x20 && cp < 0x7f) out += ch;
+    else if (cp >= 0x80 && GO_PRINTABLE.test(ch)) out += ch;
+    else if (GO_SHORT_ESCAPES[cp] !== undefined) out += GO_SHORT_ESCAPES[cp];
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\\ufffd';
+    else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+    else out += `\\U${cp.toString(16).padStart(8, '0')}`;
+  }
+  return `${out}"`;
+}
+
+const GO_PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+const GO_SHORT_ESCAPES: Readonly<Record<number, string>> = { 7: '\\a', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t', 11: '\\v' };

@@ -1,7 +1,7 @@
 import nearley from 'nearley';
 import type { InstructionHead, JsonArray } from './ast.js';
 import { ParserErrors, dockerfileError, DockerfileError } from './errors.js';
-import { fromByteString, goToLower, splitOnBlanks, splitOnceOnBlanks, toByteString, trimGoSpace, trimLeftGoSpace } from './go-text.js';
+import { fromByteString, goQuote, goToLower, splitOnBlanks, splitOnceOnBlanks, toByteString, trimGoSpace, trimLeftGoSpace } from './go-text.js';
 import instructionGrammar from './grammar/instruction.js';
 import jsonGrammar from './grammar/json.js';
 import { cloneLexer, createLexer, stateLexer, type EscapeToken, type GrammarLexer } from './lexer.js';
@@ -254,7 +254,7 @@ export class LineReader {
     for (const word of words) {
       at = rest.indexOf(word, at);
       const eq = word.indexOf('=');
-      if (eq < 0) throw new LineError(dockerfileError(ParserErrors.missingEquals, [JSON.stringify(word)]), offset + Math.max(at, 0));
+      if (eq < 0) throw new LineError(dockerfileError(ParserErrors.missingEquals, [goQuote(word)]), offset + Math.max(at, 0));
       args.push(word.slice(0, eq), word.slice(eq + 1), '=');
       at += word.length;
     }

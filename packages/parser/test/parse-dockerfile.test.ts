@@ -159,3 +159,9 @@ describe('parseDockerfile: keywords', () => {
     ]);
   });
 });
+
+describe('parseDockerfile: BuildKit message texts', () => {
+  it('quotes the offending word as Go %q does', () => {
+    expect(fails('FROM a\nLABEL a=b \u0015\u00e9\n').message).toBe('Syntax error - can\'t find = in "\\x15é". Must be of the form: name=value');
+  });
+});
