@@ -146,7 +146,11 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
       if (doomed.length > 0) await fsyncDir(store.paths.blobs);
     }
     const held = new Set<ChainId>();
-    for (const s of inv.snapshots) if ((await store.snapshots.holders(s.chainId)).length > 0) held.add(s.chainId);
+    for (const s of inv.snapshots) {
+      // Held, or unpacked or reused within the grace period (a build may be using it without a hold).
+      const recent = s.lastUsedMs !== undefined && s.lastUsedMs > now - grace;
+      if (recent || (await store.snapshots.holders(s.chainId)).length > 0) held.add(s.chainId);
+    }
     const live = liveSnapshots(inv.snapshots, rootChains, held);
     let snapshots = 0;
     for (const s of inv.snapshots) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { digestHex, isDigest, parseDigest, type ChainId, type DiffId, type Digest } from './digest.js';
@@ -27,6 +27,8 @@ export interface SnapshotInfo {
   /** Device nodes and fifos, which are recorded rather than created. */
   readonly specials: readonly { path: string; type: string; mode: number; devmajor?: number; devminor?: number }[];
   readonly createdAt: string;
+  /** When it was last unpacked or reused (meta.json's mtime); prune keeps recently used ones. */
+  readonly lastUsedMs?: number;
 }
 
 export interface UnpackOptions {
@@ -78,7 +80,8 @@ export class SnapshotStore {
     const dir = join(this.#layers, digestHex(parseDigest(chainId)));
     try {
       const meta = JSON.parse(await readFile(join(dir, META), 'utf8')) as SnapshotInfo;
-      return { ...meta, path: join(dir, FS) };
+      const facts = await stat(join(dir, META));
+      return { ...meta, path: join(dir, FS), lastUsedMs: facts.mtimeMs };
     } catch (error) {
       if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
       throw error;
@@ -102,7 +105,7 @@ export class SnapshotStore {
   async unpack(options: UnpackOptions): Promise<SnapshotInfo> {
     if (options.diffId !== undefined) {
       const existing = await this.get(chainOf(options.parent, options.diffId));
-      if (existing !== undefined) return existing;
+      if (existing !== undefined) return this.#touch(existing);
     }
     const gzip = gzipOf(options.layer.mediaType);
     const work = join(this.#tmp, tempName('snap'));
@@ -127,7 +130,7 @@ export class SnapshotStore {
         createdAt: new Date().toISOString(),
       };
       const existing = await this.get(chainId);
-      if (existing !== undefined) return existing;
+      if (existing !== undefined) return this.#touch(existing);
       await writeFileAtomic(this.#tmp, join(work, META), `${JSON.stringify(info)}\n`);
       await fsyncDir(work);
       const dest = join(this.#layers, digestHex(chainId));
@@ -144,6 +147,13 @@ export class SnapshotStore {
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /** Marks a snapshot as used now: prune's grace period then protects it. */
+  async #touch(info: SnapshotInfo): Promise<SnapshotInfo> {
+    const now = new Date();
+    await utimes(join(this.#layers, digestHex(info.chainId), META), now, now).catch(() => undefined);
+    return { ...info, lastUsedMs: now.getTime() };
   }
 
   /** Removes a snapshot (renamed aside first, so it disappears at once). */

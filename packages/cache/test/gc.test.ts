@@ -124,6 +124,20 @@ describe('du, prune and verify', () => {
     expect(du.snapshots.count).toBe(3);
   });
 
+  it('keeps a snapshot unpacked or reused within the grace period', async () => {
+    const other = await writeTestImage(store, [[{ name: 'c', body: 'c' }]]);
+    const snap = await store.snapshots.unpack({ layer: other.layers[0]! });
+    const meta = join(dir, 'snapshots-v1', 'layers', digestHex(snap.chainId), 'meta.json');
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(meta, old, old);
+    // Reuse marks it as used now.
+    const again = await store.snapshots.unpack({ layer: other.layers[0]!, diffId: other.diffIds[0]! });
+    expect(again.lastUsedMs).toBeGreaterThan(old.getTime() + 1000);
+    expect((await store.prune()).removed.snapshots).toBe(0);
+    utimesSync(meta, old, old);
+    expect((await store.prune()).removed.snapshots).toBe(1);
+  });
+
   it('dry run removes nothing', async () => {
     await store.putBlob('stray');
     const result = await store.prune({ all: true, gracePeriodMs: 0, dryRun: true });
