@@ -165,3 +165,35 @@ describe('parseDockerfile: BuildKit message texts', () => {
     expect(fails('FROM a\nLABEL a=b \u0015\u00e9\n').message).toBe('Syntax error - can\'t find = in "\\x15é". Must be of the form: name=value');
   });
 });
+
+describe('parseDockerfile: hostile input', () => {
+  it('rejects a 10 MB line with PARSE_LINE_TOO_LONG', () => {
+    const error = fails(`FROM a\nRUN ${'x'.repeat(10 * 1024 * 1024)}\n`);
+    expect(error.code).toBe('PARSE_LINE_TOO_LONG');
+    expect(error.location?.start.line).toBe(2);
+  });
+
+  it('reads binary garbage into a result or a DockerfileError', () => {
+    let text = 'FROM a\n';
+    for (let i = 0; i < 50000; i++) text += String.fromCharCode((i * 7919 + (i >> 3)) % 256);
+    try {
+      const result = parseDockerfile(text);
+      expect(result.instructions.length).toBeGreaterThan(0);
+    } catch (error) {
+      expect(isDockerfileError(error)).toBe(true);
+    }
+  });
+
+  it('takes unbalanced quotes as BuildKit does: kept in the arguments, no error', () => {
+    const result = parseDockerfile('FROM a\nENV A="open\nLABEL b=\'x\nARG "c\nRUN echo "never closed\nCOPY <<"EOF /x\n');
+    expect(args(result)).toEqual([
+      ['from', 'a'],
+      ['env', 'A', '"open', '='],
+      ['label', 'b', "'x", '='],
+      ['arg', '"c'],
+      ['run', 'echo "never closed'],
+      ['copy', '<<"EOF', '/x'],
+    ]);
+    expect(result.instructions[5]?.heredocs).toEqual([]);
+  });
+});
