@@ -1,4 +1,4 @@
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
 import { isIdentityAlive, processIdentity, tempName } from './fs-util.js';
@@ -36,9 +36,8 @@ async function readText(path: string): Promise<string | undefined> {
  * written to a temp file first and then hard-linked into place: link(2) fails
  * with EEXIST when the lock is taken, and a lock file is never seen half-written.
  * A waiter that finds the holder dead (its pid is gone, or now names a process
- * started later) renames the lock file aside, checks that what it moved is the
- * dead holder's token, and retries; if it moved a live holder's lock instead
- * (another waiter broke and re-took it in between), it links it back.
+ * started later) removes the lock under a second, short-lived lock after
+ * checking that it still holds the dead holder's token (see breakStaleLock).
  */
 export async function acquireLock(lockPath: string, tmpDir: string, options: LockOptions = {}): Promise<LockHandle> {
   const identity = processIdentity();
@@ -60,15 +59,15 @@ export async function acquireLock(lockPath: string, tmpDir: string, options: Loc
       if (seen === undefined) continue;
       const holder = seen.split(' ')[0] ?? '';
       if (!isIdentityAlive(holder)) {
-        await breakStaleLock(lockPath, tmpDir, seen);
-        options.onBreak?.(holder);
-        continue;
-      }
-      if (Date.now() > deadline) throw cacheError(CacheErrors.lockTimeout, [basename(lockPath), `process ${holder.split('.')[0]}`]);
-      if (!waited) {
+        if (await breakStaleLock(lockPath, tokenFile, token, seen)) {
+          options.onBreak?.(holder);
+          continue;
+        }
+      } else if (!waited) {
         waited = true;
         options.onWait?.(holder);
       }
+      if (Date.now() > deadline) throw cacheError(CacheErrors.lockTimeout, [basename(lockPath), `process ${holder.split('.')[0]}`]);
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 50);
     }
@@ -83,20 +82,31 @@ export async function acquireLock(lockPath: string, tmpDir: string, options: Loc
   };
 }
 
-async function breakStaleLock(lockPath: string, tmpDir: string, seen: string): Promise<void> {
-  const aside = join(tmpDir, tempName('broken'));
+/**
+ * Removes a lock left by a dead holder. Breaking is serialized by a second
+ * lock (`<lock>.break`, taken the same way) and re-checks, under it, that the
+ * lock file still holds the dead holder's token: a waiter that saw the stale
+ * token earlier can never remove a lock that a live process took since.
+ * Returns false when another process is breaking it (the caller waits).
+ */
+async function breakStaleLock(lockPath: string, tokenFile: string, token: string, seen: string): Promise<boolean> {
+  const breaker = `${lockPath}.break`;
   try {
-    await rename(lockPath, aside);
+    await link(tokenFile, breaker);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return;
-    throw error;
+    if (errnoCode(error) !== 'EEXIST') throw error;
+    // A breaker that died inside this short section leaves its file behind.
+    const holder = (await readText(breaker))?.split(' ')[0];
+    if (holder !== undefined && !isIdentityAlive(holder)) await unlink(breaker).catch(() => undefined);
+    return false;
   }
-  const moved = await readText(aside);
-  if (moved !== seen) {
-    // We took a live holder's lock: put it back unless a third process got in.
-    await link(aside, lockPath).catch(() => undefined);
+  try {
+    if ((await readText(lockPath)) !== seen) return false;
+    await unlink(lockPath).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+    return true;
+  } finally {
+    if ((await readText(breaker)) === token) await unlink(breaker).catch(() => undefined);
   }
-  await unlink(aside).catch(() => undefined);
 }
 
 /** Runs `fn` while holding the lock. */

@@ -27,7 +27,7 @@ describe('disk blobs', () => {
       const store = await Store.open(dir, { onEvent: (e) => events.push(e) });
       const { digest } = await store.putBlob('good');
       writeFileSync(join(dir, 'blobs', 'sha256', digestHex(digest)), 'evil');
-      await expect(store.readBlob(digest)).rejects.toMatchObject({ code: 'CACHE_INTEGRITY' });
+      await expect(store.readBlob(digest)).rejects.toMatchObject({ code: 'CACHE_INTEGRITY', cause: { code: 'EINTEGRITY' } });
       expect(readdirSync(join(dir, 'quarantine-v1'))).toHaveLength(1);
       expect(events).toContainEqual(expect.objectContaining({ type: 'blob-quarantined', digest }));
       expect(readdirSync(join(dir, 'tmp'))).toEqual([]);

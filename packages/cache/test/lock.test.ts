@@ -70,19 +70,33 @@ describe('inter-process lock', () => {
 
   it('lets only one of several waiters break a stale lock', async () => {
     const lockPath = join(dir, 'x.lock');
+    for (let round = 0; round < 15; round++) {
+      writeFileSync(lockPath, `4194303.${round} stale\n`);
+      let inside = 0;
+      let maxInside = 0;
+      const breaks: string[] = [];
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          withLock(lockPath, dir, async () => {
+            inside += 1;
+            maxInside = Math.max(maxInside, inside);
+            await new Promise((r) => setTimeout(r, 1));
+            inside -= 1;
+          }, { onBreak: (h) => breaks.push(h) }),
+        ),
+      );
+      expect({ round, maxInside, breaks }).toEqual({ round, maxInside: 1, breaks: [`4194303.${round}`] });
+      expect(existsSync(lockPath)).toBe(false);
+      expect(existsSync(`${lockPath}.break`)).toBe(false);
+    }
+  });
+
+  it('clears a breaker lock left by a dead process', async () => {
+    const lockPath = join(dir, 'x.lock');
     writeFileSync(lockPath, '4194303.1 stale\n');
-    let inside = 0;
-    let maxInside = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, () =>
-        withLock(lockPath, dir, async () => {
-          inside += 1;
-          maxInside = Math.max(maxInside, inside);
-          await new Promise((r) => setTimeout(r, 2));
-          inside -= 1;
-        }),
-      ),
-    );
-    expect(maxInside).toBe(1);
+    writeFileSync(`${lockPath}.break`, '4194303.2 breaker\n');
+    const lock = await acquireLock(lockPath, dir, { timeoutMs: 5000 });
+    expect(await lock.isHeld()).toBe(true);
+    await lock.release();
   });
 });

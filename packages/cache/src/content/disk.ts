@@ -159,10 +159,13 @@ export class DiskContentStore implements ContentStore {
       await handle.close();
     }
     const integrity = ssri.fromHex(digestHex(digest), 'sha256');
-    if (ssri.checkData(data, integrity) === false) {
+    try {
+      ssri.checkData(data, integrity, { error: true });
+    } catch (cause) {
+      // ssri's EINTEGRITY becomes the cause of CACHE_INTEGRITY.
       const found = `sha256:${createHash('sha256').update(data).digest('hex')}`;
       await this.#quarantine(digest, path, ino, found);
-      throw integrityError(digest, found, options.size, data.length);
+      throw integrityError(digest, found, options.size, data.length, cause);
     }
     if (options.size !== undefined && options.size !== data.length) throw integrityError(digest, digest, options.size, data.length);
     return data;
@@ -225,8 +228,8 @@ export class DiskContentStore implements ContentStore {
   }
 }
 
-function integrityError(expected: string, found: string, expectedSize: number | undefined, foundSize: number): CacheError {
-  return cacheError(CacheErrors.integrity, [expected, found, expectedSize, foundSize], { expected, found });
+function integrityError(expected: string, found: string, expectedSize: number | undefined, foundSize: number, cause?: unknown): CacheError {
+  return cacheError(CacheErrors.integrity, [expected, found, expectedSize, foundSize], { expected, found, ...(cause === undefined ? {} : { cause }) });
 }
 
 async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
