@@ -19,6 +19,19 @@ for (const dir of ['fixtures', 'fixtures-negative']) {
   for (const name of readdirSync(join(root, dir))) seeds.push(readFileSync(join(root, dir, name, 'Dockerfile'), 'utf8'));
 }
 
+/** The invariants the jest fuzz test also checks: locations inside the text, `original` at its offset. */
+function checkResult(text, result) {
+  if (result.instructions.length === 0) return 'no instructions and no error';
+  for (let i of result.instructions) {
+    for (; i !== undefined; i = i.onbuild) {
+      const { start, end } = i.location;
+      if (start.offset > end.offset || end.offset > text.length) return `location out of range: ${JSON.stringify(i.location)}`;
+      if (!text.startsWith(i.original, start.offset)) return `original is not at offset ${start.offset}`;
+    }
+  }
+  return undefined;
+}
+
 const rand = prng(seed);
 const codes = new Map();
 let parsed = 0;
@@ -29,7 +42,11 @@ for (let n = 0; n < cases; n++) {
   const text = maybeHuge(rand, mutate(rand, seeds));
   const t0 = performance.now();
   try {
-    parseDockerfile(text);
+    const problem = checkResult(text, parseDockerfile(text));
+    if (problem !== undefined) {
+      findings++;
+      if (findings <= 5) console.log(`FINDING case ${n}: ${problem}\n  input: ${JSON.stringify(text).slice(0, 2000)}`);
+    }
     parsed++;
   } catch (error) {
     if (!isDockerfileError(error) || error.code === 'PARSE_INTERNAL') {
@@ -44,6 +61,6 @@ const seconds = (performance.now() - start) / 1000;
 console.log(`parser fuzz: ${cases} cases (seed ${seed}) in ${seconds.toFixed(1)} s`);
 console.log(`  parsed:   ${parsed}`);
 for (const [code, count] of [...codes].sort((a, b) => b[1] - a[1])) console.log(`  ${code.padEnd(28)} ${count}`);
-console.log(`  findings (non-DockerfileError or PARSE_INTERNAL): ${findings}`);
+console.log(`  findings (non-DockerfileError, PARSE_INTERNAL or a broken invariant): ${findings}`);
 console.log(`  slowest case: #${slowest.n}, ${slowest.ms.toFixed(1)} ms`);
 process.exitCode = findings === 0 ? 0 : 1;
