@@ -36,7 +36,7 @@ export const CacheErrors = {
   lockTimeout: rule('CACHE_LOCK_TIMEOUT', (lock: string, holder: string) => `timed out waiting for the lock ${lock} held by ${holder}`,
     'Another strata process is using the store; wait for it, or stop it if it hangs.'),
   refNotFound: rule('CACHE_REF_NOT_FOUND', (ref: string) => `no image is tagged ${ref}`,
-    'List the images in the store with `strata images`.'),
+    'Pull or build it first; names are stored in full (docker.io/library/NAME:TAG).'),
   storeRoot: rule('CACHE_STORE_ROOT', (root: string, detail: string) => `cannot use ${root} as the store: ${detail}`,
     'Set STRATA_ROOT to a writable folder, or fix the permissions of this one.'),
   unsafePath: rule('CACHE_UNSAFE_PATH', (name: string, detail: string) => `layer entry '${name}' ${detail}`,
