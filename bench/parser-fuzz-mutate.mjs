@@ -71,7 +71,8 @@ const MUTATIONS = [
   },
   // deep nesting (ONBUILD chains, JSON brackets, ${ } substitutions in heredoc lines)
   (rand, text) => {
-    const depth = 1 + int(rand, 200);
+    // Now and then far deeper than any real file (Go's JSON decoder allows 10,000 levels).
+    const depth = rand() < 0.01 ? 5000 + int(rand, 6000) : 1 + int(rand, 200);
     const kinds = [
       'ONBUILD '.repeat(depth) + 'RUN x',
       'CMD ' + '['.repeat(depth) + ']'.repeat(int(rand, depth + 1)),

@@ -61,6 +61,19 @@ function jsonTooDeep(text: string): boolean {
 }
 
 /**
+ * A nearley parser that does not describe its failures: nearley builds the
+ * message by walking the chart recursively (deep JSON nesting would exhaust
+ * the stack) and callers only need to know that the input did not parse.
+ */
+function quietParser(grammar: nearley.Grammar, lexer: GrammarLexer): nearley.Parser {
+  const parser = new nearley.Parser(grammar, { lexer });
+  const quiet = parser as unknown as { reportError: () => string; reportLexerError: () => string };
+  quiet.reportError = () => 'unexpected token';
+  quiet.reportLexerError = () => 'invalid input';
+  return parser;
+}
+
+/**
  * The line-level readers for one escape token: a moo lexer in its states and
  * the nearley parsers over it. One per parse (lexers are stateful).
  */
@@ -98,7 +111,7 @@ export class LineReader {
   }
 
   private splitBytes(line: string): InstructionHead {
-    const parser = new nearley.Parser(INSTRUCTION, { lexer: this.instructionLexer });
+    const parser = quietParser(INSTRUCTION, this.instructionLexer);
     parser.feed(line);
     const results = parser.results as InstructionHead[];
     if (results.length !== 1) {
@@ -115,12 +128,12 @@ export class LineReader {
   parseJson(text: string): JsonOutcome {
     const rest = trimLeftGoSpace(text);
     if (rest.charCodeAt(0) !== 0x5b || jsonTooDeep(rest)) return NOT_JSON;
-    const parser = new nearley.Parser(JSON_ARRAY, { lexer: this.jsonLexer });
+    const parser = quietParser(JSON_ARRAY, this.jsonLexer);
     try {
       parser.feed(rest);
     } catch (error) {
       if (error instanceof RangeError || error instanceof TypeError) throw error;
-      return NOT_JSON; // a lexer or grammar error: not JSON
+      return NOT_JSON; // a token the lexer or the grammar refused: not JSON
     }
     const results = parser.results as JsonArray[];
     if (results.length === 0) return NOT_JSON;

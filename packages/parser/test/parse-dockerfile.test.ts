@@ -197,3 +197,17 @@ describe('parseDockerfile: hostile input', () => {
     expect(result.instructions[5]?.heredocs).toEqual([]);
   });
 });
+
+describe('parseDockerfile: deep JSON', () => {
+  it('falls back to the shell form for deeply nested invalid JSON without exhausting the stack', () => {
+    for (const json of [`${'['.repeat(9000)}x`, `${'['.repeat(5000)}${'{"a":'.repeat(4999)}!`]) {
+      const cmd = parseDockerfile(`FROM a\nCMD ${json}\n`).instructions[1];
+      expect(cmd).toMatchObject({ json: false, args: [json] });
+    }
+  });
+
+  it('rejects deeply nested valid JSON as not an array of strings', () => {
+    const json = `${'['.repeat(9999)}${']'.repeat(9999)}`;
+    expect(fails(`FROM a\nCMD ${json}\n`).code).toBe('PARSE_JSON_NOT_STRINGS');
+  });
+});
