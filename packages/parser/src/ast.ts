@@ -28,14 +28,19 @@ export interface Heredoc {
  * strings for the same text (see FORMAT.md of the conformance vectors).
  */
 export interface RawInstruction {
-  /** The keyword, lower-cased (`run`, `copy`, also unknown words). */
+  /** The keyword, lower-cased as Go does (`run`, `copy`, also unknown words; `''` for an empty logical line). */
   readonly keyword: string;
-  /** `--name=value` words before the arguments, quotes removed. */
+  /**
+   * `--name=value` words before the arguments, quotes and escapes removed. As
+   * in BuildKit, which reads flags byte by byte, a non-ASCII character is one
+   * character per UTF-8 byte (`é` is `Ã©`).
+   */
   readonly flags: readonly string[];
   /** Arguments split as BuildKit splits them for this keyword. */
   readonly args: readonly string[];
   /** True when the arguments were written as a JSON array (exec form). */
   readonly json: boolean;
+  /** RUN/COPY/ADD heredocs in order; under ONBUILD both the ONBUILD and its nested instruction carry them. */
   readonly heredocs: readonly Heredoc[];
   /** The nested instruction of ONBUILD. */
   readonly onbuild?: RawInstruction;
