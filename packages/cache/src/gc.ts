@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type ChainId, type Digest } from './digest.js';
@@ -140,7 +140,14 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     if (!dry) {
       // unlink(2) directly, in batches: cheaper than a thread-pool round trip per file.
       for (let i = 0; i < doomed.length; i += 500) {
-        for (const digest of doomed.slice(i, i + 500)) rmSync(join(store.paths.blobs, digestHex(digest)), { force: true });
+        const fresh = Date.now() - grace;
+        for (const digest of doomed.slice(i, i + 500)) {
+          const path = join(store.paths.blobs, digestHex(digest));
+          // Re-put or reused since the inventory was taken: a writer is about to reference it.
+          const facts = statSync(path, { throwIfNoEntry: false });
+          if (facts === undefined || facts.mtimeMs > fresh) continue;
+          rmSync(path, { force: true });
+        }
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (doomed.length > 0) await fsyncDir(store.paths.blobs);

@@ -1,4 +1,4 @@
-import { link, mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
@@ -127,8 +127,23 @@ export class Store {
     return this.blobs.readBlob(parseDigest(digest), options);
   }
 
-  hasBlob(digest: Digest): Promise<boolean> {
-    return this.blobs.hasBlob(parseDigest(digest));
+  /**
+   * Whether a blob is stored. A blob found counts as used now: a writer that
+   * skips a download because the blob is here is protected from a concurrent
+   * prune by the grace period until it tags the image.
+   */
+  async hasBlob(digest: Digest): Promise<boolean> {
+    const path = this.blobs.blobPath(parseDigest(digest));
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return false;
+      // A store this user may read but not write: presence is all that can be said.
+      if (['EPERM', 'EACCES', 'EROFS'].includes(errnoCode(error) ?? '')) return this.blobs.hasBlob(parseDigest(digest));
+      throw error;
+    }
   }
 
   statBlob(digest: Digest): Promise<BlobStat | undefined> {

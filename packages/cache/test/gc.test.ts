@@ -138,6 +138,15 @@ describe('du, prune and verify', () => {
     expect((await store.prune()).removed.snapshots).toBe(1);
   });
 
+  it('keeps an unreferenced blob that a writer just found present', async () => {
+    const put = await store.putBlob('already here');
+    age(join(dir, 'blobs', 'sha256'), 3_600_000);
+    expect(await store.hasBlob(put.digest)).toBe(true);
+    expect((await store.prune()).removed.blobs).toBe(0);
+    age(join(dir, 'blobs', 'sha256'), 3_600_000);
+    expect((await store.prune()).removed.blobs).toBe(1);
+  });
+
   it('dry run removes nothing', async () => {
     await store.putBlob('stray');
     const result = await store.prune({ all: true, gracePeriodMs: 0, dryRun: true });
