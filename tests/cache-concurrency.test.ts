@@ -1,7 +1,7 @@
 // Several processes on one store at once: 8 writers put overlapping and
 // distinct blobs and tags; at the end the index is consistent and holds all
 // of their tags. Needs the built package (`pnpm run build`).
-import { readFileSync } from 'node:fs';
+import { readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store, type Digest } from '@strata/cache';
 import { checkImage, reported, startWorker, tempStoreRoot } from './support/cache-harness.js';
@@ -34,6 +34,33 @@ describe('8 processes writing one store', () => {
       const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as { manifests: unknown[] };
       expect(index.manifests).toHaveLength(expected.size);
       for (const [ref, digest] of expected) expect(await checkImage(store, ref, digest)).toEqual([]);
+      expect((await store.verify()).problems).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('prune running alongside writers removes nothing they tag', async () => {
+    const { root, cleanup } = tempStoreRoot('strata-conc-gc-');
+    try {
+      const store = await Store.open(root);
+      // Old garbage that prune should remove meanwhile.
+      const garbage = await Promise.all(Array.from({ length: 50 }, (_, i) => store.putBlob(`garbage ${i}`)));
+      const old = new Date(Date.now() - 3_600_000);
+      for (const g of garbage) utimesSync(join(root, 'blobs', 'sha256', g.digest.slice(7)), old, old);
+      const workers = Array.from({ length: 4 }, (_, i) => startWorker(root, 'concurrent', `gc${i}`, { count: 8 }));
+      let running = true;
+      let prunes = 0;
+      let removed = 0;
+      const exits = Promise.all(workers.map((w) => w.exited)).finally(() => (running = false));
+      while (running) {
+        removed += (await store.prune()).removed.blobs;
+        prunes += 1;
+      }
+      expect((await exits).map((e) => e.code)).toEqual([0, 0, 0, 0]);
+      expect(prunes).toBeGreaterThan(1);
+      expect(removed).toBe(50);
+      for (const w of workers) for (const [ref, digest] of reported(w.lines).tags) expect(await checkImage(store, ref, digest)).toEqual([]);
       expect((await store.verify()).problems).toEqual([]);
     } finally {
       cleanup();
