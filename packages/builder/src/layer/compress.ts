@@ -37,11 +37,11 @@ export function checkLevel(compression: LayerCompression, level: number | undefi
   return level;
 }
 
-function zstd(level: number): Compressor {
+function zstd(level: number, command: string): Compressor {
   // -T0: one worker per core. zstd's multi-threaded output is the same for any
   // worker count (it differs only from --single-thread), so digests do not
   // depend on the machine (they do depend on the zstd version, as gzip's do on zlib's).
-  const child = spawn('zstd', ['-q', '-c', `-${level}`, '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(command, ['-q', '-c', `-${level}`, '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (c: string) => {
@@ -65,8 +65,8 @@ function zstd(level: number): Compressor {
 }
 
 /** A compressing stream for `compression` at `level` (already checked). */
-export function createCompressor(compression: LayerCompression, level: number | undefined): Compressor {
-  if (compression === 'zstd') return zstd(level ?? DEFAULT_ZSTD_LEVEL);
+export function createCompressor(compression: LayerCompression, level: number | undefined, zstdCommand = 'zstd'): Compressor {
+  if (compression === 'zstd') return zstd(level ?? DEFAULT_ZSTD_LEVEL, zstdCommand);
   if (compression === 'gzip') {
     // zlib writes a fixed gzip header (no name, mtime 0, OS unix): no host or clock in the bytes.
     const stream = createGzip({ level: level ?? DEFAULT_GZIP_LEVEL, chunkSize: 256 * 1024, strategy: constants.Z_DEFAULT_STRATEGY });

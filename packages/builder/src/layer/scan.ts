@@ -34,14 +34,13 @@ export interface LayerEntry {
 }
 
 export interface ScanResult {
-  /** Entries in archive order (path byte order; an opaque marker first in its directory). */
+  /** Entries in archive order: depth first, siblings by name bytes, an opaque marker first in its directory. */
   readonly entries: LayerEntry[];
   /** Paths that a tar cannot carry (sockets), left out of the layer. */
   readonly skipped: string[];
 }
 
 interface Scanned {
-  readonly key: Buffer;
   entry: LayerEntry;
   readonly inode?: string;
 }
@@ -121,8 +120,37 @@ function seconds(stat: Stats): number {
   return Math.floor(stat.mtimeMs / 1000);
 }
 
+interface Child {
+  readonly name: string;
+  /** The name as written in the tar: `.wh.<name>` for a whiteout. */
+  readonly key: Buffer;
+  readonly abs: string;
+  readonly rel: string;
+  readonly stat: Stats;
+  readonly attrs: Attributes;
+  readonly whiteout: boolean;
+}
+
+function readChild(absDir: string, relDir: string, name: string): Child {
+  const abs = join(absDir, name);
+  const rel = relDir === '' ? name : `${relDir}/${name}`;
+  let stat: Stats;
+  try {
+    stat = lstatSync(abs);
+  } catch (cause) {
+    throw buildError(LayerErrors.read, [rel, (cause as Error).message], { cause });
+  }
+  const attrs = readAttributes(abs, rel);
+  // An overlay whiteout (a 0/0 character device, or the "xwhiteout" form): the name was deleted.
+  const whiteout = (stat.isCharacterDevice() && stat.rdev === 0) || (attrs.whiteout && stat.isFile() && stat.size === 0);
+  return { name, key: Buffer.from(whiteout ? `${WHITEOUT_PREFIX}${name}` : name, 'utf8'), abs, rel, stat, attrs, whiteout };
+}
+
 /**
- * Scans `root` (not included itself) into archive entries. Blocking file
+ * Scans `root` (not included itself) into archive entries, depth first: the
+ * entries of a directory sorted by the bytes of their names as written, each
+ * directory followed by its opaque marker and then its contents (the order of
+ * Go's filepath.Walk, which docker and BuildKit layers have). Blocking file
  * system calls: the caller runs it once per commit, on a folder it owns.
  */
 export function scanLayerDir(root: string): ScanResult {
@@ -130,39 +158,23 @@ export function scanLayerDir(root: string): ScanResult {
   const skipped: string[] = [];
 
   const visit = (absDir: string, relDir: string): void => {
-    for (const name of childNames(absDir, relDir)) {
-      const abs = join(absDir, name);
-      const rel = relDir === '' ? name : `${relDir}/${name}`;
-      let stat: Stats;
-      try {
-        stat = lstatSync(abs);
-      } catch (cause) {
-        throw buildError(LayerErrors.read, [rel, (cause as Error).message], { cause });
-      }
-      const attrs = readAttributes(abs, rel);
+    const children = childNames(absDir, relDir).map((name) => readChild(absDir, relDir, name));
+    children.sort((a, b) => Buffer.compare(a.key, b.key));
+    for (const { name, abs, rel, stat, attrs, whiteout } of children) {
       const base = { source: undefined, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: 0, mtime: seconds(stat) };
-      const whiteoutPath = relDir === '' ? `${WHITEOUT_PREFIX}${name}` : `${relDir}/${WHITEOUT_PREFIX}${name}`;
-
-      if ((stat.isCharacterDevice() && stat.rdev === 0) || (attrs.whiteout && stat.isFile() && stat.size === 0)) {
-        // An overlay whiteout (a 0/0 character device, or the "xwhiteout" form): the name was deleted.
-        found.push({ key: Buffer.from(whiteoutPath, 'utf8'), entry: { ...base, path: whiteoutPath, type: 'file', mode: stat.mode & 0o777 } });
+      if (whiteout) {
+        const path = relDir === '' ? `${WHITEOUT_PREFIX}${name}` : `${relDir}/${WHITEOUT_PREFIX}${name}`;
+        found.push({ entry: { ...base, path, type: 'file', mode: stat.mode & 0o777 } });
         continue;
       }
       const common = attrs.kept === undefined ? base : { ...base, xattrs: attrs.kept };
       const inode = stat.nlink > 1 && !stat.isDirectory() ? `${stat.dev}:${stat.ino}` : undefined;
       const push = (entry: LayerEntry): void => {
-        found.push(inode === undefined ? { key: Buffer.from(entry.path, 'utf8'), entry } : { key: Buffer.from(entry.path, 'utf8'), entry, inode });
+        found.push(inode === undefined ? { entry } : { entry, inode });
       };
       if (stat.isDirectory()) {
         push({ ...common, path: rel, type: 'dir' });
-        if (attrs.opaque) {
-          // Sorts after the directory and before every child of it ("dir/" < "dir/<name>").
-          const marker = `${rel}/${OPAQUE_MARKER}`;
-          found.push({
-            key: Buffer.from(`${rel}/`, 'utf8'),
-            entry: { ...base, path: marker, type: 'file', mode: stat.mode & 0o777 },
-          });
-        }
+        if (attrs.opaque) found.push({ entry: { ...base, path: `${rel}/${OPAQUE_MARKER}`, type: 'file', mode: stat.mode & 0o777 } });
         visit(abs, rel);
       } else if (stat.isFile()) {
         push({ ...common, path: rel, type: 'file', source: abs, size: stat.size });
@@ -184,8 +196,6 @@ export function scanLayerDir(root: string): ScanResult {
     }
   };
   visit(root, '');
-
-  found.sort((a, b) => Buffer.compare(a.key, b.key));
 
   // The first path of an inode (in archive order) carries the content; later ones link to it.
   const firstPath = new Map<string, string>();

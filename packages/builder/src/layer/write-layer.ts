@@ -24,6 +24,8 @@ export interface WriteLayerOptions {
   /** When set, no entry's mtime is later than this (seconds since the epoch). */
   readonly sourceDateEpoch?: number;
   readonly signal?: AbortSignal;
+  /** The zstd program (default `zstd`, found on PATH). */
+  readonly zstdCommand?: string;
 }
 
 export interface LayerWriteResult {
@@ -178,7 +180,7 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
   if (compression === 'none') {
     await pipeline(source, tarHash, sink, signal);
   } else {
-    const compressor = createCompressor(compression, level);
+    const compressor = createCompressor(compression, level, options.zstdCommand);
     try {
       await pipeline(source, tarHash, compressor.stream, blobHash, sink, signal);
     } catch (error) {
