@@ -154,3 +154,43 @@ describe('strata login / pull / push / logout', () => {
     expect(bad.err).toContain('REGISTRY_INVALID_REFERENCE');
   });
 });
+
+describe('strata with a bearer-token registry', () => {
+  let tokenRegistry: TestRegistry;
+  const image = makeImage({ layerSizes: [3000, 3000] });
+
+  beforeAll(async () => {
+    tokenRegistry = await startRegistry({ auth: 'token', users: [user] });
+    const client = new RegistryClient({ credentials: async () => ({ username: user.name, password: user.password }) });
+    await pushTestImage(client, parseReference(`${tokenRegistry.host}/tok/base:1`), image);
+  });
+
+  afterAll(async () => {
+    await tokenRegistry?.stop();
+  });
+
+  it('pulls anonymously, refuses an anonymous push, pushes after login', async () => {
+    const pull = await strata(['pull', `${tokenRegistry.host}/tok/base:1`]);
+    expect(pull.err).toBe('');
+    expect(pull.code).toBe(0);
+    const store = await Store.open(join(dir, 'store'));
+    await store.tag(`${tokenRegistry.host}/tok/app:1`, await store.resolve(`${tokenRegistry.host}/tok/base:1`));
+
+    const anonymous = await strata(['push', `${tokenRegistry.host}/tok/app:1`]);
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.err).toContain('REGISTRY_UNAUTHORIZED');
+    expect(anonymous.err).toContain(`strata login ${tokenRegistry.host}`);
+
+    const wrong = await strata(['login', '-u', user.name, '--password-stdin', tokenRegistry.host], 'nope');
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain('REGISTRY_UNAUTHORIZED');
+
+    expect((await strata(['login', '-u', user.name, '--password-stdin', tokenRegistry.host], user.password)).code).toBe(0);
+    const push = await strata(['push', `${tokenRegistry.host}/tok/app:1`]);
+    expect(push.err).toBe('');
+    expect(push.code).toBe(0);
+    expect(push.out).toContain(`${image.layers[0]?.descriptor.digest.slice(7, 19) ?? ''}: Mounted from tok/base`);
+    expect(push.out).toContain(`1: digest: ${image.manifestDigest} size: ${image.manifestBytes.length}`);
+    expect(tokenRegistry.token?.server.requests.some((r) => r.user === user.name && r.scopes.includes('repository:tok/base:pull'))).toBe(true);
+  });
+});
