@@ -58,6 +58,8 @@ export const RegistryErrors = {
   sizeMismatch: rule('REGISTRY_SIZE_MISMATCH', (what: string, expected: number, found: number) =>
     `${what} has ${found} bytes, expected ${expected}`,
     'The registry or something between it and strata altered the content; nothing was stored.'),
+  tls: rule('REGISTRY_TLS_FAILED', (host: string, detail: string) => `TLS connection to ${host} failed: ${detail}`,
+    'If the registry uses a private CA, add it with NODE_EXTRA_CA_CERTS=/path/ca.pem; if it speaks plain HTTP on a network you trust, pass --insecure-registry HOST (or STRATA_INSECURE_REGISTRIES).'),
   tokenFailed: rule('REGISTRY_TOKEN_FAILED', (realm: string, detail: string) =>
     `cannot get an access token from ${realm}: ${detail}`,
     'The registry\'s token service failed; try again later.'),

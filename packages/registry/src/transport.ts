@@ -47,7 +47,11 @@ export interface SendRequest {
 const RETRY_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
+
+/** OpenSSL/Node certificate failures (not worth a retry). */
+const TLS_CODE_RE = /^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|ERR_SSL_)/;
 
 /** The innermost `code` in an error's cause chain (fetch wraps socket errors in TypeError). */
 export function errorCode(error: unknown): string | undefined {
@@ -75,9 +79,9 @@ function describe(error: unknown): string {
 /** True for failures worth another attempt: resets, refused connections, timeouts. */
 export function isRetryableNetworkError(error: unknown): boolean {
   const code = errorCode(error);
-  if (code !== undefined && RETRY_CODES.has(code)) return true;
+  if (code !== undefined) return RETRY_CODES.has(code) || /^UND_ERR_/.test(code);
   const message = error instanceof Error ? `${error.message} ${describe(error)}` : '';
-  return /other side closed|socket hang up|terminated|fetch failed/i.test(message) && code !== 'ENOTFOUND';
+  return /other side closed|socket hang up|terminated|fetch failed/i.test(message);
 }
 
 export function isRetryableStatus(status: number): boolean {
@@ -89,6 +93,9 @@ export function networkError(url: string, error: unknown): Error {
   const code = errorCode(error);
   if (code === 'ENOTFOUND') {
     return registryError(RegistryErrors.unknownHost, [new URL(url).hostname], { cause: error });
+  }
+  if (code !== undefined && (TLS_CODE_RE.test(code) || (code === 'EPROTO' && url.startsWith('https:')))) {
+    return registryError(RegistryErrors.tls, [new URL(url).host, describe(error)], { cause: error });
   }
   return registryError(RegistryErrors.connection, [url, describe(error)], { cause: error, retryable: isRetryableNetworkError(error) });
 }

@@ -73,6 +73,17 @@ describe('RegistryClient over a scripted network', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it.each(['DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO'])(
+    'maps %s to REGISTRY_TLS_FAILED with a hint on CAs and --insecure-registry, without retrying',
+    async (code) => {
+      const { fetch, calls } = scripted([{ error: socketError(code) }]);
+      const error = await new RegistryClient({ ...options, fetch }).ping('r.example:5000').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'REGISTRY_TLS_FAILED', message: expect.stringContaining('r.example:5000') as unknown });
+      expect((error as { hint: string }).hint).toMatch(/NODE_EXTRA_CA_CERTS.*--insecure-registry/s);
+      expect(calls).toHaveLength(1);
+    },
+  );
+
   it('retries connection resets and then reports REGISTRY_CONNECTION_FAILED', async () => {
     const events: RegistryEvent[] = [];
     const { fetch, calls } = scripted([{ error: socketError('ECONNRESET') }, { error: socketError('ECONNRESET') }, { error: socketError('ECONNRESET') }]);
