@@ -9,7 +9,7 @@ import { isIdentityAlive, tempName, tempOwner } from './fs-util.js';
 import { defaultStoreRoot, storePaths, type StorePaths } from './layout.js';
 import type { LockOptions } from './lock.js';
 import { ContentMemo } from './memo.js';
-import { isIndexMediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from './oci.js';
+import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from './oci.js';
 import { normalizeReference } from './reference.js';
 import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
@@ -197,6 +197,9 @@ export class Store {
   async tag(ref: string, descriptor: Descriptor): Promise<string> {
     const name = normalizeReference(ref);
     const digest = parseDigest(descriptor.digest);
+    if (!isIndexMediaType(descriptor.mediaType) && !isManifestMediaType(descriptor.mediaType)) {
+      throw cacheError(CacheErrors.invalidArgument, [`a tag must name a manifest or an index, not ${descriptor.mediaType}`]);
+    }
     const have = await this.statBlob(digest);
     if (have === undefined) throw cacheError(CacheErrors.blobNotFound, [digest]);
     if (have.size !== descriptor.size) {

@@ -65,6 +65,11 @@ describe('Store references', () => {
     await expect(store.tag('ghost', ghost)).rejects.toMatchObject({ code: 'CACHE_BLOB_NOT_FOUND' });
   });
 
+  it('refuses to tag a blob that is not a manifest or an index', async () => {
+    const config = await store.putJson({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }, MediaType.ociConfig);
+    await expect(store.tag('config:1', config)).rejects.toMatchObject({ code: 'CACHE_INVALID_ARGUMENT' });
+  });
+
   it('reports a damaged index.json by code', async () => {
     writeFileSync(join(dir, 'index.json'), '{"schemaVersion": 2');
     await expect(store.images()).rejects.toMatchObject({ code: 'CACHE_CORRUPT_INDEX' });
