@@ -141,6 +141,25 @@ describe('pushImage', () => {
     expect(result.digest).toBe(amd64.manifestDigest);
   });
 
+  it('pushes a multi-platform index with its platform manifests', async () => {
+    const indexStore = await freshStore('push-index');
+    for (const image of [amd64, arm64]) {
+      for (const blob of [image.config, ...image.layers]) await indexStore.putBlob(blob.data);
+      await indexStore.putBlob(image.manifestBytes);
+    }
+    const index = makeIndex([amd64, arm64]);
+    await indexStore.putBlob(index.bytes);
+    await indexStore.tag('localhost/multi:local', { mediaType: index.mediaType, digest: parseDigest(index.digest), size: index.bytes.length });
+    const dest = `${registry.host}/dst/multi:v1`;
+    const result = await pushImage(indexStore, dest, { client: client(), source: 'localhost/multi:local' });
+    expect(result.digest).toBe(index.digest);
+    expect(result.blobs).toHaveLength(6);
+    const { stdout } = await execFileAsync('skopeo', ['--insecure-policy', 'inspect', '--raw', '--tls-verify=false', `docker://${dest}`]);
+    expect(stdout).toBe(index.bytes.toString('utf8'));
+    const resolved = await client().resolveImage(parseReference(dest), { platform: parsePlatform('linux/arm64') });
+    expect(resolved.manifest.digest).toBe(arm64.manifestDigest);
+  });
+
   it('fails with a clear error when the store lacks the name', async () => {
     await expect(pushImage(store, `${registry.host}/dst/none:v1`, { client: client() })).rejects.toMatchObject({ code: 'CACHE_REF_NOT_FOUND' });
   });
