@@ -17,7 +17,9 @@ export type Fault =
   /** Forward, but flip one byte in the middle of the response body. */
   | 'corrupt'
   /** Forward, delaying each body chunk by `delayMs`. */
-  | 'slow';
+  | 'slow'
+  /** Read the request, never answer (until the client gives up or the proxy stops). */
+  | 'hang';
 
 export interface FaultRule {
   readonly fault: Fault;
@@ -69,6 +71,9 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
     switch (rule?.fault) {
       case 'reset':
         req.socket.destroy();
+        return;
+      case 'hang':
+        req.resume();
         return;
       case 'status-500':
       case 'status-429': {

@@ -30,6 +30,8 @@ export interface RegistryClientOptions extends RetryOptions {
   readonly insecureRegistries?: readonly string[];
   /** Parallel blob transfers; default 4. */
   readonly concurrency?: number;
+  /** Fail (and retry) an attempt that sees no answer for this long; default 300000 ms. */
+  readonly idleTimeoutMs?: number;
   /** Blobs larger than this are uploaded in PATCH chunks of this size; default: one PUT. */
   readonly chunkSize?: number;
   readonly onEvent?: RegistryEventSink;

@@ -22,6 +22,12 @@ export interface RetryOptions {
 }
 
 export interface TransportOptions extends RetryOptions {
+  /**
+   * How long to wait for a response's headers (and, for uploads, for any
+   * socket activity) before the attempt fails as ETIMEDOUT and is retried;
+   * default 300000 (undici's own header and body timeouts are 300 s too).
+   */
+  readonly idleTimeoutMs?: number;
   readonly fetch?: FetchFunction;
   /** Hosts (host or host:port, or IPv4 CIDR) reached over plain HTTP besides loopback. */
   readonly insecureRegistries?: readonly string[];
@@ -145,9 +151,11 @@ export class Transport {
   private readonly onEvent: RegistryEventSink;
 
   private readonly customFetch: boolean;
+  private readonly idleTimeoutMs: number;
 
   constructor(options: TransportOptions) {
     this.customFetch = options.fetch !== undefined;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.retries = options.retries ?? 4;
     this.baseDelayMs = options.baseDelayMs ?? 200;
@@ -204,17 +212,21 @@ export class Transport {
         if (typeof body === 'object' && body !== null && Symbol.asyncIterator in body) init.duplex = 'half';
       }
       let response: Response;
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(timeoutError(request.url, this.idleTimeoutMs)), this.idleTimeoutMs);
       try {
         response = request.upload === true && !this.customFetch && body !== undefined && body !== null
-          ? await sendUpload(request.url, request.method, init.headers as Record<string, string>, body)
-          : await this.fetch(request.url, init);
+          ? await sendUpload(request.url, request.method, init.headers as Record<string, string>, body, this.idleTimeoutMs)
+          : await this.fetch(request.url, { ...init, signal: abort.signal });
       } catch (error) {
+        clearTimeout(timer);
         if (attempt < attempts && isRetryableNetworkError(error)) {
           await this.sleepBeforeRetry(request.method, request.url, attempt, describe(error));
           continue;
         }
         throw networkError(request.url, error);
       }
+      clearTimeout(timer);
       if (attempt < attempts && isRetryableStatus(response.status)) {
         await response.arrayBuffer().catch(() => undefined);
         await this.sleepBeforeRetry(request.method, request.url, attempt, `HTTP ${response.status}`, response.headers.get('retry-after'));
@@ -223,6 +235,11 @@ export class Transport {
       return response;
     }
   }
+}
+
+/** The error of an attempt that saw no activity for `ms` (code ETIMEDOUT: retried). */
+function timeoutError(url: string, ms: number): Error {
+  return Object.assign(new Error(`no answer from ${new URL(url).host} within ${ms} ms`), { code: 'ETIMEDOUT' });
 }
 
 /** Statuses whose responses carry no body (the Response constructor refuses one). */
@@ -243,7 +260,13 @@ function toResponse(res: IncomingMessage, body: Buffer): Response {
  * the body with backpressure; resolves a Response holding the (small) answer.
  * A source that fails, or a connection that closes early, rejects.
  */
-function sendUpload(url: string, method: string, headers: Record<string, string>, body: NonNullable<ReturnType<NonNullable<SendRequest['body']>>>): Promise<Response> {
+function sendUpload(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: NonNullable<ReturnType<NonNullable<SendRequest['body']>>>,
+  idleTimeoutMs: number,
+): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -254,6 +277,7 @@ function sendUpload(url: string, method: string, headers: Record<string, string>
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.setTimeout(idleTimeoutMs, () => req.destroy(timeoutError(url, idleTimeoutMs)));
     const source = typeof body === 'string' || body instanceof Uint8Array
       ? Readable.from([Buffer.from(body)])
       : Readable.from(body as AsyncIterable<Uint8Array>, { objectMode: false });

@@ -21,7 +21,7 @@ let workDir: string;
 let image: TestImage;
 let layer: Descriptor;
 
-function client(events: RegistryEvent[] = [], options: { chunkSize?: number } = {}): RegistryClient {
+function client(events: RegistryEvent[] = [], options: { chunkSize?: number; idleTimeoutMs?: number } = {}): RegistryClient {
   return new RegistryClient({
     credentials: async () => undefined,
     onEvent: (e) => events.push(e),
@@ -120,6 +120,24 @@ describe('retries', () => {
     const data = await fetchBlob(client(events), viaProxy('base'), layer);
     expect(data.equals(image.layers[0]?.data ?? Buffer.alloc(0))).toBe(true);
     expect(retries(events).some((e) => e.type === 'request-retry' && /does not match its digest/.test(e.reason))).toBe(true);
+  });
+
+  it('gives up on a request that gets no answer and retries it', async () => {
+    proxy.addFault({ fault: 'hang', method: 'GET', path: /\/manifests\/v1$/, times: 1 });
+    const events: RegistryEvent[] = [];
+    const doc = await client(events, { idleTimeoutMs: 300 }).getManifest(viaProxy('base:v1'));
+    expect(doc.digest).toBe(image.manifestDigest);
+    expect(retries(events).some((e) => e.type === 'request-retry' && /within 300 ms/.test(e.reason))).toBe(true);
+  });
+
+  it('restarts an upload that gets no answer', async () => {
+    proxy.addFault({ fault: 'hang', method: 'PUT', path: /\/blobs\/uploads\//, times: 1 });
+    const events: RegistryEvent[] = [];
+    const pushed = makeImage({ layerSizes: [1000] });
+    await pushTestImage(client(events, { idleTimeoutMs: 300 }), viaProxy('hang-upload:v1'), pushed);
+    expect(proxy.requests.filter((r) => r.fault === 'hang' && r.method === 'PUT')).toHaveLength(1);
+    expect(retries(events).length).toBeGreaterThanOrEqual(1);
+    expect((await client().headManifest(parseReference(`${registry.host}/faults/hang-upload:v1`)))?.digest).toBe(pushed.manifestDigest);
   });
 
   it('completes slow transfers', async () => {
