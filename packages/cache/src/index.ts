@@ -51,3 +51,9 @@ export { safeEntryPath } from './unpack.js';
 export { DEFAULT_GRACE_MS, type PruneOptions, type PruneResult } from './gc.js';
 export type { DiskUsage, UsageBucket } from './usage.js';
 export type { VerifyOptions, VerifyProblem, VerifyProblemKind, VerifyResult } from './verify.js';
+export {
+  ArchiveErrors, CONTAINERD_NAME_ANNOTATION, exportImages, familiarName, importArchive, importImages, importLayout, importRootfs,
+  listImages, readImage, readIndexOf, saveImages, splitName,
+  type ArchiveFormat, type ArchiveKind, type ExportImage, type ExportOptions, type ImageSummary, type ImportOptions, type ImportResult,
+  type ImportRootfsOptions, type ImportRootfsResult, type LoadedImage, type PlatformChooser, type ReadImageOptions, type StoredImage,
+} from './archive/index.js';
