@@ -69,6 +69,7 @@ describe('strata login / pull / push / logout', () => {
     const r = await strata(['login', '-u', user.name, '--password-stdin', registry.host], 'wrong\n');
     expect(r.code).toBe(1);
     expect(r.err).toContain('REGISTRY_UNAUTHORIZED');
+    expect(r.err).toContain(`the credentials for ${user.name} were refused`);
     await expect(stat(join(dir, 'docker', 'config.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

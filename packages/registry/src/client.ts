@@ -142,10 +142,10 @@ export class RegistryClient {
   }
 
   /** Turns an unexpected response into a typed error (reads and discards the body). */
-  async failure(registry: string, response: Response, method: string, url: string, subject?: string): Promise<Error> {
+  async failure(registry: string, response: Response, method: string, url: string, subject?: string, session = this.session(registry)): Promise<Error> {
     const { codes, detail } = await readErrorBody(response);
     const status = response.status;
-    if (status === 401) return this.session(registry).unauthorizedError(`${method} ${subject ?? url}`, status, codes);
+    if (status === 401) return session.unauthorizedError(`${method} ${subject ?? url}`, status, codes);
     const repository = /\/v2\/(.+?)\/(?:manifests|blobs|tags)\//.exec(new URL(url).pathname)?.[1] ?? '';
     if (status === 403 || codes.includes('DENIED')) {
       return registryError(RegistryErrors.denied, [registry, repository, method], { status, registryCodes: codes });
@@ -200,7 +200,7 @@ export class RegistryClient {
       await response.arrayBuffer().catch(() => undefined);
       return;
     }
-    throw await this.failure(registry, response, 'GET', this.url(registry, '/v2/'), 'login');
+    throw await this.failure(registry, response, 'GET', this.url(registry, '/v2/'), 'login', session);
   }
 
   // ---- manifests --------------------------------------------------------

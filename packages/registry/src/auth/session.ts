@@ -120,7 +120,7 @@ export class AuthSession {
     }
     return registryErrorWithHint(
       RegistryErrors.unauthorized,
-      [registry, `the stored credentials for ${credentials.username || 'this registry'} were refused or lack access (${what})`],
+      [registry, `the credentials for ${credentials.username || 'this registry'} were refused or lack access (${what})`],
       `Check the repository name and your access; run \`strata login ${registry}\` to store other credentials.`,
       { status, registryCodes: codes },
     );
