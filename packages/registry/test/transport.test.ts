@@ -128,6 +128,35 @@ describe('RegistryClient over a scripted network', () => {
     expect(calls[2]?.authorization).toBe('Bearer tok-1');
   });
 
+  it('adds the scopes a challenge asks for to the token request', async () => {
+    const { fetch, calls } = scripted([
+      { status: 401, headers: { 'www-authenticate': 'Bearer realm="https://auth.example/token",service="r.example"' } },
+      { status: 200, body: JSON.stringify({ token: 'narrow' }) },
+      {
+        status: 401,
+        headers: { 'www-authenticate': 'Bearer realm="https://auth.example/token",service="r.example",scope="repository:team/app:pull registry:catalog:*"' },
+      },
+      { status: 200, body: JSON.stringify({ token: 'wide' }) },
+      { status: 200, body: manifest },
+    ]);
+    const client = new RegistryClient({ ...options, fetch, credentials: async () => ({ username: 'u', password: 'p' }) });
+    await client.getManifest(parseReference('r.example/team/app:1'));
+    expect(new URL(calls[3]?.url ?? '').searchParams.getAll('scope')).toEqual(['repository:team/app:pull', 'registry:catalog:*']);
+    expect(calls[4]?.authorization).toBe('Bearer wide');
+  });
+
+  it('does not loop when a fresh token is refused', async () => {
+    const challenge = 'Bearer realm="https://auth.example/token",service="r.example",scope="repository:team/app:pull"';
+    const { fetch, calls } = scripted([
+      { status: 401, headers: { 'www-authenticate': challenge } },
+      { status: 200, body: JSON.stringify({ token: 't' }) },
+      { status: 401, headers: { 'www-authenticate': `${challenge},error="insufficient_scope"` } },
+    ]);
+    const client = new RegistryClient({ ...options, fetch, credentials: async () => undefined });
+    await expect(client.getManifest(parseReference('r.example/team/app:1'))).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
+    expect(calls).toHaveLength(3);
+  });
+
   it('uses the OAuth2 refresh-token grant for identity tokens', async () => {
     const challenge = 'Bearer realm="https://auth.example/token",service="r.example"';
     const bodies: string[] = [];

@@ -43,6 +43,8 @@ export interface AuthSessionOptions {
 export class AuthSession {
   private challenge: AuthChallenge | undefined;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
+  /** Scopes registries asked for in challenges, beyond those requests named (by request scope key). */
+  private readonly extraScopes = new Map<string, string[]>();
   private credentialsPromise: Promise<Credentials | undefined> | undefined;
 
   constructor(private readonly options: AuthSessionOptions) {}
@@ -94,10 +96,18 @@ export class AuthSession {
       return sent.header === undefined && (await this.credentials()) !== undefined;
     }
     if (challenge.scheme === 'bearer') {
+      // a challenge may ask for scopes the request did not name: ask for those too
+      const key = scopeKey(scopes);
+      const known = new Set([...scopes, ...(this.extraScopes.get(key) ?? [])]);
+      const asked = (challenge.params.scope ?? '').split(' ').filter((scope) => scope !== '' && !known.has(scope));
+      if (asked.length > 0) {
+        this.extraScopes.set(key, [...(this.extraScopes.get(key) ?? []), ...asked]);
+        this.tokens.delete(key);
+        return true;
+      }
       if (changed || sent.header === undefined) return true;
       if (sent.fresh) return false;
       // drop the cached token that failed (unless a newer one replaced it meanwhile)
-      const key = scopeKey(scopes);
       const cached = this.tokens.get(key);
       const value = await cached?.catch(() => undefined);
       if (value !== undefined && `Bearer ${value.token}` === sent.header && this.tokens.get(key) === cached) this.tokens.delete(key);
@@ -137,7 +147,7 @@ export class AuthSession {
     // concurrent requests for the same scopes share one fetch
     let pending = this.tokens.get(key);
     if (pending === undefined) {
-      pending = this.fetchToken(scopes);
+      pending = this.fetchToken([...scopes, ...(this.extraScopes.get(key) ?? [])]);
       this.tokens.set(key, pending);
       const settled = pending;
       settled.catch(() => {
