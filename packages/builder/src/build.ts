@@ -277,7 +277,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     store: options.store,
     options,
     context: await openContext(contextDir, { dockerfile: dockerfilePath }),
-    snapshotter: new Snapshotter(options.store),
+    snapshotter: new Snapshotter(options.store, `build-${process.pid}-${randomBytes(4).toString('hex')}`),
     platform,
     platformText,
     escape: raw.escapeToken,
@@ -307,6 +307,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     emit({ type: 'build-completed', timestamp: Date.now(), imageId: written.imageId, manifestDigest: written.manifest.digest, tags, durationMs: Date.now() - started });
     return { imageId: written.imageId, manifestDigest: written.manifest.digest, tags, stages: summaries };
   } finally {
+    await session.snapshotter.releaseAll();
     await rm(workDir, { recursive: true, force: true });
   }
 }

@@ -63,9 +63,19 @@ async function materializeForOverlay(info: SnapshotInfo): Promise<void> {
 export class Snapshotter {
   readonly #store: Store;
   readonly #local = new Map<ChainId, string>();
+  readonly #held = new Set<ChainId>();
+  /** This build's name among the snapshots' holders: prune keeps what it holds. */
+  readonly #holder: string;
 
-  constructor(store: Store) {
+  constructor(store: Store, holder: string) {
     this.#store = store;
+    this.#holder = holder;
+  }
+
+  /** Drops this build's hold on every snapshot it used. */
+  async releaseAll(): Promise<void> {
+    for (const chainId of this.#held) await this.#store.snapshots.release(chainId, this.#holder);
+    this.#held.clear();
   }
 
   /** Chain IDs of each prefix of `layers`. */
@@ -100,6 +110,10 @@ export class Snapshotter {
           diffId: layer.diffId,
           ...(parent === undefined ? {} : { parent }),
         });
+        if (!this.#held.has(chainId)) {
+          await this.#store.snapshots.acquire(chainId, this.#holder);
+          this.#held.add(chainId);
+        }
         await materializeForOverlay(info);
         dirs.push(info.path);
       }
