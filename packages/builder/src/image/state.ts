@@ -1,5 +1,5 @@
 import type { ContainerConfig, Descriptor, DiffId, HistoryEntry, ImageConfig } from '@strata/cache';
-import type { TargetPlatform } from '../platform.js';
+import { configPlatform, type TargetPlatform } from '../platform.js';
 
 /** One layer of an image: its blob and its uncompressed digest. */
 export interface LayerInfo {
@@ -20,9 +20,7 @@ export interface ImageState {
 export function emptyImage(platform: TargetPlatform): ImageState {
   return {
     config: {
-      architecture: platform.architecture,
-      os: platform.os,
-      ...(platform.variant === undefined ? {} : { variant: platform.variant }),
+      ...configPlatform(platform),
       config: {},
       rootfs: { type: 'layers', diff_ids: [] },
       history: [],
