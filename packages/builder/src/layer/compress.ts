@@ -1,5 +1,5 @@
 /**
- * Layer compressors as streams: gzip from node:zlib, zstd through the `zstd`
+ * Layer compressors as streams: gzip from node:zlib (blocks deflated in parallel, see parallel-gzip.ts), zstd through the `zstd`
  * command (Node 20's zlib has no zstd), or none.
  */
 import { spawn } from 'node:child_process';
@@ -7,6 +7,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import { constants, createGzip } from 'node:zlib';
 import { buildError } from '../errors.js';
 import { LayerErrors } from './errors.js';
+import { ParallelGzip, parallelGzipAvailable } from './parallel-gzip.js';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
@@ -68,6 +69,7 @@ function zstd(level: number, command: string): Compressor {
 export function createCompressor(compression: LayerCompression, level: number | undefined, zstdCommand = 'zstd'): Compressor {
   if (compression === 'zstd') return zstd(level ?? DEFAULT_ZSTD_LEVEL, zstdCommand);
   if (compression === 'gzip') {
+    if (parallelGzipAvailable()) return { stream: new ParallelGzip(level ?? DEFAULT_GZIP_LEVEL), done: Promise.resolve() };
     // zlib writes a fixed gzip header (no name, mtime 0, OS unix): no host or clock in the bytes.
     const stream = createGzip({ level: level ?? DEFAULT_GZIP_LEVEL, chunkSize: 256 * 1024, strategy: constants.Z_DEFAULT_STRATEGY });
     return { stream, done: Promise.resolve() };
