@@ -15,4 +15,12 @@ export const commands: readonly CommandSpec[] = [
   { name: 'push', summary: 'Upload an image to a registry', load: async () => (await import('./push.js')).run },
   { name: 'login', summary: 'Log in to a registry', load: async () => (await import('./login.js')).run },
   { name: 'logout', summary: 'Log out from a registry', load: async () => (await import('./logout.js')).run },
+  { name: 'images', summary: 'List images in the store', load: async () => (await import('./images.js')).run },
+  { name: 'image', summary: 'Manage images (ls, inspect, tag, rm, save, load, import)', load: async () => (await import('./images.js')).runImage },
+  { name: 'inspect', summary: 'Show details of images as JSON, like docker image inspect', load: async () => (await import('./inspect.js')).run },
+  { name: 'tag', summary: 'Give an image another name', load: async () => (await import('./tag.js')).run },
+  { name: 'rmi', summary: 'Remove image names', load: async () => (await import('./rmi.js')).run },
+  { name: 'save', summary: 'Write images to a docker-archive or OCI archive', load: async () => (await import('./save.js')).run },
+  { name: 'load', summary: 'Load images from an archive or OCI layout', load: async () => (await import('./load.js')).run },
+  { name: 'import', summary: 'Make an image from a root filesystem tar', load: async () => (await import('./import.js')).run },
 ];

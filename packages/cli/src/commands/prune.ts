@@ -1,4 +1,5 @@
-import { defaultStoreRoot, isCacheError, Store, type PruneOptions } from '@strata/cache';
+import type { PruneOptions } from '@strata/cache';
+import { formatBytes, openStore, reportStoreError } from '../store.js';
 import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -39,29 +40,8 @@ export function parseDuration(text: string): number | undefined {
   return parts.reduce((n, p) => n + Number(p[1]) * (DURATION_UNITS[p[2] ?? ''] ?? 0), 0);
 }
 
-/** Bytes for people, decimal like docker: `0B`, `1.2kB`, `34.5MB`. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let i = 0;
-  while (value >= 1000 && i < units.length - 1) {
-    value /= 1000;
-    i += 1;
-  }
-  return i === 0 ? `${value}B` : `${value >= 100 ? value.toFixed(0) : value.toFixed(1)}${units[i]}`;
-}
-
-/** Prints a store error with its code and hint; other errors go up. */
-export function reportStoreError(io: CliIo, command: string, error: unknown): number {
-  if (!isCacheError(error)) throw error;
-  io.stderr.write(`strata ${command}: ${error.code}: ${error.message}\n${error.hint === undefined ? '' : `hint: ${error.hint}\n`}`);
-  return ExitCode.failure;
-}
-
-/** Opens the store named by STRATA_ROOT (or the default root). */
-export function openStore(io: CliIo): Promise<Store> {
-  return Store.open(defaultStoreRoot(io.env));
-}
+// Shared with the other store verbs (du, verify, build, images…), which import them from here or ../store.js.
+export { formatBytes, openStore, reportStoreError } from '../store.js';
 
 /** `strata prune [--all] [--keep-storage SIZE] [--filter until=DURATION] [--dry-run] [--json]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
