@@ -151,6 +151,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(message === undefined ? {} : { comment: message }),
     });
     io.stdout.write(`${result.configDigest}\n`);
+    if (name === undefined) io.stderr.write('strata import: the image has no name, so `strata prune` will remove it; give one (-t NAME) to keep it\n');
     return ExitCode.ok;
   } catch (error) {
     return reportImageError(io, 'import', error);
