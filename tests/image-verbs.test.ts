@@ -149,6 +149,22 @@ describe('strata images, inspect, tag, rmi, save, load, import', () => {
     expect(info?.RootFS.Layers).toEqual([(busybox as unknown as { diffId: string }).diffId]);
   });
 
+  it('round-trips a bigger image (layers streamed, not held in memory) through a docker-archive', async () => {
+    const debian = testImage('debian', 'arm64');
+    expect(await strata(['load', '-i', debian.layout, '--name', 'debian:bookworm'])).toMatchObject({ code: 0 });
+    const file = join(work, 'debian.tar');
+    expect(await strata(['save', '-o', file, 'debian:bookworm'])).toMatchObject({ code: 0 });
+    const oracle = JSON.parse(skopeo(['inspect', `docker-archive:${file}`])) as SkopeoInspect;
+    const config = JSON.parse(skopeo(['inspect', '--config', `oci:${debian.layout}:latest`])) as { rootfs: { diff_ids: string[] } };
+    expect(oracle.Architecture).toBe('arm64');
+    expect(oracle.Layers).toEqual(config.rootfs.diff_ids);
+    const fresh = join(work, 'fresh');
+    expect(await strata(['load', '-i', file], fresh)).toMatchObject({ code: 0, out: 'Loaded image: debian:bookworm\n' });
+    expect((await strata(['inspect', '-f', '{{.Id}} {{json .RootFS.Layers}}', 'debian:bookworm'], fresh)).out)
+      .toBe(`${debian.configDigest} ${JSON.stringify(config.rootfs.diff_ids)}\n`);
+    expect((await (await Store.open(fresh)).verify()).ok).toBe(true);
+  });
+
   it('imports a rootfs tar as a one-layer image for the given platform', async () => {
     const rootfs = readFileSync(busybox.rootfs);
     const imported = await strata(['import', '--platform', 'linux/arm64', '-c', 'CMD ["sh"]', '-c', 'ENV PATH=/bin', busybox.rootfs, 'mini:1']);

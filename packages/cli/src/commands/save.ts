@@ -1,5 +1,5 @@
 import { exportImages, saveImages, type ArchiveFormat, type ExportImage } from '@strata/cache';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
@@ -55,7 +55,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
     const { choose, wanted } = platformChooser(platform);
     const options = { format: format as ArchiveFormat, choose, wanted };
-    if (output === undefined) await pipeline(exportImages(store, images, options), io.stdout);
+    if (output === undefined) {
+      // standard output stays open (it is not ours to end)
+      for await (const chunk of exportImages(store, images, options)) {
+        if (!io.stdout.write(chunk as Uint8Array)) await once(io.stdout, 'drain');
+      }
+    }
     else await saveImages(store, images, resolve(io.cwd, output), options);
     return ExitCode.ok;
   } catch (error) {
