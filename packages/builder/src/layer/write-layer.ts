@@ -186,7 +186,7 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
     } catch (error) {
       // Our own errors (a file that changed, a read that failed) say what happened;
       // otherwise a compressor that failed says why better than the broken pipe it left.
-      if (error instanceof BuildError) throw error;
+      if (error instanceof BuildError || options.signal?.aborted === true) throw error;
       const failure: unknown = await compressor.done.then(
         () => undefined,
         (e: unknown) => e,

@@ -243,6 +243,14 @@ describe('outputs and edge cases', () => {
     await expect(writeLayer(tree, { output: out('zst'), compression: 'zstd', zstdCommand: 'false' })).rejects.toMatchObject({ code: 'BUILD_LAYER_COMPRESSOR' });
   });
 
+  test('an aborted signal stops the write', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    for (const compression of ['gzip', 'zstd'] as const) {
+      await expect(writeLayer(tree, { output: out('x'), compression, signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    }
+  });
+
   test('a directory that does not exist is BUILD_LAYER_READ', async () => {
     await expect(writeLayer(join(work, 'nope'), { output: out('tar') })).rejects.toMatchObject({ code: 'BUILD_LAYER_READ' });
   });
