@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import {
@@ -141,13 +141,11 @@ describe('image archives', () => {
   });
 
   it('names images that carry only a tag with the name it is given, and refuses without one', async () => {
-    const layout = join(dir, 'layout');
     await saveImages(store, [{ descriptor: image.descriptor }], join(dir, 'unnamed.tar'), { format: 'oci' });
     const fresh = await Store.open(join(dir, 'fresh'));
     await expect(importArchive(fresh, join(dir, 'unnamed.tar'))).rejects.toMatchObject({ code: 'CACHE_ARCHIVE_UNNAMED' });
     expect(await fresh.images()).toEqual([]);
     await expect(importArchive(fresh, join(dir, 'unnamed.tar'), { name: 'hello' })).resolves.toMatchObject({ images: [{ name: 'docker.io/library/hello:latest' }] });
-    expect(existsSync(layout)).toBe(false);
   });
 
   describe('a damaged archive tags nothing and leaves the store clean', () => {
@@ -165,17 +163,16 @@ describe('image archives', () => {
       await saveImages(store, [{ name: 'example.com/hello:1', descriptor: image.descriptor }], file, { format });
       const data = readFileSync(file);
       writeFileSync(join(dir, 'cut.tar'), data.subarray(0, Math.floor(data.length / 2) + 100));
-      await expectRejected(join(dir, 'cut.tar'), format === 'docker' ? 'CACHE_ARCHIVE_INVALID' : 'CACHE_ARCHIVE_INVALID');
+      await expectRejected(join(dir, 'cut.tar'), 'CACHE_ARCHIVE_INVALID');
     });
 
     it('an OCI archive with a changed byte in a blob', async () => {
       const file = join(dir, 'whole.tar');
       await saveImages(store, [{ name: 'example.com/hello:1', descriptor: image.descriptor }], file, { format: 'oci' });
       const data = Buffer.from(readFileSync(file));
-      const at = data.indexOf(Buffer.from('welcome'));
-      // the layer is gzip in the OCI archive: change a byte inside the config instead
+      // the layer is gzip in an OCI archive: change a byte of the (plain JSON) config blob
       const config = data.indexOf(Buffer.from('"architecture":"arm64"'));
-      expect(at === -1 && config > 0).toBe(true);
+      expect(config).toBeGreaterThan(0);
       data[config + 17] = 'x'.charCodeAt(0);
       writeFileSync(join(dir, 'bad.tar'), data);
       await expectRejected(join(dir, 'bad.tar'), 'CACHE_ARCHIVE_DIGEST');
@@ -207,6 +204,25 @@ describe('image archives', () => {
       writeFileSync(join(dir, 'partial.tar'), tar);
       await expectRejected(join(dir, 'partial.tar'), 'CACHE_ARCHIVE_INCOMPLETE');
     });
+  });
+
+  it('exports an index that holds only some platforms as an index of those', async () => {
+    const other = await importRootfs(store, join(dir, 'rootfs.tar'), { platform: { os: 'linux', architecture: 'amd64' }, created: new Date(0) });
+    const absent = { mediaType: MediaType.ociManifest, digest: sha256(Buffer.from('never stored')) as Descriptor['digest'], size: 12, platform: { os: 'linux', architecture: 's390x' } };
+    const index = await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [image.descriptor, other.descriptor, absent] }, MediaType.ociIndex);
+    await store.tag('example.com/multi:1', index);
+    const files = await tarFiles(await collect(exportImages(store, [{ name: 'example.com/multi:1', descriptor: index }], { format: 'oci' })));
+    const top = (JSON.parse(files.get('index.json')?.toString() ?? '{}') as { manifests: Descriptor[] }).manifests[0];
+    expect(top?.digest).not.toBe(index.digest);
+    const written = JSON.parse(files.get(`blobs/sha256/${top?.digest.slice(7) ?? ''}`)?.toString() ?? '{}') as { manifests: Descriptor[] };
+    expect(written.manifests.map((m) => m.platform?.architecture)).toEqual(['arm64', 'amd64']);
+    // a docker-archive holds one platform: the chooser's
+    const docker = await tarFiles(await collect(exportImages(store, [{ name: 'example.com/multi:1', descriptor: index }], {
+      format: 'docker', choose: (candidates) => candidates.find((d) => d.platform?.architecture === 'amd64'),
+    })));
+    expect(JSON.parse(docker.get('manifest.json')?.toString() ?? '[]')).toEqual([expect.objectContaining({ Config: `${other.configDigest.slice(7)}.json` })]);
+    const none = exportImages(store, [{ name: 'example.com/multi:1', descriptor: index }], { format: 'docker', choose: () => undefined, wanted: 'linux/riscv64' });
+    await expect(collect(none)).rejects.toMatchObject({ code: 'CACHE_PLATFORM_NOT_FOUND' });
   });
 
   it('does not leave a partial file when saving fails', async () => {
