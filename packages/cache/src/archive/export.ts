@@ -3,9 +3,9 @@
 // load` reads) or an OCI archive (an OCI image layout in a tar).
 import { createHash } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { pack as tarPack, type Pack } from 'tar-stream';
@@ -45,19 +45,21 @@ function blobChunks(store: Store, digest: Digest, size: number): () => Promise<A
   return async () => (await store.getBlob(digest, { size })) as AsyncIterable<Uint8Array>;
 }
 
-/** The uncompressed bytes of a gzip layer, streamed. */
-function gunzipChunks(store: Store, layer: Descriptor): () => Promise<AsyncIterable<Uint8Array>> {
-  return async () => (await store.getBlob(parseDigest(layer.digest), { size: layer.size })).pipe(createGunzip()) as AsyncIterable<Uint8Array>;
-}
-
-/** Size and digest of a gzip layer's uncompressed tar (one pass over it). */
-async function uncompressedFacts(store: Store, layer: Descriptor): Promise<{ size: number; diffId: string }> {
+/**
+ * Decompresses a gzip layer once into a temp file of the store (the tar entry
+ * needs its size before its bytes), hashing the tar on the way for its diff ID.
+ */
+async function spoolUncompressed(store: Store, layer: Descriptor, path: string): Promise<{ size: number; diffId: string }> {
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of await gunzipChunks(store, layer)()) {
-    hash.update(chunk);
-    size += chunk.length;
-  }
+  const hasher = new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(await store.getBlob(parseDigest(layer.digest), { size: layer.size }), createGunzip(), hasher, createWriteStream(path, { flags: 'wx' }));
   return { size, diffId: `sha256:${hash.digest('hex')}` };
 }
 
@@ -93,9 +95,14 @@ async function writeDockerArchive(store: Store, images: readonly ExportImage[], 
           if (layer.digest !== diffId) throw cacheError(CacheErrors.integrity, [diffId, layer.digest], { expected: diffId, found: layer.digest });
           await addEntry(pack, layerName, { size: layer.size, chunks: blobChunks(store, parseDigest(layer.digest), layer.size) });
         } else if (GZIP.has(layer.mediaType)) {
-          const facts = await uncompressedFacts(store, layer);
-          if (facts.diffId !== diffId) throw cacheError(CacheErrors.integrity, [diffId, facts.diffId], { expected: diffId, found: facts.diffId });
-          await addEntry(pack, layerName, { size: facts.size, chunks: gunzipChunks(store, layer) });
+          const spool = join(store.paths.tmp, tempName('export'));
+          try {
+            const facts = await spoolUncompressed(store, layer, spool);
+            if (facts.diffId !== diffId) throw cacheError(CacheErrors.integrity, [diffId, facts.diffId], { expected: diffId, found: facts.diffId });
+            await addEntry(pack, layerName, { size: facts.size, chunks: async () => createReadStream(spool) as AsyncIterable<Uint8Array> });
+          } finally {
+            await unlink(spool).catch(() => undefined);
+          }
         } else {
           throw cacheError(ArchiveErrors.unsupported, [`layer ${layer.digest} has media type ${layer.mediaType}; a docker-archive needs uncompressed or gzip layers (try --format oci)`]);
         }
