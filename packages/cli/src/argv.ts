@@ -63,3 +63,29 @@ export function parseArgv(args: readonly string[], syntax: CommandSyntax): Parse
   if (count > max) return { kind: 'error', message: `expected at most ${max} argument${max === 1 ? '' : 's'}, got ${count}: unexpected '${parsed.positionals[max] ?? ''}'` };
   return { kind: 'ok', values: parsed.values as Record<string, string | boolean | string[] | undefined>, positionals: parsed.positionals };
 }
+
+/** Writes a usage error (message, then the command's usage) and returns the usage exit code. */
+export function writeUsageError(io: { readonly stderr: NodeJS.WritableStream }, command: string, syntax: CommandSyntax, message: string): number {
+  io.stderr.write(`strata ${command}: ${message}\n\n${usageText(syntax)}`);
+  return 2;
+}
+
+/**
+ * The start of every command: parse argv; for `--help` print the usage and
+ * for a usage error print it with the message. Returns the parsed argv, or
+ * the exit code the command should return.
+ */
+export function parseCommandLine(
+  command: string,
+  args: readonly string[],
+  syntax: CommandSyntax,
+  io: { readonly stdout: NodeJS.WritableStream; readonly stderr: NodeJS.WritableStream },
+): Extract<ParsedArgv, { kind: 'ok' }> | number {
+  const argv = parseArgv(args, syntax);
+  if (argv.kind === 'help') {
+    io.stdout.write(usageText(syntax));
+    return 0;
+  }
+  if (argv.kind === 'error') return writeUsageError(io, command, syntax, argv.message);
+  return argv;
+}

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { build, type BuildEvent, type NetworkMode } from '@strata/builder';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
@@ -63,15 +63,8 @@ class UsageError extends Error {}
 
 /** `strata build`: docker build's flags and meanings. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata build: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('build', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const v = argv.values;
   const list = (name: string): string[] => (v[name] as string[] | undefined) ?? [];
   const progress = (v.progress as string | undefined) ?? 'auto';

@@ -1,5 +1,5 @@
 import { listImages, parseReference, splitName, type ImageSummary } from '@strata/cache';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo, CommandRun } from '../io.js';
 import { renderTable } from '../render/table.js';
@@ -68,15 +68,8 @@ function matchesFilter(name: string, filter: string | undefined): boolean {
 
 /** `strata images [-q] [--digests] [--no-trunc] [--format table|json|TEMPLATE] [REPOSITORY[:TAG]]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata images: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('images', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const format = argv.values.format as string | undefined;
   if (format !== undefined && format !== 'table' && format !== 'json') {
     const problem = checkTemplate(format);

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { importRootfs, type ContainerConfig } from '@strata/cache';
 import { expandWord, parseDockerfile, parseInstruction, type Instruction } from '@strata/parser';
 import { hostPlatform, parsePlatform } from '@strata/registry';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, writeUsageError, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { openStore, reportImageError } from '../store.js';
@@ -109,16 +109,9 @@ export function applyChange(config: ContainerConfig, text: string): ContainerCon
 
 /** `strata import [-t NAME] [--platform P] [-c INSTRUCTION]... [-m TEXT] FILE|- [REPOSITORY[:TAG]]` (also `strata image import`). */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  const usageError = (message: string) => {
-    io.stderr.write(`strata import: ${message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  };
-  if (argv.kind === 'error') return usageError(argv.message);
+  const argv = parseCommandLine('import', args, syntax, io);
+  if (typeof argv === 'number') return argv;
+  const usageError = (message: string): number => writeUsageError(io, 'import', syntax, message);
   const [file = '', positionalName] = argv.positionals;
   const tag = argv.values.tag as string | undefined;
   if (tag !== undefined && positionalName !== undefined) return usageError('give the name either with -t or as the second argument, not both');

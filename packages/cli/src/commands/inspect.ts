@@ -1,5 +1,5 @@
 import { familiarName, parseReference, type Store, type StoredImage } from '@strata/cache';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { findImage, openStore, reportImageError } from '../store.js';
@@ -117,15 +117,8 @@ export function checkTemplate(template: string): string | undefined {
 
 /** `strata inspect [--format T] [--platform P] IMAGE...` (also `strata image inspect`). */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata inspect: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('inspect', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const format = argv.values.format as string | undefined;
   if (format !== undefined) {
     const problem = checkTemplate(format);

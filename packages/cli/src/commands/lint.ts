@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultStoreRoot, isIndexMediaType, Store, type Index, type Manifest } from '@strata/cache';
 import { expandWord, lint, parseDockerfile, parseStages, type LintWarning, type Stages } from '@strata/parser';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic, type Diagnostic } from '../render/diagnostic.js';
@@ -87,15 +87,8 @@ function toDiagnostic(w: LintWarning): Diagnostic {
 
 /** `strata lint [--json] FILE`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata lint: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('lint', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const file = argv.positionals[0] ?? '';
   const json = argv.values.json === true;
   let input;

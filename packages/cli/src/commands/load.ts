@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { familiarName, importImages } from '@strata/cache';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { openStore, reportImageError } from '../store.js';
@@ -26,15 +26,8 @@ const syntax: CommandSyntax = {
 
 /** `strata load [-i FILE] [--name REPO] [-q]` (also `strata image load`): prints `Loaded image: NAME` as docker does. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata load: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('load', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const input = argv.values.input as string | undefined;
   const name = argv.values.name as string | undefined;
   let spool: string | undefined;

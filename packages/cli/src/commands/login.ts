@@ -1,7 +1,7 @@
 import {
   DOCKER_HUB, dockerConfigPath, normalizeRegistryHost, RegistryClient, storeCredentials,
 } from '@strata/registry';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, writeUsageError, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { insecureRegistryOption, readStdin, registryClient, reportRegistryError } from './registry-common.js';
@@ -24,16 +24,9 @@ const syntax: CommandSyntax = {
 
 /** `strata login [-u USER] [-p PASSWORD | --password-stdin] [SERVER]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  const usageError = (message: string): number => {
-    io.stderr.write(`strata login: ${message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  };
-  if (argv.kind === 'error') return usageError(argv.message);
+  const argv = parseCommandLine('login', args, syntax, io);
+  if (typeof argv === 'number') return argv;
+  const usageError = (message: string): number => writeUsageError(io, 'login', syntax, message);
   const username = argv.values.username as string | undefined;
   let password = argv.values.password as string | undefined;
   if (argv.values['password-stdin'] === true) {

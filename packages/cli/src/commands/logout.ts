@@ -1,5 +1,5 @@
 import { DOCKER_HUB, eraseCredentials, normalizeRegistryHost } from '@strata/registry';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { reportRegistryError } from './registry-common.js';
@@ -13,15 +13,8 @@ const syntax: CommandSyntax = {
 
 /** `strata logout [SERVER]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata logout: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('logout', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const server = normalizeRegistryHost(argv.positionals[0] ?? DOCKER_HUB);
   try {
     if (await eraseCredentials(server, { env: io.env })) {

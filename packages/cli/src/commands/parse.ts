@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseDockerfile, type ParseResult, type RawInstruction } from '@strata/parser';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
@@ -55,15 +55,8 @@ export function formatListing(result: ParseResult, name: string): string {
 
 /** `strata parse [--json] FILE`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata parse: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('parse', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const file = argv.positionals[0] ?? '';
   let input;
   try {

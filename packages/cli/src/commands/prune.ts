@@ -1,6 +1,6 @@
 import type { PruneOptions } from '@strata/cache';
 import { formatBytes, openStore, reportStoreError } from '../store.js';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, writeUsageError, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 
@@ -45,16 +45,9 @@ export { formatBytes, openStore, reportStoreError } from '../store.js';
 
 /** `strata prune [--all] [--keep-storage SIZE] [--filter until=DURATION] [--dry-run] [--json]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  const usageError = (message: string) => {
-    io.stderr.write(`strata prune: ${message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  };
-  if (argv.kind === 'error') return usageError(argv.message);
+  const argv = parseCommandLine('prune', args, syntax, io);
+  if (typeof argv === 'number') return argv;
+  const usageError = (message: string): number => writeUsageError(io, 'prune', syntax, message);
   const options: { -readonly [K in keyof PruneOptions]: PruneOptions[K] } = {};
   if (argv.values.all === true) options.all = true;
   if (argv.values['dry-run'] === true) options.dryRun = true;

@@ -2,7 +2,7 @@ import { defaultStoreRoot, Store } from '@strata/cache';
 import {
   formatReference, hostPlatform, parsePlatform, parseReference, pullImage, type RegistryEvent,
 } from '@strata/registry';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { insecureRegistryOption, registryClient, reportRegistryError, shortId } from './registry-common.js';
@@ -20,15 +20,8 @@ const syntax: CommandSyntax = {
 
 /** `strata pull [--platform P] [-q] REF`, printing as docker does. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata pull: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('pull', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const quiet = argv.values.quiet === true;
   try {
     const ref = parseReference(argv.positionals[0] ?? '');

@@ -1,5 +1,5 @@
 import { familiarName, isCacheError } from '@strata/cache';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { findImage, openStore, reportImageError, shortImageId } from '../store.js';
@@ -17,15 +17,8 @@ const syntax: CommandSyntax = {
 
 /** `strata rmi [-f] IMAGE...` (also `strata image rm`): prints `Untagged: NAME` per tag, as docker does. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata rmi: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('rmi', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const force = argv.values.force === true;
   let code: number = ExitCode.ok;
   try {

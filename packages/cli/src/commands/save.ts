@@ -1,7 +1,7 @@
 import { exportImages, saveImages, type ArchiveFormat, type ExportImage } from '@strata/cache';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, writeUsageError, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { findImage, openStore, platformChooser, reportImageError } from '../store.js';
@@ -23,16 +23,9 @@ const syntax: CommandSyntax = {
 
 /** `strata save [-o FILE] [--format docker|oci] [--platform P] IMAGE...` (also `strata image save`). */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  const usageError = (message: string) => {
-    io.stderr.write(`strata save: ${message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  };
-  if (argv.kind === 'error') return usageError(argv.message);
+  const argv = parseCommandLine('save', args, syntax, io);
+  if (typeof argv === 'number') return argv;
+  const usageError = (message: string): number => writeUsageError(io, 'save', syntax, message);
   const format = (argv.values.format as string | undefined) ?? 'docker';
   if (format !== 'docker' && format !== 'oci') return usageError(`unknown format '${format}' (docker or oci)`);
   const output = argv.values.output as string | undefined;

@@ -1,4 +1,4 @@
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { findImage, openStore, reportImageError } from '../store.js';
@@ -12,15 +12,8 @@ const syntax: CommandSyntax = {
 
 /** `strata tag SOURCE TARGET` (also `strata image tag`). */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata tag: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('tag', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   const [source = '', target = ''] = argv.positionals;
   try {
     const store = await openStore(io);

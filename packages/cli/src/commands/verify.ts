@@ -1,4 +1,4 @@
-import { parseArgv, usageText, type CommandSyntax } from '../argv.js';
+import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { formatBytes, openStore, reportStoreError } from './prune.js';
@@ -19,15 +19,8 @@ const syntax: CommandSyntax = {
 
 /** `strata verify [--repair] [--json]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
-  const argv = parseArgv(args, syntax);
-  if (argv.kind === 'help') {
-    io.stdout.write(usageText(syntax));
-    return ExitCode.ok;
-  }
-  if (argv.kind === 'error') {
-    io.stderr.write(`strata verify: ${argv.message}\n\n${usageText(syntax)}`);
-    return ExitCode.usage;
-  }
+  const argv = parseCommandLine('verify', args, syntax, io);
+  if (typeof argv === 'number') return argv;
   try {
     const store = await openStore(io);
     const report = await store.verify({ repair: argv.values.repair === true });
