@@ -18,7 +18,7 @@ export interface BuildOptions {
   readonly buildArgs?: Readonly<Record<string, string>>;
   /** The stage to build (`--target`); default the last. */
   readonly target?: string;
-  /** `os/arch[/variant]`; default the host's. */
+  /** `os/arch[/variant]`, several separated by commas (an image index); default the host's. */
   readonly platform?: string;
   /** Pulls base images the store lacks (and, with `pull`, every base image). Without it, a missing base is an error. */
   readonly registry?: RegistryClient;

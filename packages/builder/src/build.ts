@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { CacheKey, Store } from '@strata/cache';
+import { MediaType, type CacheKey, type Descriptor, type Index, type Store } from '@strata/cache';
 import { pullImage } from '@strata/registry';
 import {
   expandWord,
@@ -9,7 +9,9 @@ import {
   parseStages,
   type ArgInstruction,
   type Instruction,
+  type ParseResult,
   type Stage,
+  type Stages,
 } from '@strata/parser';
 import type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
 import { baseKey, stepKey } from './cache-key.js';
@@ -18,7 +20,7 @@ import { buildError, BuildErrors } from './errors.js';
 import { discardEvents, type BuildEvent, type StepInstruction } from './events.js';
 import { resolveBaseImage, type ResolvedBase } from './image/resolve-base.js';
 import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHistory, type ImageState } from './image/state.js';
-import { writeImage } from './image/write-image.js';
+import { writeImage, type WrittenImage } from './image/write-image.js';
 import { planBuild, type PlannedStage } from './plan/plan.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
@@ -64,6 +66,8 @@ export interface BuildSession {
   readonly epoch: number | undefined;
   readonly results: Map<number, StageResult>;
   readonly stages: readonly Stage[];
+  /** Put before stage labels in events (the platform, in a multi-platform build). */
+  readonly labelPrefix: string;
   emit(event: BuildEvent): void;
   nextId(): string;
 }
@@ -150,8 +154,8 @@ async function buildStage(planned: PlannedStage, session: BuildSession, metaArgs
   const { stage, label } = planned;
   const total = stage.instructions.length + 1;
   const base = (index: number, ins: Instruction | Stage['from']) => ({
-    stepId: `${stage.index}/${index}`,
-    stage: label,
+    stepId: `${session.labelPrefix}${stage.index}/${index}`,
+    stage: `${session.labelPrefix}${label}`,
     index,
     total,
     instruction: stepInstruction(ins),
@@ -246,16 +250,22 @@ function resolveEpoch(options: BuildOptions): number | undefined {
  * Builds a Dockerfile into an image in the store and tags it. Every step is
  * looked up in the cache first; a step that runs becomes at most one layer.
  */
-export async function build(options: BuildOptions): Promise<BuildResult> {
+interface PlatformBuild {
+  readonly written: WrittenImage;
+  readonly summaries: StageSummary[];
+}
+
+/** Builds the plan for one platform; the image is written to the store (not tagged). */
+async function buildForPlatform(
+  options: BuildOptions,
+  parsed: Stages,
+  raw: ParseResult,
+  platform: TargetPlatform,
+  paths: { contextDir: string; dockerfilePath: string },
+  labelPrefix: string,
+): Promise<PlatformBuild> {
   const started = Date.now();
   const emit = options.onEvent ?? discardEvents;
-  const contextDir = resolve(options.context);
-  const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const text = options.dockerfileText ?? (await readFile(dockerfilePath, 'utf8'));
-  const raw = parseDockerfile(text, { file: options.dockerfile ?? 'Dockerfile' });
-  for (const w of raw.warnings) emit({ type: 'warning', timestamp: Date.now(), code: w.code, message: w.message, location: w.location });
-  const parsed = parseStages(raw);
-  const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
   const platformText = formatPlatform(platform);
 
   // global ARGs (before the first FROM): build args override their defaults
@@ -276,7 +286,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const session: BuildSession = {
     store: options.store,
     options,
-    context: await openContext(contextDir, { dockerfile: dockerfilePath }),
+    context: await openContext(paths.contextDir, { dockerfile: paths.dockerfilePath }),
     snapshotter: new Snapshotter(options.store, `build-${process.pid}-${randomBytes(4).toString('hex')}`),
     platform,
     platformText,
@@ -285,12 +295,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     epoch: resolveEpoch(options),
     results: new Map(),
     stages: parsed.stages,
+    labelPrefix,
     emit,
     nextId: () => `strata-${process.pid}-${randomBytes(4).toString('hex')}-${(counter += 1)}`,
   };
   emit({ type: 'build-started', timestamp: started, stages: plan.stages.length, target: plan.target.label, platform: platformText });
   try {
-    const summaries: StageSummary[] = [];
     for (const planned of plan.stages) {
       const result = await buildStage(planned, session, meta);
       session.results.set(planned.stage.index, result);
@@ -301,13 +311,48 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       image = withConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...options.labels } }));
     }
     const written = await writeImage(options.store, image, target.state.time);
-    const tags: string[] = [];
-    for (const tag of options.tags ?? []) tags.push(await options.store.tag(tag, written.manifest));
-    for (const [index, r] of session.results) summaries.push({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' });
-    emit({ type: 'build-completed', timestamp: Date.now(), imageId: written.imageId, manifestDigest: written.manifest.digest, tags, durationMs: Date.now() - started });
-    return { imageId: written.imageId, manifestDigest: written.manifest.digest, tags, stages: summaries };
+    const summaries = [...session.results].map(([index, r]) => ({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' }));
+    return { written, summaries };
   } finally {
     await session.snapshotter.releaseAll();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Builds a Dockerfile into an image in the store and tags it. Every step is
+ * looked up in the cache first; a step that runs becomes at most one layer.
+ * Several platforms (`linux/amd64,linux/arm64`) build one after the other and
+ * are tagged as one OCI image index.
+ */
+export async function build(options: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const emit = options.onEvent ?? discardEvents;
+  const contextDir = resolve(options.context);
+  const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
+  const text = options.dockerfileText ?? (await readFile(dockerfilePath, 'utf8'));
+  const raw = parseDockerfile(text, { file: options.dockerfile ?? 'Dockerfile' });
+  for (const w of raw.warnings) emit({ type: 'warning', timestamp: Date.now(), code: w.code, message: w.message, location: w.location });
+  const parsed = parseStages(raw);
+  const platforms = options.platform === undefined ? [hostPlatform()] : options.platform.split(',').map((p) => parsePlatform(p.trim()));
+  const multi = platforms.length > 1;
+  const builds: PlatformBuild[] = [];
+  for (const platform of platforms) {
+    builds.push(await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : ''));
+  }
+  let descriptor: Descriptor;
+  let imageId: string;
+  if (multi) {
+    const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: builds.map((b) => b.written.manifest) };
+    descriptor = await options.store.putJson(index, MediaType.ociIndex);
+    imageId = descriptor.digest;
+  } else {
+    const only = builds[0] as PlatformBuild;
+    descriptor = only.written.manifest;
+    imageId = only.written.imageId;
+  }
+  const tags: string[] = [];
+  for (const tag of options.tags ?? []) tags.push(await options.store.tag(tag, descriptor));
+  emit({ type: 'build-completed', timestamp: Date.now(), imageId, manifestDigest: descriptor.digest, tags, durationMs: Date.now() - started });
+  return { imageId, manifestDigest: descriptor.digest, tags, stages: builds.flatMap((b) => b.summaries) };
 }
