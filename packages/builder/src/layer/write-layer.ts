@@ -4,7 +4,8 @@
  * the blob's sha256 (digest) after it, in the same pass that writes the sink.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createWriteStream, openSync, readSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DiffId, Digest } from '@strata/cache';
@@ -177,23 +178,33 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
   const sink = typeof options.output === 'string' ? createWriteStream(options.output, { flags: 'w' }) : options.output;
   const source = Readable.from(tarChunks(entries, options.sourceDateEpoch), { objectMode: false, highWaterMark: 4 * CHUNK });
   const signal = options.signal === undefined ? {} : { signal: options.signal };
-  if (compression === 'none') {
-    await pipeline(source, tarHash, sink, signal);
-  } else {
-    const compressor = createCompressor(compression, level, options.zstdCommand);
-    try {
-      await pipeline(source, tarHash, compressor.stream, blobHash, sink, signal);
-    } catch (error) {
-      // Our own errors (a file that changed, a read that failed) say what happened;
-      // otherwise a compressor that failed says why better than the broken pipe it left.
-      if (error instanceof BuildError || options.signal?.aborted === true) throw error;
-      const failure: unknown = await compressor.done.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      throw failure ?? error;
+  try {
+    if (compression === 'none') {
+      await pipeline(source, tarHash, sink, signal);
+    } else {
+      const compressor = createCompressor(compression, level, options.zstdCommand);
+      try {
+        await pipeline(source, tarHash, compressor.stream, blobHash, sink, signal);
+      } catch (error) {
+        // Our own errors (a file that changed, a read that failed) say what happened;
+        // otherwise a compressor that failed says why better than the broken pipe it left.
+        if (error instanceof BuildError || options.signal?.aborted === true) throw error;
+        const failure: unknown = await compressor.done.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        throw failure ?? error;
+      }
+      await compressor.done;
     }
-    await compressor.done;
+  } catch (error) {
+    // A failed or aborted write leaves no file behind, and nothing that opens one later.
+    if (typeof options.output === 'string') {
+      const file = sink as WriteStream;
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
+      await rm(options.output, { force: true });
+    }
+    throw error;
   }
   const diffId = `sha256:${tarHash.hash.digest('hex')}` as DiffId;
   const digest = compression === 'none' ? (diffId as Digest) : (`sha256:${blobHash.hash.digest('hex')}` as Digest);

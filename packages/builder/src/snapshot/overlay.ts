@@ -40,11 +40,13 @@ export async function mountOverlay(m: OverlayMount): Promise<void> {
   await mkdir(m.target, { recursive: true });
   const lowers = m.lowerDirs.length > 0 ? m.lowerDirs : [m.emptyDir];
   let cwd: string | undefined;
-  let options = `lowerdir=${lowers.join(':')},upperdir=${m.upperDir},workdir=${m.workDir}`;
+  // redirect_dir and metacopy store changes a layer tar cannot carry: keep them off
+  const features = 'redirect_dir=off,metacopy=off';
+  let options = `lowerdir=${lowers.join(':')},upperdir=${m.upperDir},workdir=${m.workDir},${features}`;
   if (options.length >= PAGE && m.baseDir !== undefined) {
     const base = m.baseDir;
     cwd = base;
-    options = `lowerdir=${lowers.map((l) => relative(base, l)).join(':')},upperdir=${relative(base, m.upperDir)},workdir=${relative(base, m.workDir)}`;
+    options = `lowerdir=${lowers.map((l) => relative(base, l)).join(':')},upperdir=${relative(base, m.upperDir)},workdir=${relative(base, m.workDir)},${features}`;
   }
   if (options.length >= PAGE) {
     throw buildError(BuildErrors.mountFailed, ['the overlay', `${lowers.length} layers make mount options of ${options.length} bytes (limit ${PAGE - 1})`]);
