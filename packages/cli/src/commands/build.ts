@@ -5,7 +5,7 @@ import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
-import { jsonRenderer, plainRenderer, type ProgressRenderer } from '../render/progress.js';
+import { jsonRenderer, plainRenderer, ttyRenderer, type ProgressRenderer } from '../render/progress.js';
 import { openStore } from './prune.js';
 import { insecureRegistryOption, registryClient } from './registry-common.js';
 
@@ -93,7 +93,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const context = resolve(io.cwd, argv.positionals[0] as string);
   const dockerfile = v.file === undefined ? undefined : resolve(io.cwd, v.file as string);
   const write = (text: string) => io.stderr.write(text);
-  const renderer: ProgressRenderer | undefined = quiet ? undefined : progress === 'json' ? jsonRenderer((t) => io.stdout.write(t)) : plainRenderer(write);
+  const live = progress === 'tty' || (progress === 'auto' && io.isTty);
+  const renderer: ProgressRenderer | undefined = quiet
+    ? undefined
+    : progress === 'json'
+      ? jsonRenderer((t) => io.stdout.write(t))
+      : live
+        ? ttyRenderer(write, { width: (io.stderr as { columns?: number }).columns ?? 100 })
+        : plainRenderer(write);
 
   const controller = new AbortController();
   const onSignal = () => controller.abort();

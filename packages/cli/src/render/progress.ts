@@ -87,3 +87,115 @@ export function jsonRenderer(write: (text: string) => void): ProgressRenderer {
     close: () => undefined,
   };
 }
+
+interface TtyStep {
+  readonly label: string;
+  readonly text: string;
+  readonly started: number;
+  status: 'running' | 'cached' | 'done' | 'error';
+  durationMs: number;
+  lastLog: string;
+}
+
+const ESC = '\u001b[';
+
+/**
+ * The live terminal view (`--progress=tty`, the default on a terminal): a block
+ * redrawn in place after each event, BuildKit style —
+ *
+ *     [+] Building 12.3s (5/9)
+ *      => [build 3/9] RUN make                        4.1s
+ *      => => # compiling main.c
+ *      => CACHED [build 2/9] COPY . .                 0.0s
+ *
+ * Log lines of a running step show under it (the last one); the full log is in
+ * --progress=plain and json.
+ */
+export function ttyRenderer(write: (text: string) => void, options: { width?: number; now?: () => number } = {}): ProgressRenderer {
+  const width = options.width ?? 100;
+  const now = options.now ?? Date.now;
+  const steps = new Map<string, TtyStep>();
+  let started = now();
+  let drawn = 0;
+  let finished = false;
+  let footer: string[] = [];
+
+  const fit = (line: string): string => (line.length > width ? `${line.slice(0, width - 1)}…` : line);
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+
+  function draw(): void {
+    const all = [...steps.values()];
+    const complete = all.filter((s) => s.status !== 'running').length;
+    const lines = [`[+] Building ${seconds(now() - started)} (${complete}/${all.length})${finished ? ' FINISHED' : ''}`];
+    for (const s of all) {
+      const prefix = s.status === 'cached' ? ' => CACHED ' : s.status === 'error' ? ' => ERROR ' : ' => ';
+      const time = s.status === 'running' ? seconds(now() - s.started) : seconds(s.durationMs);
+      const head = fit(`${prefix}[${s.label}] ${s.text}`);
+      lines.push(`${head.padEnd(Math.max(head.length, width - 8))}${time.padStart(7)}`);
+      if (s.status === 'running' && s.lastLog !== '') lines.push(fit(` => => # ${s.lastLog}`));
+    }
+    lines.push(...footer);
+    const rewind = drawn > 0 ? `${ESC}${drawn}F${ESC}J` : '';
+    write(`${rewind}${lines.join('\n')}\n`);
+    drawn = lines.length;
+  }
+
+  return {
+    onEvent(event: BuildEvent): void {
+      switch (event.type) {
+        case 'build-started':
+          started = Math.min(started, event.timestamp);
+          break;
+        case 'step-started':
+          steps.set(event.stepId, {
+            label: `${event.stage} ${event.index}/${event.total}`,
+            text: event.instruction.text.replace(/\s*\\?\r?\n\s*/g, ' ').trim(),
+            started: event.timestamp,
+            status: 'running',
+            durationMs: 0,
+            lastLog: '',
+          });
+          break;
+        case 'step-log': {
+          const step = steps.get(event.stepId);
+          if (step !== undefined && event.text.trim() !== '') step.lastLog = event.text.trim();
+          break;
+        }
+        case 'step-cached': {
+          const step = steps.get(event.stepId);
+          if (step !== undefined) step.status = 'cached';
+          break;
+        }
+        case 'step-completed': {
+          const step = steps.get(event.stepId);
+          if (step !== undefined) {
+            step.status = 'done';
+            step.durationMs = event.durationMs;
+          }
+          break;
+        }
+        case 'step-failed': {
+          const step = steps.get(event.stepId);
+          if (step !== undefined) {
+            step.status = 'error';
+            step.durationMs = event.durationMs;
+          }
+          break;
+        }
+        case 'warning':
+          footer = [...footer, `WARNING: ${event.code}: ${event.message}`];
+          break;
+        case 'build-completed':
+          finished = true;
+          footer = [...footer, ` => writing image ${event.imageId}`, ...event.tags.map((t) => ` => naming to ${t}`)];
+          break;
+        default:
+          unreachable(event);
+      }
+      draw();
+    },
+    close(): void {
+      if (drawn > 0) draw();
+    },
+  };
+}
