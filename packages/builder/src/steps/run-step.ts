@@ -17,16 +17,23 @@ import { DEFAULT_SHELL } from './metadata.js';
 /** How many trailing output lines a failed RUN reports. */
 const TAIL_LINES = 20;
 
+/**
+ * The command of a RUN with heredocs (shell form), as BuildKit runs it:
+ * `RUN <<EOF` alone runs the body as the script; otherwise the shell gets the
+ * command line followed by the heredoc bodies and their terminators, and does
+ * the redirection itself (`RUN cat <<EOF > /etc/motd`, `RUN python3 <<EOF`).
+ */
 function heredocCommand(ins: RunInstruction, shell: readonly string[]): string[] | undefined {
-  if (ins.files.length === 0) return undefined;
+  if (ins.files.length === 0 || !ins.prependShell) return undefined;
   const first = ins.files[0];
-  const only = ins.cmdLine.length === 1 ? (ins.cmdLine[0] ?? '').trim() : '';
-  // `RUN <<EOF` (the heredoc is the whole command): its body is the script
-  if (ins.prependShell && ins.files.length === 1 && first !== undefined && /^<<-?\s*["']?[A-Za-z0-9_.-]+["']?$/.test(only)) {
+  const line = ins.cmdLine.join(' ');
+  if (ins.files.length === 1 && first !== undefined && /^<<-?\s*["']?[A-Za-z0-9_.-]+["']?$/.test(line.trim())) {
     const body = first.chomp ? first.data.replace(/^\t+/gm, '') : first.data;
+    if (body.startsWith('#!')) throw buildError(BuildErrors.unsupported, ['a RUN heredoc script with a #! interpreter line']);
     return [...shell, body];
   }
-  throw buildError(BuildErrors.unsupported, ['RUN with a heredoc passed to a command (`RUN cmd <<EOF`)']);
+  const bodies = ins.files.map((f) => `${f.data}${f.data.endsWith('\n') || f.data === '' ? '' : '\n'}${f.name}\n`).join('');
+  return [...shell, `${line}\n${bodies}`];
 }
 
 async function readLayered(lowerDirs: readonly string[], path: string): Promise<string> {
