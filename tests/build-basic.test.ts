@@ -132,4 +132,13 @@ CMD ["--serve"]
     });
     expect(events.some((e) => e.type === 'step-failed')).toBe(true);
   });
+
+  it('points any step error at its instruction (an unknown USER fails the RUN after it)', async () => {
+    writeFileSync(join(context, 'Dockerfile.user'), `FROM ${base}\nUSER ghost\nRUN id\n`);
+    await expect(build({ store, context, dockerfile: join(context, 'Dockerfile.user') })).rejects.toMatchObject({
+      code: 'BUILD_USER_UNKNOWN',
+      hint: expect.stringContaining('useradd'),
+      details: { location: { start: { line: 3, column: 1 } }, instruction: 'RUN id' },
+    });
+  });
 });

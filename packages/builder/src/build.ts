@@ -16,7 +16,7 @@ import {
 import type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
 import { baseKey, stepKey } from './cache-key.js';
 import { openContext, type BuildContext } from './context/context.js';
-import { buildError, BuildErrors } from './errors.js';
+import { BuildError, buildError, BuildErrors } from './errors.js';
 import { discardEvents, type BuildEvent, type StepInstruction } from './events.js';
 import { resolveBaseImage, type ResolvedBase } from './image/resolve-base.js';
 import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHistory, type ImageState } from './image/state.js';
@@ -188,13 +188,26 @@ async function buildStage(planned: PlannedStage, session: BuildSession, metaArgs
           ...(layer === undefined ? {} : { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } }),
         });
       }
-    } catch (error) {
+    } catch (thrown) {
+      const error = withInstruction(thrown, ins);
       const e = error as { code?: string; message?: string };
       session.emit({ type: 'step-failed', ...ev, timestamp: Date.now(), code: e.code ?? 'BUILD_INTERNAL', message: e.message ?? String(error), durationMs: Date.now() - started });
       throw error;
     }
   }
   return { state, label };
+}
+
+/**
+ * Gives a builder error raised inside a step the step's location and source
+ * text (in `details`), so every step failure points at its instruction.
+ */
+function withInstruction(error: unknown, ins: Instruction): unknown {
+  if (!(error instanceof BuildError) || error.details?.location !== undefined) return error;
+  return new BuildError(error.code, error.message, error.hint, {
+    cause: error.cause,
+    details: { ...error.details, location: ins.location, instruction: ins.original },
+  });
 }
 
 export interface StepOutcome {

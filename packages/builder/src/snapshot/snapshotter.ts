@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { access, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SnapshotStore, type ChainId, type SnapshotInfo, type Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
@@ -141,4 +141,13 @@ export async function lookupInLayers(lowerDirs: readonly string[], path: string)
     }
   }
   return undefined;
+}
+
+/** The image's /etc/passwd and /etc/group as the merged view shows them ('' when absent), for USER and --chown. */
+export async function readUserFiles(lowerDirs: readonly string[]): Promise<{ passwd: string; group: string }> {
+  const read = async (path: string): Promise<string> => {
+    const host = await lookupInLayers(lowerDirs, path);
+    return host === undefined ? '' : readFile(host, 'utf8').catch(() => '');
+  };
+  return { passwd: await read('/etc/passwd'), group: await read('/etc/group') };
 }

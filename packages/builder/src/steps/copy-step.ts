@@ -12,9 +12,9 @@ import { containerConfig, type ImageState } from '../image/state.js';
 import { findStage } from '../plan/plan.js';
 import { resolveUser } from '../runtime/user.js';
 import { unmount } from '../snapshot/overlay.js';
-import { lookupInLayers } from '../snapshot/snapshotter.js';
+import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
-import { copyIntoUpper, readImageFile, resolveDestination, writeInlineSources, type CopyPlan, type Owner } from './copy.js';
+import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyPlan, type Owner } from './copy.js';
 
 /** Where COPY reads from: the build context, or a stage's / image's root filesystem mounted read-only. */
 interface SourceRoot {
@@ -78,7 +78,7 @@ async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<
     return { uid: Number(u), gid: Number(g ?? u) };
   }
   const dirs = await lowerDirs();
-  const files = { passwd: await readImageFile(dirs, '/etc/passwd'), group: await readImageFile(dirs, '/etc/group') };
+  const files = await readUserFiles(dirs);
   const [userPart = '', groupPart] = chown.split(':');
   const user = resolveUser(groupPart === undefined ? userPart : `${userPart}:${groupPart}`, files);
   // docker: --chown=user without a group uses the user's primary group

@@ -1,4 +1,4 @@
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
@@ -148,16 +148,5 @@ export async function writeInlineSources(
     await chmod(target, plan.chmod ? plan.chmod(0o644, false) : 0o644);
     await lchown(target, plan.owner?.uid ?? 0, plan.owner?.gid ?? 0);
     await utimes(target, plan.epoch, plan.epoch);
-  }
-}
-
-/** Reads a file from the image's layers (for --chown by name), or '' when absent. */
-export async function readImageFile(lowerDirs: readonly string[], path: string): Promise<string> {
-  const host = await lookupInLayers(lowerDirs, path);
-  if (host === undefined) return '';
-  try {
-    return await readFile(host, 'utf8');
-  } catch {
-    return '';
   }
 }

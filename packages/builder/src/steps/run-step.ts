@@ -10,7 +10,7 @@ import { checkEmulation } from '../runtime/emulation.js';
 import { runStep } from '../runtime/run-step.js';
 import type { BindMount, TmpfsMount } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
-import { lookupInLayers } from '../snapshot/snapshotter.js';
+import { readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { DEFAULT_SHELL } from './metadata.js';
 
@@ -34,11 +34,6 @@ function heredocCommand(ins: RunInstruction, shell: readonly string[]): string[]
   }
   const bodies = ins.files.map((f) => `${f.data}${f.data.endsWith('\n') || f.data === '' ? '' : '\n'}${f.name}\n`).join('');
   return [...shell, `${line}\n${bodies}`];
-}
-
-async function readLayered(lowerDirs: readonly string[], path: string): Promise<string> {
-  const host = await lookupInLayers(lowerDirs, path);
-  return host === undefined ? '' : readFile(host, 'utf8').catch(() => '');
 }
 
 interface PreparedMounts {
@@ -141,10 +136,7 @@ async function executeRun(ins: RunInstruction, state: StageState, session: Build
   const config = containerConfig(state.image);
   await checkEmulation(session.platform, session.options.binfmtDir);
   const lowerDirs = await session.snapshotter.lowerDirs(state.image.layers);
-  const user = resolveUser(config.User ?? '', {
-    passwd: await readLayered(lowerDirs, '/etc/passwd'),
-    group: await readLayered(lowerDirs, '/etc/group'),
-  });
+  const user = resolveUser(config.User ?? '', await readUserFiles(lowerDirs));
   const id = session.nextId();
   const dir = join(session.workDir, id);
   const etc = join(session.workDir, 'etc');
@@ -198,7 +190,7 @@ async function executeRun(ins: RunInstruction, state: StageState, session: Build
   }
   if (result.exitCode !== 0) {
     throw buildError(BuildErrors.stepFailed, [args.join(' '), result.exitCode], {
-      details: { exitCode: result.exitCode, output: tail.slice(-TAIL_LINES), location: ins.location, instruction: ins.original },
+      details: { exitCode: result.exitCode, output: tail.slice(-TAIL_LINES) },
     });
   }
   return join(dir, 'upper');

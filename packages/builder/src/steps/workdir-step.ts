@@ -1,4 +1,4 @@
-import { chmod, lchown, lstat, mkdir, readFile, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { WorkdirInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
@@ -6,7 +6,7 @@ import { expanderFor } from '../build.js';
 import { stepKey } from '../cache-key.js';
 import { containerConfig } from '../image/state.js';
 import { resolveUser } from '../runtime/user.js';
-import { lookupInLayers } from '../snapshot/snapshotter.js';
+import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 
 /**
@@ -28,12 +28,7 @@ export async function runWorkdirStep(ins: WorkdirInstruction, state: StageState,
       const lowerDirs = await session.snapshotter.lowerDirs(state.image.layers);
       if (path === '/' || (await lookupInLayers(lowerDirs, path)) !== undefined) return undefined;
       const upper = join(session.workDir, session.nextId());
-      const user = config.User
-        ? resolveUser(config.User, {
-            passwd: await readLayered(lowerDirs, '/etc/passwd'),
-            group: await readLayered(lowerDirs, '/etc/group'),
-          })
-        : { uid: 0, gid: 0 };
+      const user = config.User ? resolveUser(config.User, await readUserFiles(lowerDirs)) : { uid: 0, gid: 0 };
       const epoch = session.epoch ?? Math.floor(Date.now() / 1000);
       // parents the image has keep their metadata; new ones belong to the user
       let rel = '';
@@ -56,9 +51,4 @@ export async function runWorkdirStep(ins: WorkdirInstruction, state: StageState,
       return upper;
     },
   });
-}
-
-async function readLayered(lowerDirs: readonly string[], path: string): Promise<string> {
-  const host = await lookupInLayers(lowerDirs, path);
-  return host === undefined ? '' : readFile(host, 'utf8').catch(() => '');
 }
