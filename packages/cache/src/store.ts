@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
 import { DiskContentStore, type ContentEvent } from './content/disk.js';
-import { parseDigest, type Digest } from './digest.js';
+import { digestOf, parseDigest, type Digest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode, isCacheError } from './errors.js';
 import { isIdentityAlive, tempName, tempOwner } from './fs-util.js';
 import { defaultStoreRoot, storePaths, type StorePaths } from './layout.js';
 import type { LockOptions } from './lock.js';
 import { ContentMemo } from './memo.js';
-import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from './oci.js';
+import { isIndexMediaType, isManifestMediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from './oci.js';
 import { normalizeReference } from './reference.js';
 import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
@@ -152,7 +152,10 @@ export class Store {
 
   /** Stores a JSON document (manifest, config, index) and returns its descriptor. */
   async putJson(value: unknown, mediaType: string): Promise<Descriptor> {
-    const { digest, size } = await this.putBlob(JSON.stringify(value));
+    // hashed in memory first: a document already stored (a cached rebuild's config and manifest) is not written again
+    const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+    const expected = { digest: digestOf(bytes), size: bytes.length };
+    const { digest, size } = await this.putBlob(bytes, { expected });
     return { mediaType, digest, size };
   }
 
@@ -212,7 +215,17 @@ export class Store {
       ...(descriptor.annotations === undefined ? {} : { annotations: descriptor.annotations }),
       ...(descriptor.platform === undefined ? {} : { platform: descriptor.platform }),
     };
-    await updateIndexFile(this.#indexFile(), (index) => ({ index: withTag(index, name, entry), result: undefined }));
+    await updateIndexFile(this.#indexFile(), (index) => {
+      // tagging what the name already points at (a cached rebuild) leaves index.json untouched
+      const current = index.manifests.find((d) => d.annotations?.[REF_NAME_ANNOTATION] === name);
+      const same =
+        current !== undefined &&
+        current.digest === entry.digest &&
+        current.mediaType === entry.mediaType &&
+        current.size === entry.size &&
+        JSON.stringify(current.platform) === JSON.stringify(entry.platform);
+      return { index: same ? undefined : withTag(index, name, entry), result: undefined };
+    });
     return name;
   }
 
