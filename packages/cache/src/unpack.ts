@@ -26,6 +26,8 @@ export interface Unpacked {
   entries: number;
   whiteouts: string[];
   opaqueDirs: string[];
+  /** Folders that had their own entry (the others were made as parents, 0755, owned by the extractor). */
+  dirs: string[];
   specials: { path: string; type: string; mode: number; devmajor?: number; devminor?: number }[];
 }
 
@@ -60,6 +62,7 @@ export async function extractLayer(blob: Readable, gzip: boolean, root: string):
     entries: writer.entries,
     whiteouts: writer.whiteouts,
     opaqueDirs: writer.opaqueDirs,
+    dirs: writer.explicitDirs,
     specials: writer.specials,
   };
 }
@@ -86,6 +89,10 @@ class TreeWriter {
 
   constructor(root: string) {
     this.#root = root;
+  }
+
+  get explicitDirs(): string[] {
+    return [...this.#dirModes.keys()];
   }
 
   async write(header: Header, body: EntryBody): Promise<void> {
