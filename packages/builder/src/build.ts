@@ -22,6 +22,7 @@ import { resolveBaseImage, type ResolvedBase } from './image/resolve-base.js';
 import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHistory, type ImageState } from './image/state.js';
 import { writeImage, type WrittenImage } from './image/write-image.js';
 import { planBuild, type PlannedStage } from './plan/plan.js';
+import { stagePlatform } from './plan/stage-platform.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
 import { historyTime } from './steps/layer-step.js';
@@ -50,6 +51,8 @@ export interface StageState {
 export interface StageResult {
   readonly state: StageState;
   readonly label: string;
+  /** The platform its steps ran on (FROM --platform, else its base stage's, else the target). */
+  readonly platform: TargetPlatform;
 }
 
 /** Everything steps share within one build. */
@@ -58,8 +61,19 @@ export interface BuildSession {
   readonly options: BuildOptions;
   readonly context: BuildContext;
   readonly snapshotter: Snapshotter;
+  /**
+   * The platform the current stage's steps run on and are keyed with: the
+   * target, or the stage's own (`FROM --platform=$BUILDPLATFORM`).
+   */
   readonly platform: TargetPlatform;
   readonly platformText: string;
+  /** The platform being built (what TARGETPLATFORM and friends say), whatever the stage runs on. */
+  readonly targetPlatform: TargetPlatform;
+  /**
+   * Cache keys recorded by this build (every platform of it): with --no-cache
+   * they are still reused, so work shared by the platforms runs once.
+   */
+  readonly builtKeys: Set<CacheKey>;
   readonly escape: '\\' | '`';
   /** Scratch folder of this build under the store's tmp (removed at the end). */
   readonly workDir: string;
@@ -98,7 +112,7 @@ function declaredArgs(ins: ArgInstruction, state: StageState, session: BuildSess
   const expand = expanderFor(session, state);
   for (const def of ins.args) {
     const given = session.options.buildArgs?.[def.key];
-    const auto = platformArgs(hostPlatform(), session.platform)[def.key];
+    const auto = platformArgs(hostPlatform(), session.targetPlatform)[def.key];
     let value: string | undefined = given ?? auto;
     if (value === undefined && def.defaultValue !== undefined) value = expand(def.defaultValue);
     if (value === undefined) value = metaArgs.get(def.key);
@@ -150,8 +164,18 @@ function stepInstruction(ins: Instruction | Stage['from']): StepInstruction {
   return { text: ins.original, location: ins.location };
 }
 
-async function buildStage(planned: PlannedStage, session: BuildSession, metaArgs: ReadonlyMap<string, string>): Promise<StageResult> {
+async function buildStage(planned: PlannedStage, targetSession: BuildSession, metaArgs: ReadonlyMap<string, string>): Promise<StageResult> {
   const { stage, label } = planned;
+  const platform = stagePlatform({
+    stage,
+    base: planned.base,
+    metaArgs,
+    escape: targetSession.escape,
+    target: targetSession.targetPlatform,
+    ...(planned.base.kind === 'stage' ? { baseStagePlatform: targetSession.results.get(planned.base.index)?.platform } : {}),
+  });
+  const platformText = formatPlatform(platform);
+  const session: BuildSession = platformText === targetSession.platformText ? targetSession : { ...targetSession, platform, platformText };
   const total = stage.instructions.length + 1;
   const base = (index: number, ins: Instruction | Stage['from']) => ({
     stepId: `${session.labelPrefix}${stage.index}/${index}`,
@@ -195,7 +219,7 @@ async function buildStage(planned: PlannedStage, session: BuildSession, metaArgs
       throw error;
     }
   }
-  return { state, label };
+  return { state, label, platform };
 }
 
 /**
@@ -276,6 +300,7 @@ async function buildForPlatform(
   platform: TargetPlatform,
   paths: { contextDir: string; dockerfilePath: string },
   labelPrefix: string,
+  builtKeys: Set<CacheKey>,
 ): Promise<PlatformBuild> {
   const started = Date.now();
   const emit = options.onEvent ?? discardEvents;
@@ -303,6 +328,8 @@ async function buildForPlatform(
     snapshotter: new Snapshotter(options.store, `build-${process.pid}-${randomBytes(4).toString('hex')}`),
     platform,
     platformText,
+    targetPlatform: platform,
+    builtKeys,
     escape: raw.escapeToken,
     workDir,
     epoch: resolveEpoch(options),
@@ -350,8 +377,12 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const platforms = options.platform === undefined ? [hostPlatform()] : options.platform.split(',').map((p) => parsePlatform(p.trim()));
   const multi = platforms.length > 1;
   const builds: PlatformBuild[] = [];
+  // One after the other, sharing `builtKeys`: a stage that runs on its own
+  // platform (FROM --platform=$BUILDPLATFORM) is keyed the same for every
+  // target, so only the first target runs its steps.
+  const builtKeys = new Set<CacheKey>();
   for (const platform of platforms) {
-    builds.push(await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : ''));
+    builds.push(await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : '', builtKeys));
   }
   let descriptor: Descriptor;
   let imageId: string;

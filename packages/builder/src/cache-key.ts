@@ -7,7 +7,9 @@ import type { ContextEntry, SelectedSource } from './context/context.js';
  * that starts with a versioned tag; changing what goes into a key means a new
  * tag (`strata.step.v2`), never a silent reinterpretation of old records.
  *
- * What goes in: the parent step's key, the target platform, the step's kind
+ * What goes in: the parent step's key, the platform the step runs on (the
+ * stage's: `FROM --platform=$BUILDPLATFORM` gives every target of a
+ * multi-platform build the same keys, so they share that stage), the step's kind
  * and canonical expanded instruction, the environment it runs with (ENV and
  * the build args in scope, which is how a changed build arg reaches exactly the
  * steps that can see it), and for COPY/ADD the content digest of the selected
@@ -19,6 +21,7 @@ export const SOURCES_TAG = 'strata.sources.v1';
 
 export interface StepKeyInput {
   readonly parent: CacheKey;
+  /** The platform of the step's stage (`os/arch[/variant]`), not necessarily the build's target. */
   readonly platform: string;
   readonly kind: string;
   /** The instruction after expansion, in a canonical form (JSON of its typed fields). */

@@ -31,7 +31,7 @@ export function historyTime(session: BuildSession, time: string): string {
  * image ID.
  */
 export async function layerStep(session: BuildSession, state: StageState, spec: LayerStepSpec): Promise<StepOutcome> {
-  if (session.options.noCache !== true) {
+  if (session.options.noCache !== true || session.builtKeys.has(spec.key)) {
     const record = await session.store.getCacheRecord(spec.key);
     if (record !== undefined) {
       const layer: LayerInfo | undefined =
@@ -67,6 +67,7 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
     config: spec.config,
     createdBy: spec.createdBy,
   });
+  session.builtKeys.add(spec.key);
   const time = historyTime(session, record.createdAt);
   const image = withHistory(
     withConfig(state.image, () => spec.config),
