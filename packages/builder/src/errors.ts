@@ -67,6 +67,26 @@ export const BuildErrors = {
     (arch: string, detail: string) => `cannot run ${arch} programs on this machine: ${detail}`,
     'Register qemu-user-static with the F flag: apt-get install qemu-user-static binfmt-support && update-binfmts --enable (scripts/bootstrap does this); or build on a machine of that architecture.',
   ),
+  archiveUnsafe: rule(
+    'BUILD_ARCHIVE_UNSAFE',
+    (source: string, detail: string) => `ADD ${source}: the archive would write outside its destination: ${detail}`,
+    'Archive entries must be relative paths without .. that do not write through symbolic links; rebuild the archive, or COPY it and unpack it in a RUN step.',
+  ),
+  archiveInvalid: rule(
+    'BUILD_ARCHIVE_INVALID',
+    (source: string, detail: string) => `ADD ${source}: cannot extract the archive: ${detail}`,
+    'Check the archive (tar -tvf FILE); to add it without extracting, use COPY or ADD --unpack=false.',
+  ),
+  downloadFailed: rule(
+    'BUILD_DOWNLOAD_FAILED',
+    (url: string, detail: string) => `ADD ${url}: download failed: ${detail}`,
+    'Check the URL and the network (RUN steps and builds with --network=none cannot reach it either way).',
+  ),
+  checksumMismatch: rule(
+    'BUILD_CHECKSUM_MISMATCH',
+    (url: string, expected: string, actual: string) => `ADD ${url}: checksum mismatch: expected ${expected}, got ${actual}`,
+    'The file at the URL is not the one --checksum names: fix the URL or the checksum (sha256sum FILE prints it).',
+  ),
   aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
 } as const;
 

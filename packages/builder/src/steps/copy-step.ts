@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { lstat, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
 import { sourceFacts, sourcesDigest, stepKey } from '../cache-key.js';
-import { openContext, type BuildContext, type SelectedSource } from '../context/context.js';
+import { openContext, type BuildContext, type ContextEntry, type SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { resolveBaseImage } from '../image/resolve-base.js';
 import { containerConfig, type ImageState } from '../image/state.js';
@@ -14,7 +14,9 @@ import { resolveUser } from '../runtime/user.js';
 import { unmount } from '../snapshot/overlay.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
-import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyPlan, type Owner } from './copy.js';
+import { sniffArchive } from './archive.js';
+import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
+import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
 
 /** Where COPY reads from: the build context, or a stage's / image's root filesystem mounted read-only. */
 interface SourceRoot {
@@ -85,15 +87,70 @@ async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<
   return { uid: user.uid, gid: user.gid };
 }
 
-/** COPY and ADD (local sources): select, key by content, copy into a fresh upper directory, commit. */
+/** A source of the step as written, after expansion. */
+type Source = { readonly kind: 'local'; readonly text: string } | { readonly kind: 'url'; readonly url: string };
+
+function classifySources(keyword: 'COPY' | 'ADD', sources: readonly string[]): Source[] {
+  return sources.map((text): Source => {
+    if (keyword === 'ADD' && isGitSource(text)) throw buildError(BuildErrors.unsupported, [`ADD of a git repository (${text})`]);
+    if (isHttpSource(text)) {
+      if (keyword === 'COPY') throw buildError(BuildErrors.invalidInstruction, [`COPY ${text}: a source can't be a URL for COPY (use ADD)`]);
+      try {
+        new URL(text);
+      } catch {
+        throw buildError(BuildErrors.invalidInstruction, [`ADD ${text}: not a valid URL`]);
+      }
+      return { kind: 'url', url: text };
+    }
+    if (isOtherUrl(text)) throw buildError(BuildErrors.unsupported, [`ADD of ${text.split(':')[0] ?? ''}:// sources`]);
+    return { kind: 'local', text };
+  });
+}
+
+/**
+ * --parents: splits a source at its `/./` pivot (rsync's --relative): the
+ * folders after it are kept under the destination, those before it are not.
+ */
+function splitPivot(source: string): { pivot: string; pattern: string } {
+  const cleaned = source.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+  const at = cleaned.indexOf('/./');
+  if (at < 0) return { pivot: '', pattern: cleaned };
+  const pivot = posix.normalize(cleaned.slice(0, at)).replace(/^\.$/, '');
+  return { pivot, pattern: `${cleaned.slice(0, at)}/${cleaned.slice(at + 3)}` };
+}
+
+/** The folders between the pivot and a selected source, outermost first, as the context has them. */
+async function foldersBelow(context: BuildContext, pivot: string, contextPath: string): Promise<ContextEntry[]> {
+  const parts = contextPath.split('/').slice(0, -1);
+  const skip = pivot === '' ? 0 : pivot.split('/').length;
+  const out: ContextEntry[] = [];
+  for (let i = skip; i < parts.length; i += 1) {
+    const rel = parts.slice(0, i + 1).join('/');
+    const hostPath = join(context.root, rel);
+    const st = await lstat(hostPath);
+    out.push({ hostPath, contextPath: rel, type: 'directory', mode: st.isDirectory() ? st.mode & 0o7777 : 0o755, size: 0, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+interface LocalItem {
+  readonly source: SelectedSource;
+  readonly parents?: { pivot: string; folders: ContextEntry[] };
+}
+
+interface RemoteItem {
+  readonly url: string;
+  /** Downloaded before the key when there is no --checksum; on a miss otherwise. */
+  downloaded?: Downloaded;
+}
+
+/** COPY and ADD: select (context, stage, image, URL), key by content, copy into a fresh upper directory, commit. */
 export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: StageState, session: BuildSession): Promise<StepOutcome> {
   const expand = expanderFor(session, state);
   const config = containerConfig(state.image);
   const keyword = ins.kind === 'copy' ? 'COPY' : 'ADD';
   const sources = ins.sources.map(expand);
-  if (ins.kind === 'add' && sources.some((s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith('git@'))) {
-    throw buildError(BuildErrors.unsupported, ['ADD of a URL or git repository']);
-  }
+  const classified = classifySources(keyword, sources);
   const destinationText = expand(ins.destination);
   const destination = resolveDestination(destinationText, config.WorkingDir ?? '/');
   const chown = ins.chown === undefined ? undefined : expand(ins.chown);
@@ -101,11 +158,47 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
   const chmodSpec = chmodText === undefined ? undefined : parseChmod(chmodText);
   const excludes = ins.excludes.map(expand);
   const inline = ins.inlineSources.map((s) => ({ name: s.path, data: s.expand ? expand(s.data) : s.data }));
+  const parents = ins.kind === 'copy' && ins.parents;
+  const checksumText = ins.kind === 'add' && ins.checksum !== undefined ? expand(ins.checksum) : undefined;
+  const checksum = checksumText === undefined || checksumText === '' ? undefined : parseChecksum(checksumText);
+  if (checksum !== undefined && (classified.length !== 1 || classified[0]?.kind !== 'url')) {
+    throw buildError(BuildErrors.invalidInstruction, ['ADD --checksum needs exactly one source, an http(s) URL']);
+  }
+  // docker: local archives are extracted, downloaded ones are not; --unpack overrides both
+  const unpack = ins.kind === 'add' ? ins.unpack : false;
+  const unpackLocal = ins.kind === 'add' && unpack !== false;
+  const unpackRemote = unpack === true;
 
   const root = await sourceRoot(ins, session, state);
   try {
-    const selection: SelectedSource[] = sources.length > 0 ? await root.context.select(sources, { excludes }) : [];
-    const facts = await sourceFacts(selection, async (file) => (await session.store.memo.hashFile(file)).digest);
+    const locals: LocalItem[] = [];
+    for (const source of classified) {
+      if (source.kind !== 'local') continue;
+      if (!parents) {
+        for (const selected of await root.context.select([source.text], { excludes })) locals.push({ source: selected });
+        continue;
+      }
+      const { pivot, pattern } = splitPivot(source.text);
+      for (const selected of await root.context.select([pattern], { excludes })) {
+        locals.push({ source: selected, parents: { pivot, folders: await foldersBelow(root.context, pivot, selected.root.contextPath) } });
+      }
+    }
+    const remotes: RemoteItem[] = classified.flatMap((s) => (s.kind === 'url' ? [{ url: s.url }] : []));
+    const fetchRemote = async (item: RemoteItem): Promise<Downloaded> =>
+      (item.downloaded ??= await download(item.url, {
+        path: join(session.workDir, `download-${session.nextId()}`),
+        ...(checksum === undefined ? {} : { checksum }),
+        ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
+      }));
+    const facts = await sourceFacts(
+      locals.map((l) => l.source),
+      async (file) => (await session.store.memo.hashFile(file)).digest,
+    );
+    for (const remote of remotes) {
+      // with --checksum the key needs no download: a hit never fetches
+      const digest = checksum?.text ?? (await fetchRemote(remote)).digest;
+      facts.push({ path: remote.url, type: 'file', mode: 0o600, digest });
+    }
     const canonical = {
       sources,
       destination,
@@ -113,9 +206,11 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       chmod: chmodText ?? null,
       excludes,
       link: ins.link,
-      parents: ins.kind === 'copy' ? ins.parents : false,
+      parents,
       inline,
       from: root.identity,
+      ...(checksum === undefined ? {} : { checksum: checksum.text }),
+      ...(ins.kind === 'add' && ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
     };
     const key = stepKey({ parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) });
     const createdBy = `${keyword} ${[...sources, ...inline.map((f) => `<<${f.name}`)].join(' ')} ${destinationText} # buildkit`;
@@ -127,21 +222,36 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         let lowerDirs: readonly string[] | undefined;
         const lowers = async () => (lowerDirs ??= await session.snapshotter.lowerDirs(state.image.layers));
         const owner = await resolveOwner(chown, lowers);
-        const dirs = await lowers();
+        // --link: the layer is made as if on scratch (BuildKit): nothing of the parent layers is read
+        const dirs = ins.link ? [] : await lowers();
+        const epoch = session.epoch ?? Math.floor(Date.now() / 1000);
+        const items: CopyItem[] = [];
+        for (const local of locals) {
+          const archive = unpackLocal && local.source.root.type === 'file' ? await sniffArchive(local.source.root.hostPath) : undefined;
+          items.push({ source: local.source, ...(local.parents === undefined ? {} : { parents: local.parents }), ...(archive === undefined ? {} : { archive }), label: local.source.root.contextPath });
+        }
+        for (const remote of remotes) {
+          const got = await fetchRemote(remote);
+          const st = await lstat(got.path);
+          const entry: ContextEntry = { hostPath: got.path, contextPath: urlFileName(remote.url), type: 'file', mode: 0o600, size: st.size, mtimeMs: got.mtimeMs ?? epoch * 1000 };
+          const archive = unpackRemote ? await sniffArchive(got.path) : undefined;
+          items.push({ source: { root: entry, children: [] }, ...(archive === undefined ? {} : { archive }), label: remote.url });
+        }
         const wildcard = sources.some((s) => /[*?[]/.test(s));
-        const destExists = await lookupInLayers(dirs, destination);
-        let destIsDir = destination.endsWith('/') || sources.length + inline.length > 1 || wildcard;
+        let destIsDir = parents || destination.endsWith('/') || sources.length + inline.length > 1 || wildcard;
+        const destExists = destIsDir ? undefined : await lookupInLayers(dirs, destination);
         if (!destIsDir && destExists !== undefined) destIsDir = (await lstat(destExists)).isDirectory();
         const plan: CopyPlan = {
           destination,
           destIsDir,
           ...(owner === undefined ? {} : { owner }),
           ...(chmodSpec === undefined ? {} : { chmod: (mode: number, isDir: boolean) => applyChmod(chmodSpec, mode, isDir) }),
-          epoch: session.epoch ?? Math.floor(Date.now() / 1000),
+          epoch,
+          scratch: () => join(session.workDir, `staging-${session.nextId()}`),
         };
         const upper = join(session.workDir, session.nextId());
         await mkdir(upper, { recursive: true });
-        await copyIntoUpper(upper, dirs, selection, plan);
+        await copyIntoUpper(upper, dirs, items, plan);
         if (inline.length > 0) await writeInlineSources(upper, dirs, inline, plan);
         return upper;
       },

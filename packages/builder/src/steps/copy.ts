@@ -1,8 +1,9 @@
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { lookupInLayers } from '../snapshot/snapshotter.js';
+import { extractArchive, type Compression } from './archive.js';
 
 export interface Owner {
   readonly uid: number;
@@ -21,6 +22,23 @@ export interface CopyPlan {
   readonly chmod?: ModeChange;
   /** Timestamp for created parent folders (seconds). */
   readonly epoch: number;
+  /** A fresh name for scratch folders on the upper directory's filesystem (archive staging). */
+  readonly scratch?: () => string;
+}
+
+/** One selected source of a COPY/ADD and how it lands. */
+export interface CopyItem {
+  readonly source: SelectedSource;
+  /**
+   * --parents: the folders between the pivot (the context root, or a `/./`
+   * in the source) and the source, outermost first, recreated under the
+   * destination with their own metadata; the source keeps its name below them.
+   */
+  readonly parents?: { readonly pivot: string; readonly folders: readonly ContextEntry[] };
+  /** ADD: the source is a tar archive, extracted into the destination folder. */
+  readonly archive?: Compression;
+  /** How the source is named in errors. */
+  readonly label?: string;
 }
 
 /** Resolves COPY's destination against WORKDIR, keeping a trailing slash. */
@@ -41,11 +59,11 @@ async function ensureParents(upper: string, lowerDirs: readonly string[], path: 
   for (const part of parts) {
     rel = rel === '' ? part : `${rel}/${part}`;
     const target = join(upper, rel);
-    try {
-      await lstat(target);
+    const made = await lstat(target).catch(() => undefined);
+    if (made !== undefined) {
+      // never write through a symlink an earlier source of this step made
+      if (!made.isDirectory()) throw buildError(BuildErrors.invalidInstruction, [`cannot copy to /${path}: /${rel} is not a directory`]);
       continue;
-    } catch {
-      // create it
     }
     const inImage = await lookupInLayers(lowerDirs, rel);
     if (inImage !== undefined) {
@@ -64,9 +82,22 @@ async function ensureParents(upper: string, lowerDirs: readonly string[], path: 
   }
 }
 
+/**
+ * Clears the way for an entry: what an earlier source of the same step put
+ * at `target` is replaced (later sources win, as in BuildKit), except a
+ * folder over a folder, which merges. Never follows a symlink: writing a
+ * file onto a symlink would write wherever it points, on the host.
+ */
+async function makeRoom(target: string, isDir: boolean): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing === undefined || (isDir && existing.isDirectory())) return;
+  await rm(target, { recursive: true, force: true });
+}
+
 async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan): Promise<void> {
   const owner = plan.owner ?? { uid: 0, gid: 0 };
   const mtime = entry.mtimeMs / 1000;
+  await makeRoom(target, entry.type === 'directory');
   switch (entry.type) {
     case 'directory':
       await mkdir(target, { recursive: true });
@@ -92,43 +123,71 @@ async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan): P
  * Writes COPY's result into a fresh upper directory, with docker's rules: a
  * folder source copies its contents, a file source lands at the destination
  * (or inside it when the destination is a folder), owners are root or
- * --chown, modes are kept or --chmod, mtimes are kept.
+ * --chown, modes are kept or --chmod, mtimes are kept. ADD's archives are
+ * extracted into the destination folder; --parents keeps each source's
+ * folders below the pivot.
  */
-export async function copyIntoUpper(upper: string, lowerDirs: readonly string[], sources: readonly SelectedSource[], plan: CopyPlan): Promise<void> {
+export async function copyIntoUpper(upper: string, lowerDirs: readonly string[], items: readonly CopyItem[], plan: CopyPlan): Promise<void> {
   const dest = plan.destination.replace(/\/+$/, '') || '/';
   const destRel = dest.replace(/^\/+/, '');
-  for (const source of sources) {
+  const under = (rel: string): string => (destRel === '' ? rel : `${destRel}/${rel}`);
+  for (const item of items) {
+    const { source } = item;
     const root = source.root;
-    if (root.type === 'directory') {
+    let baseRel = destRel;
+    if (item.parents !== undefined) {
+      await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
+      for (const folder of item.parents.folders) {
+        const rel = under(belowPivot(folder.contextPath, item.parents.pivot));
+        if ((await lstat(join(upper, rel)).catch(() => undefined))?.isDirectory() !== true) await copyEntry(folder, join(upper, rel), plan);
+      }
+      const kept = belowPivot(root.contextPath, item.parents.pivot);
+      baseRel = kept === '' ? destRel : under(kept);
+      if (kept !== '') await copyEntry(root, join(upper, baseRel), plan);
+      if (root.type !== 'directory') continue;
+    } else if (item.archive !== undefined) {
+      await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
+      if (plan.scratch === undefined) throw new Error('internal: archive extraction needs a scratch folder');
+      await extractArchive(root.hostPath, item.archive, upper, lowerDirs, {
+        targetRel: destRel,
+        staging: plan.scratch(),
+        source: item.label ?? root.contextPath,
+        ...(plan.owner === undefined ? {} : { owner: plan.owner }),
+      });
+      continue;
+    } else if (root.type === 'directory') {
       await ensureParents(upper, lowerDirs, posix.dirname(`/${destRel}`), plan.owner, plan.epoch);
       if (destRel !== '') {
         const existing = await lookupInLayers(lowerDirs, destRel);
-        let created = false;
-        try {
-          await lstat(join(upper, destRel));
-        } catch {
-          created = true;
-        }
-        if (created) {
+        const made = await lstat(join(upper, destRel)).catch(() => undefined);
+        if (made === undefined) {
           if (existing !== undefined && (await lstat(existing)).isDirectory()) {
             await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
           } else {
-            await copyEntry({ ...root, mode: root.mode }, join(upper, destRel), plan);
+            await copyEntry(root, join(upper, destRel), plan);
           }
+        } else if (!made.isDirectory()) {
+          await copyEntry(root, join(upper, destRel), plan);
         }
       }
-      const prefix = root.contextPath === '' ? '' : `${root.contextPath}/`;
-      for (const child of source.children) {
-        const rel = child.contextPath.slice(prefix.length);
-        await copyEntry(child, join(upper, destRel, rel), plan);
-      }
+    } else {
+      const name = root.contextPath.split('/').pop() ?? '';
+      const targetRel = plan.destIsDir ? under(name) : destRel;
+      await ensureParents(upper, lowerDirs, posix.dirname(`/${targetRel}`), plan.owner, plan.epoch);
+      await copyEntry(root, join(upper, targetRel), plan);
       continue;
     }
-    const name = root.contextPath.split('/').pop() ?? '';
-    const targetRel = plan.destIsDir ? (destRel === '' ? name : `${destRel}/${name}`) : destRel;
-    await ensureParents(upper, lowerDirs, posix.dirname(`/${targetRel}`), plan.owner, plan.epoch);
-    await copyEntry(root, join(upper, targetRel), plan);
+    const prefix = root.contextPath === '' ? '' : `${root.contextPath}/`;
+    for (const child of source.children) {
+      const rel = child.contextPath.slice(prefix.length);
+      await copyEntry(child, join(upper, baseRel, rel), plan);
+    }
   }
+}
+
+/** A context path below the --parents pivot. */
+function belowPivot(path: string, pivot: string): string {
+  return pivot === '' ? path : path.slice(pivot.length + 1);
 }
 
 /** Writes heredoc sources (`COPY <<EOF /dst`) into the upper directory. */
