@@ -1,6 +1,7 @@
 import type { Store } from '@strata/cache';
 import type { RegistryClient } from '@strata/registry';
 import type { BuildEvent } from './events.js';
+import type { BuildOutput, OutputResult } from './output/output-spec.js';
 import type { RuntimeName } from './runtime/runc.js';
 import type { NetworkMode } from './runtime/spec.js';
 
@@ -33,8 +34,19 @@ export interface BuildOptions {
   /** Secrets for RUN --mount=type=secret: id → host file. */
   readonly secrets?: Readonly<Record<string, string>>;
   readonly runtime?: RuntimeName;
-  /** Layer compression (default gzip). */
+  /**
+   * Layer compression of the result. Default: gzip for the layers this build
+   * writes, others kept as stored. When given (here or by an output), every
+   * layer of the result has it: cached and base-image layers stored otherwise
+   * are converted (the image ID stays; the manifest changes).
+   */
   readonly compression?: 'gzip' | 'zstd';
+  /**
+   * Where the result goes besides the store, after it is tagged: an OCI
+   * archive, a docker-archive, or the registry (push every tag; needs
+   * `registry` and `tags`). `parseOutputSpec` reads docker's `--output` text.
+   */
+  readonly output?: BuildOutput | readonly BuildOutput[];
   /** Clamp file times and fix created times (reproducible builds). Default: the SOURCE_DATE_EPOCH environment variable. */
   readonly sourceDateEpoch?: number;
   /** Where binfmt_misc registrations are read (default /proc/sys/fs/binfmt_misc). */
@@ -55,4 +67,6 @@ export interface BuildResult {
   /** The normalized references tagged. */
   readonly tags: readonly string[];
   readonly stages: readonly StageSummary[];
+  /** What each output wrote or pushed, in order. */
+  readonly outputs: readonly OutputResult[];
 }

@@ -20,7 +20,9 @@ import { BuildError, buildError, BuildErrors } from './errors.js';
 import { discardEvents, type BuildEvent, type StepInstruction } from './events.js';
 import { resolveBaseImage, type ResolvedBase } from './image/resolve-base.js';
 import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHistory, type ImageState } from './image/state.js';
+import { recompressImage } from './image/recompress.js';
 import { writeImage, type WrittenImage } from './image/write-image.js';
+import { checkOutputs, outputsOf, resultCompression, writeOutputs } from './output/write-outputs.js';
 import { planBuild, type PlannedStage } from './plan/plan.js';
 import { stagePlatform } from './plan/stage-platform.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
@@ -350,6 +352,7 @@ async function buildForPlatform(
     if (options.labels !== undefined && Object.keys(options.labels).length > 0) {
       image = withConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...options.labels } }));
     }
+    if (options.compression !== undefined) image = await recompressImage(options.store, image, options.compression, workDir);
     const written = await writeImage(options.store, image, target.state.time);
     const summaries = [...session.results].map(([index, r]) => ({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' }));
     return { written, summaries };
@@ -365,8 +368,11 @@ async function buildForPlatform(
  * Several platforms (`linux/amd64,linux/arm64`) build one after the other and
  * are tagged as one OCI image index.
  */
-export async function build(options: BuildOptions): Promise<BuildResult> {
+export async function build(given: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
+  // the outputs' compression=... is the compression of the image itself
+  const compression = resultCompression(given);
+  const options: BuildOptions = compression === given.compression ? given : { ...given, compression };
   const emit = options.onEvent ?? discardEvents;
   const contextDir = resolve(options.context);
   const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
@@ -376,6 +382,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const parsed = parseStages(raw);
   const platforms = options.platform === undefined ? [hostPlatform()] : options.platform.split(',').map((p) => parsePlatform(p.trim()));
   const multi = platforms.length > 1;
+  checkOutputs(options, platforms.length);
   const builds: PlatformBuild[] = [];
   // One after the other, sharing `builtKeys`: a stage that runs on its own
   // platform (FROM --platform=$BUILDPLATFORM) is keyed the same for every
@@ -397,6 +404,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
   const tags: string[] = [];
   for (const tag of options.tags ?? []) tags.push(await options.store.tag(tag, descriptor));
+  const outputs = await writeOutputs(outputsOf(options), {
+    store: options.store,
+    descriptor,
+    tags,
+    emit,
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
   emit({ type: 'build-completed', timestamp: Date.now(), imageId, manifestDigest: descriptor.digest, tags, durationMs: Date.now() - started });
-  return { imageId, manifestDigest: descriptor.digest, tags, stages: builds.flatMap((b) => b.summaries) };
+  return { imageId, manifestDigest: descriptor.digest, tags, stages: builds.flatMap((b) => b.summaries), outputs };
 }

@@ -62,6 +62,11 @@ export const BuildErrors = {
   ),
   unsupported: rule('BUILD_UNSUPPORTED', (what: string) => `${what} is not supported yet`),
   invalidInstruction: rule('BUILD_INVALID_INSTRUCTION', (what: string) => what),
+  outputInvalid: rule(
+    'BUILD_OUTPUT_INVALID',
+    (output: string, problem: string) => `output ${output}: ${problem}`,
+    'Outputs are type=oci,dest=FILE[,compression=gzip|zstd], type=docker,dest=FILE, or type=registry (--push, which needs -t REGISTRY/NAME:TAG).',
+  ),
   emulationMissing: rule(
     'BUILD_EMULATION_MISSING',
     (arch: string, detail: string) => `cannot run ${arch} programs on this machine: ${detail}`,

@@ -32,6 +32,10 @@ export type BuildEvent =
   | (StepEventBase & { readonly type: 'step-completed'; readonly cacheKey?: string; readonly durationMs: number; readonly reason?: string; readonly layer?: { readonly digest: string; readonly size: number } })
   | (StepEventBase & { readonly type: 'step-failed'; readonly code: string; readonly message: string; readonly durationMs: number })
   | { readonly type: 'warning'; readonly timestamp: number; readonly code: string; readonly message: string; readonly location?: SourceLocation }
+  /** An output (`--output`, `--push`) begins: `type=oci,dest=FILE`, `type=registry`. */
+  | { readonly type: 'export-started'; readonly timestamp: number; readonly output: string }
+  /** What it wrote: the archive file, or each reference pushed, with the digest of the manifest or index. */
+  | { readonly type: 'export-completed'; readonly timestamp: number; readonly output: string; readonly targets: readonly { readonly target: string; readonly digest: string }[]; readonly durationMs: number }
   | { readonly type: 'build-completed'; readonly timestamp: number; readonly imageId: string; readonly manifestDigest: string; readonly tags: readonly string[]; readonly durationMs: number };
 
 export type BuildEventType = BuildEvent['type'];

@@ -14,6 +14,8 @@ export type { OverlayMount } from './snapshot/overlay.js';
 export { build } from './build.js';
 export type { StageState, StageResult } from './build.js';
 export type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
+export { parseOutputSpec, formatOutput } from './output/output-spec.js';
+export type { BuildOutput, OutputCompression, OutputResult } from './output/output-spec.js';
 export type { BuildEvent, BuildEventType, StepInstruction } from './events.js';
 export { discardEvents } from './events.js';
 export { parsePlatform, formatPlatform, hostPlatform, platformMatches, platformArgs } from './platform.js';

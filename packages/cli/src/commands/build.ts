@@ -1,13 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { build, type BuildEvent, type NetworkMode } from '@strata/builder';
+import { build, parseOutputSpec, type BuildEvent, type BuildOutput, type NetworkMode } from '@strata/builder';
+import type { RegistryEvent } from '@strata/registry';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
 import { jsonRenderer, plainRenderer, ttyRenderer, type ProgressRenderer } from '../render/progress.js';
 import { openStore } from './prune.js';
-import { insecureRegistryOption, registryClient } from './registry-common.js';
+import { insecureRegistryOption, registryClient, shortId } from './registry-common.js';
 
 const syntax: CommandSyntax = {
   usage: 'strata build [OPTIONS] CONTEXT',
@@ -28,6 +29,15 @@ const syntax: CommandSyntax = {
     { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only the image ID' },
     { name: 'iidfile', type: 'string', valueName: 'FILE', description: 'Write the image ID to the file' },
     { name: 'runtime', type: 'string', valueName: 'NAME', description: 'OCI runtime for RUN: runc (default) or crun' },
+    {
+      name: 'output',
+      short: 'o',
+      type: 'string',
+      valueName: 'type=oci|docker,dest=FILE',
+      multiple: true,
+      description: 'Also write the image to an OCI archive or a docker-archive (,compression=zstd: zstd layers)',
+    },
+    { name: 'push', type: 'boolean', description: 'Push every tag to its registry after the build (type=registry)' },
   ],
   positionals: [1, 1],
 };
@@ -61,6 +71,23 @@ function parseSecrets(list: readonly string[], cwd: string): Record<string, stri
 
 class UsageError extends Error {}
 
+/** `--output` values (dest relative to the current directory) and `--push`, as the builder's outputs. */
+function parseOutputs(list: readonly string[], push: boolean, cwd: string): BuildOutput[] {
+  const outputs: BuildOutput[] = [];
+  for (const item of list) {
+    let output: BuildOutput;
+    try {
+      output = parseOutputSpec(item);
+    } catch (error) {
+      const e = error as { message: string; hint?: string };
+      throw new UsageError(`--output ${e.message.replace(/^output /, '')}${e.hint === undefined ? '' : `\nhint: ${e.hint}`}`);
+    }
+    outputs.push(output.type === 'registry' ? output : { ...output, dest: resolve(cwd, output.dest) });
+  }
+  if (push && !outputs.some((o) => o.type === 'registry')) outputs.push({ type: 'registry' });
+  return outputs;
+}
+
 /** `strata build`: docker build's flags and meanings. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const argv = parseCommandLine('build', args, syntax, io);
@@ -83,8 +110,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return ExitCode.usage;
   }
   let secrets: Record<string, string>;
+  let outputs: BuildOutput[];
   try {
     secrets = parseSecrets(list('secret'), io.cwd);
+    outputs = parseOutputs(list('output'), v.push === true, io.cwd);
   } catch (error) {
     io.stderr.write(`strata build: ${(error as Error).message}\n`);
     return ExitCode.usage;
@@ -102,6 +131,16 @@ export async function run(args: string[], io: CliIo): Promise<number> {
         ? ttyRenderer(write, { width: (io.stderr as { columns?: number }).columns ?? 100 })
         : plainRenderer(write);
 
+  // pushes report each blob as `strata push` does (plain), or as a JSON line (json)
+  const onRegistryEvent = (event: RegistryEvent): void => {
+    if (event.type !== 'blob-pushed' || quiet || live) return;
+    if (progress === 'json') io.stdout.write(`${JSON.stringify(event)}\n`);
+    else {
+      const status = event.outcome === 'exists' ? 'Layer already exists' : event.outcome === 'mounted' ? `Mounted from ${event.from ?? ''}` : 'Pushed';
+      write(`${shortId(event.digest)}: ${status}\n`);
+    }
+  };
+
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -118,7 +157,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(v.platform === undefined ? {} : { platform: v.platform as string }),
       noCache: v['no-cache'] === true,
       pull: v.pull === true,
-      registry: registryClient(io, v['insecure-registry'] as string[] | undefined),
+      registry: registryClient(io, v['insecure-registry'] as string[] | undefined, onRegistryEvent),
+      ...(outputs.length === 0 ? {} : { output: outputs }),
       ...(network === undefined ? {} : { network: network as NetworkMode }),
       labels: keyValues(list('label'), io.env, false),
       secrets,

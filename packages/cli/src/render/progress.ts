@@ -67,6 +67,15 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
         case 'warning':
           write(`WARNING: ${event.code}: ${event.message}${event.location ? ` (${event.location.file ?? 'Dockerfile'}:${event.location.start.line})` : ''}\n`);
           return;
+        case 'export-started':
+          write(`#${num(`export ${event.output}`)} exporting to ${event.output}\n`);
+          return;
+        case 'export-completed': {
+          const n = num(`export ${event.output}`);
+          for (const t of event.targets) write(`#${n} ${event.output.startsWith('type=registry') ? 'pushed' : 'wrote'} ${t.target} ${t.digest}\n`);
+          write(`#${n} DONE ${seconds(event.durationMs)}\n`);
+          return;
+        }
         case 'build-completed':
           write(`#${next + 1} writing image ${event.imageId} done\n`);
           for (const tag of event.tags) write(`#${next + 1} naming to ${tag} done\n`);
@@ -185,6 +194,17 @@ export function ttyRenderer(write: (text: string) => void, options: { width?: nu
         case 'warning':
           footer = [...footer, `WARNING: ${event.code}: ${event.message}`];
           break;
+        case 'export-started':
+          steps.set(`export ${event.output}`, { label: 'export', text: event.output, started: event.timestamp, status: 'running', durationMs: 0, lastLog: '' });
+          break;
+        case 'export-completed': {
+          const step = steps.get(`export ${event.output}`);
+          if (step !== undefined) {
+            step.status = 'done';
+            step.durationMs = event.durationMs;
+          }
+          break;
+        }
         case 'build-completed':
           finished = true;
           footer = [...footer, ` => writing image ${event.imageId}`, ...event.tags.map((t) => ` => naming to ${t}`)];

@@ -1,0 +1,164 @@
+// strata build --output type=oci|docker,dest=FILE[,compression=zstd] and --push,
+// run as a user runs them (bin/strata of this checkout), read back with skopeo
+// and umoci; pushes go to the reference registry with basic auth after
+// `strata login`, as `strata push` does.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { MediaType, Store, type Descriptor } from '@strata/cache';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+import { loadTestImage, testImage } from './support/test-images.js';
+
+const execFileAsync = promisify(execFile);
+const BIN = resolve(__dirname, '..', 'bin', 'strata');
+const user = { name: 'builder', password: 'push-s3cret' };
+
+describe('strata build --output and --push', () => {
+  let dir: string;
+  let context: string;
+  let env: NodeJS.ProcessEnv;
+  let store: Store;
+  let registry: TestRegistry;
+
+  async function strata(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+    const child = execFileAsync(BIN, args, { env, cwd: dir, maxBuffer: 64 << 20 });
+    if (stdin !== undefined) child.child.stdin?.end(stdin);
+    else child.child.stdin?.end();
+    try {
+      const { stdout, stderr } = await child;
+      return { code: 0, out: stdout, err: stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' };
+    }
+  }
+
+  const skopeo = (...args: string[]): string => execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const sha256 = (bytes: Buffer | string): string => `sha256:${execFileSync('sha256sum', { input: bytes }).toString().split(' ')[0]}`;
+  const storeDigest = async (ref: string): Promise<string> => (await store.resolve(ref)).digest;
+
+  beforeAll(async () => {
+    dir = mkdtempSync('/dev/shm/strata-build-output-');
+    env = { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: join(dir, 'docker'), STRATA_ROOT: join(dir, 'store') };
+    store = await Store.open(join(dir, 'store'));
+    const manifests: Descriptor[] = [];
+    for (const arch of ['amd64', 'arm64']) {
+      const name = await loadTestImage(store, testImage('busybox', arch), `localhost/test/busybox:${arch}`);
+      const d = await store.resolve(name);
+      const config = await store.readConfig((await store.readManifest(d.digest)).config.digest);
+      manifests.push({ ...d, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } });
+    }
+    await store.tag('localhost/test/busybox:multi', await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex));
+    context = join(dir, 'ctx');
+    mkdirSync(context);
+    writeFileSync(join(context, 'hello.txt'), 'hello from the context\n');
+    writeFileSync(join(context, 'Dockerfile'), 'FROM localhost/test/busybox:multi\nCOPY hello.txt /hello.txt\nRUN uname -m > /arch\nCMD ["cat", "/hello.txt"]\n');
+    registry = await startRegistry({ auth: 'basic', users: [user] });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes an OCI archive that skopeo and umoci open, with the tagged image', async () => {
+    const r = await strata(['build', '--progress=plain', '-t', 'localhost/out/app:1', '--output', 'type=oci,dest=app-oci.tar', 'ctx']);
+    expect(r).toMatchObject({ code: 0 });
+    expect(r.err).toMatch(/exporting to type=oci,dest=\/.*app-oci\.tar/);
+    const file = join(dir, 'app-oci.tar');
+    const inspect = JSON.parse(skopeo('inspect', `oci-archive:${file}:1`)) as { Digest: string; Architecture: string; Layers: string[] };
+    expect(inspect.Digest).toBe(await storeDigest('localhost/out/app:1'));
+    expect(inspect.Architecture).toBe('amd64');
+    expect(inspect.Layers).toHaveLength(3);
+    // umoci reads the layout inside the archive and unpacks the root filesystem
+    const layout = join(dir, 'oci-layout');
+    mkdirSync(layout);
+    execFileSync('tar', ['-xf', file, '-C', layout]);
+    execFileSync('umoci', ['raw', 'unpack', '--image', `${layout}:1`, join(dir, 'oci-rootfs')], { stdio: 'pipe' });
+    expect(readFileSync(join(dir, 'oci-rootfs', 'hello.txt'), 'utf8')).toBe('hello from the context\n');
+    expect(readFileSync(join(dir, 'oci-rootfs', 'arch'), 'utf8')).toBe('x86_64\n');
+  });
+
+  it('writes a docker-archive that skopeo opens, with the same config (image ID) and tag', async () => {
+    const r = await strata(['build', '-q', '-t', 'localhost/out/app:1', '-o', 'type=docker,dest=app-docker.tar', 'ctx']);
+    expect(r.code).toBe(0);
+    const imageId = r.out.trim();
+    const file = join(dir, 'app-docker.tar');
+    const rawConfig = execFileSync('skopeo', ['inspect', '--raw', '--config', `docker-archive:${file}`]);
+    expect(sha256(rawConfig)).toBe(imageId);
+    const inspect = JSON.parse(skopeo('inspect', `docker-archive:${file}`)) as { RepoTags: string[]; Layers: string[]; Architecture: string };
+    expect(inspect.Architecture).toBe('amd64');
+    expect(inspect.Layers).toHaveLength(3);
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as { RepoTags: string[] }[];
+    expect(manifest[0]?.RepoTags).toEqual(['localhost/out/app:1']);
+  });
+
+  it('compression=zstd gives every layer (base and cached ones too) zstd, keeping the image ID', async () => {
+    const gzipId = (await strata(['build', '-q', '-t', 'localhost/out/app:1', 'ctx'])).out.trim();
+    const r = await strata(['build', '-q', '-t', 'localhost/out/app:zstd', '--output', 'type=oci,dest=app-zstd.tar,compression=zstd', 'ctx']);
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(gzipId);
+    const file = join(dir, 'app-zstd.tar');
+    const raw = JSON.parse(skopeo('inspect', '--raw', `oci-archive:${file}:zstd`)) as { layers: { mediaType: string }[] };
+    expect(raw.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerZstd, MediaType.ociLayerZstd, MediaType.ociLayerZstd]);
+    // the tagged image in the store is that image; skopeo copies it (decompressing zstd) to a directory
+    expect(JSON.parse(skopeo('inspect', '--raw', `oci:${store.root}:localhost/out/app:zstd`)).layers).toEqual(raw.layers);
+    execFileSync('skopeo', ['copy', `oci-archive:${file}:zstd`, `dir:${join(dir, 'zstd-dir')}`], { stdio: 'pipe' });
+    // a second zstd build converts nothing again: same manifest
+    const again = await strata(['build', '-q', '-t', 'localhost/out/app:zstd2', '--output', 'type=oci,dest=app-zstd2.tar,compression=zstd', 'ctx']);
+    expect(again.code).toBe(0);
+    expect(await storeDigest('localhost/out/app:zstd2')).toBe(await storeDigest('localhost/out/app:zstd'));
+  });
+
+  it('--push pushes every tag with the credentials of strata login; the registry has the same digest', async () => {
+    const login = await strata(['login', '-u', user.name, '--password-stdin', registry.host], `${user.password}\n`);
+    expect(login.code).toBe(0);
+    const tags = [`${registry.host}/team/app:1.0`, `${registry.host}/team/app:latest`];
+    const r = await strata(['build', '--progress=plain', '--platform', 'linux/amd64', '-t', tags[0] as string, '-t', tags[1] as string, '--push', 'ctx']);
+    expect(r).toMatchObject({ code: 0 });
+    expect(r.err).toMatch(/: Pushed\n/);
+    const digest = await storeDigest(tags[0] as string);
+    for (const tag of tags) {
+      expect(r.err).toContain(`pushed ${tag} ${digest}`);
+      const inspect = JSON.parse(skopeo('inspect', '--tls-verify=false', '--creds', `${user.name}:${user.password}`, `docker://${tag}`)) as { Digest: string };
+      expect(inspect.Digest).toBe(digest);
+    }
+  });
+
+  it('--platform linux/amd64,linux/arm64 --push pushes the index and both images', async () => {
+    const tag = `${registry.host}/team/multi:1`;
+    const r = await strata(['build', '--progress=plain', '--platform', 'linux/amd64,linux/arm64', '-t', tag, '--push', '--output', 'type=oci,dest=multi.tar', 'ctx']);
+    expect(r).toMatchObject({ code: 0 });
+    const creds = ['--tls-verify=false', '--creds', `${user.name}:${user.password}`];
+    const rawText = skopeo('inspect', '--raw', ...creds, `docker://${tag}`);
+    expect(sha256(rawText)).toBe(await storeDigest(tag));
+    const raw = JSON.parse(rawText) as { mediaType: string; manifests: { platform: { architecture: string } }[] };
+    expect(raw.mediaType).toBe(MediaType.ociIndex);
+    expect(raw.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+    const arm = JSON.parse(skopeo('--override-arch', 'arm64', 'inspect', ...creds, `docker://${tag}`)) as { Architecture: string };
+    expect(arm.Architecture).toBe('arm64');
+    // the OCI archive of the same build holds the index
+    expect(sha256(skopeo('inspect', '--raw', `oci-archive:${join(dir, 'multi.tar')}:1`))).toBe(await storeDigest(tag));
+  });
+
+  it('refuses outputs it cannot write before building anything', async () => {
+    const noTag = await strata(['build', '--push', 'ctx']);
+    expect(noTag.code).toBe(1);
+    expect(noTag.err).toContain('BUILD_OUTPUT_INVALID');
+    expect(noTag.err).toContain('-t REGISTRY/NAME:TAG');
+
+    const zstdDocker = await strata(['build', '-o', 'type=docker,dest=x.tar,compression=zstd', 'ctx']);
+    expect(zstdDocker.code).toBe(2);
+    expect(zstdDocker.err).toContain('a docker-archive holds uncompressed layers');
+
+    const unknown = await strata(['build', '-o', 'type=local,dest=out', 'ctx']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain("unknown type 'local'");
+
+    const multiDocker = await strata(['build', '--platform', 'linux/amd64,linux/arm64', '-o', 'type=docker,dest=multi-docker.tar', 'ctx']);
+    expect(multiDocker.code).toBe(1);
+    expect(multiDocker.err).toContain('use type=oci for a multi-platform build');
+    expect(multiDocker.err).not.toContain('#1 ');
+    expect(existsSync(join(dir, 'multi-docker.tar'))).toBe(false);
+  });
+});
