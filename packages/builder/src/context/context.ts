@@ -87,7 +87,15 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
   const hasExceptions = patterns.some((p) => p.startsWith('!'));
   const isIgnored = (path: string): boolean => path !== '' && path !== '.' && matcher.ignores(path);
 
-  async function walk(dir: ContextEntry, excludes: Matcher | undefined, out: ContextEntry[]): Promise<void> {
+  /**
+   * --exclude patterns match a path relative to the context root or, below a
+   * folder source, relative to that folder (BuildKit matches them against the
+   * copied tree: `COPY --exclude=storage/views app/ /app/`).
+   */
+  const excluded = (excludes: Matcher, path: string, base: string): boolean =>
+    excludes.ignores(path) || (base !== '' && path.startsWith(`${base}/`) && excludes.ignores(path.slice(base.length + 1)));
+
+  async function walk(dir: ContextEntry, excludes: Matcher | undefined, out: ContextEntry[], base = dir.contextPath): Promise<void> {
     const names = (await readdir(dir.hostPath)).sort();
     for (const name of names) {
       const hostPath = join(dir.hostPath, name);
@@ -98,7 +106,7 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
         if (ignored && !hasExceptions) continue;
         const before = out.length;
         if (!ignored) out.push(entry);
-        await walk(entry, excludes, out);
+        await walk(entry, excludes, out, base);
         // an ignored folder with re-included children is still created
         if (ignored && out.length > before) out.splice(before, 0, entry);
         continue;
@@ -109,7 +117,7 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
     if (excludes !== undefined) {
       for (let i = out.length - 1; i >= 0; i -= 1) {
         const e = out[i];
-        if (e !== undefined && excludes.ignores(e.contextPath)) out.splice(i, 1);
+        if (e !== undefined && excluded(excludes, e.contextPath, base)) out.splice(i, 1);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { lstat, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { makeCacheKey, type CacheKey, type ContainerConfig } from '@strata/cache';
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
@@ -15,6 +16,7 @@ import { unmount } from '../snapshot/overlay.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
+import { resolveInImage } from './dest-path.js';
 import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
 
@@ -85,6 +87,21 @@ async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<
   const user = resolveUser(groupPart === undefined ? userPart : `${userPart}:${groupPart}`, files);
   // docker: --chown=user without a group uses the user's primary group
   return { uid: user.uid, gid: user.gid };
+}
+
+/** The parent of every --link layer key: the layer is made as if on scratch. */
+const LINK_PARENT = makeCacheKey('strata.copy-link.v1');
+
+/**
+ * A --link step whose own key is new but whose layer was made before (on
+ * another parent): records the step with that layer, so the layer step
+ * finds it and copies nothing.
+ */
+async function adoptLinkedLayer(session: BuildSession, linkKey: CacheKey, key: CacheKey, config: ContainerConfig, createdBy: string): Promise<void> {
+  if ((await session.store.getCacheRecord(key)) !== undefined) return;
+  const linked = await session.store.getCacheRecord(linkKey);
+  if (linked?.layer === undefined || !(await session.store.hasBlob(linked.layer.digest))) return;
+  await session.store.putCacheRecord(key, { layer: linked.layer, config, createdBy });
 }
 
 /** A source of the step as written, after expansion. */
@@ -214,7 +231,15 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     };
     const key = stepKey({ parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) });
     const createdBy = `${keyword} ${[...sources, ...inline.map((f) => `<<${f.name}`)].join(' ')} ${destinationText} # buildkit`;
-    return await layerStep(session, state, {
+    // --link: the layer depends on the sources and the instruction only, so a
+    // layer made on another parent is reused when the parent changes (BuildKit's
+    // point of --link). Not with --chown by name: that reads the parent's /etc/passwd.
+    const linkKey =
+      ins.link && (chown === undefined || /^[0-9]+(:[0-9]+)?$/.test(chown))
+        ? stepKey({ parent: LINK_PARENT, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) })
+        : undefined;
+    if (linkKey !== undefined && session.options.noCache !== true) await adoptLinkedLayer(session, linkKey, key, config, createdBy);
+    const outcome = await layerStep(session, state, {
       key,
       createdBy,
       config,
@@ -237,6 +262,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           const archive = unpackRemote ? await sniffArchive(got.path) : undefined;
           items.push({ source: { root: entry, children: [] }, ...(archive === undefined ? {} : { archive }), label: remote.url });
         }
+        // without --link, symlinks the image has on the way are followed inside the image root (BuildKit)
+        const destination = ins.link ? canonical.destination : await resolveInImage(dirs, canonical.destination);
         const wildcard = sources.some((s) => /[*?[]/.test(s));
         let destIsDir = parents || destination.endsWith('/') || sources.length + inline.length > 1 || wildcard;
         const destExists = destIsDir ? undefined : await lookupInLayers(dirs, destination);
@@ -256,6 +283,11 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         return upper;
       },
     });
+    if (linkKey !== undefined && !outcome.cached) {
+      const made = await session.store.getCacheRecord(key);
+      if (made?.layer !== undefined) await session.store.putCacheRecord(linkKey, { layer: made.layer, createdBy });
+    }
+    return outcome;
   } finally {
     await root.release();
   }
