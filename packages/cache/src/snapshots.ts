@@ -6,7 +6,7 @@ import { digestHex, isDigest, parseDigest, type ChainId, type DiffId, type Diges
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
 import { fsyncDir, removeTree, tempName, writeFileAtomic } from './fs-util.js';
 import { MediaType, type Descriptor } from './oci.js';
-import { extractLayer } from './unpack.js';
+import { DEFAULT_MAX_LAYER_SIZE, extractLayer } from './unpack.js';
 
 /** What an unpacked layer holds besides its files: the changes a tar can only describe. */
 export interface SnapshotInfo {
@@ -38,6 +38,8 @@ export interface UnpackOptions {
   readonly diffId?: DiffId;
   /** The chain ID of the layers below, if any. */
   readonly parent?: ChainId;
+  /** The most uncompressed bytes the layer may have (default: the store's limit). */
+  readonly maxBytes?: number;
 }
 
 /** How the snapshot store reads blobs: a verifying stream. */
@@ -63,8 +65,10 @@ export class SnapshotStore {
   readonly #refs: string;
   readonly #tmp: string;
   readonly #openBlob: BlobOpener;
+  readonly #maxBytes: number;
 
-  constructor(layers: string, refs: string, tmp: string, openBlob: BlobOpener) {
+  constructor(layers: string, refs: string, tmp: string, openBlob: BlobOpener, maxBytes: number = DEFAULT_MAX_LAYER_SIZE) {
+    this.#maxBytes = maxBytes;
     this.#layers = layers;
     this.#refs = refs;
     this.#tmp = tmp;
@@ -111,7 +115,9 @@ export class SnapshotStore {
     const work = join(this.#tmp, tempName('snap'));
     await mkdir(join(work, FS), { recursive: true });
     try {
-      const unpacked = await extractLayer(await this.#openBlob(options.layer.digest), gzip, join(work, FS));
+      const unpacked = await extractLayer(await this.#openBlob(options.layer.digest), gzip, join(work, FS), {
+        maxBytes: options.maxBytes ?? this.#maxBytes,
+      });
       if (options.diffId !== undefined && unpacked.diffId !== options.diffId) {
         throw cacheError(CacheErrors.integrity, [options.diffId, unpacked.diffId], { expected: options.diffId, found: unpacked.diffId });
       }

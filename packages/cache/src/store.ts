@@ -1,5 +1,5 @@
-import { link, mkdir, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, link, mkdir, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
 import { DiskContentStore, type ContentEvent } from './content/disk.js';
@@ -14,6 +14,7 @@ import { normalizeReference } from './reference.js';
 import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
 import { SnapshotStore } from './snapshots.js';
+import { maxLayerSizeFromEnv } from './unpack.js';
 import { prune, type PruneOptions, type PruneResult } from './gc.js';
 import { diskUsage, type DiskUsage } from './usage.js';
 import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
@@ -29,6 +30,11 @@ export interface StoreOptions {
   readonly onEvent?: (event: StoreEvent) => void;
   /** How long to wait for another process's lock (default 120 s). */
   readonly lockTimeoutMs?: number;
+  /**
+   * The most uncompressed bytes one layer (or one archive entry) may expand
+   * to; past it, CACHE_LAYER_TOO_LARGE. Default: `STRATA_MAX_LAYER_SIZE`, else 64 GiB.
+   */
+  readonly maxLayerSize?: number;
 }
 
 const OCI_LAYOUT = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`;
@@ -48,6 +54,8 @@ export class Store {
   readonly memo: ContentMemo;
   /** Unpacked layers by chain ID, reference-counted. */
   readonly snapshots: SnapshotStore;
+  /** See StoreOptions.maxLayerSize. */
+  readonly maxLayerSize: number;
   readonly #options: StoreOptions;
 
   private constructor(root: string, options: StoreOptions) {
@@ -58,7 +66,8 @@ export class Store {
     this.blobs = new DiskContentStore({ blobs: this.paths.blobs, tmp: this.paths.tmp, quarantine: this.paths.quarantine, onEvent: emit });
     this.records = new RecordStore(this.paths.records, this.paths.tmp);
     this.memo = new ContentMemo(this.paths.memo, this.paths.tmp);
-    this.snapshots = new SnapshotStore(this.paths.snapshots, this.paths.snapshotRefs, this.paths.tmp, (digest) => this.getBlob(digest));
+    this.maxLayerSize = options.maxLayerSize ?? maxLayerSizeFromEnv();
+    this.snapshots = new SnapshotStore(this.paths.snapshots, this.paths.snapshotRefs, this.paths.tmp, (digest) => this.getBlob(digest), this.maxLayerSize);
   }
 
   /**
@@ -72,6 +81,9 @@ export class Store {
       for (const dir of [p.blobs, p.tmp, p.locks, p.quarantine, p.records, p.memo, p.snapshots, p.snapshotRefs]) {
         await mkdir(dir, { recursive: true });
       }
+      // Unpacked layers and running steps hold any image's setuid files and
+      // device nodes: only root may reach them (docker keeps /var/lib/docker 0710).
+      if (process.getuid?.() === 0) for (const dir of [dirname(p.snapshots), p.tmp]) await chmod(dir, 0o700);
       await store.#createIfAbsent(p.ociLayout, OCI_LAYOUT);
       await store.#createIfAbsent(p.index, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2)}\n`);
       const layout = JSON.parse(await readFile(p.ociLayout, 'utf8')) as { imageLayoutVersion?: unknown };

@@ -2,7 +2,7 @@
 // ID, platform choice for multi-platform tags, sizes and times for people,
 // and error reports with code and hint.
 import {
-  defaultStoreRoot, digestHex, isCacheError, normalizeReference, readImage, Store,
+  defaultStoreRoot, digestHex, isCacheError, maxLayerSizeFromEnv, normalizeReference, readImage, Store,
   type Descriptor, type PlatformChooser, type StoredImage,
 } from '@strata/cache';
 import { isDockerfileError } from '@strata/parser';
@@ -10,9 +10,9 @@ import { formatPlatform, hostPlatform, isRegistryError, parsePlatform, platformM
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 
-/** Opens the store named by STRATA_ROOT (or the default root). */
+/** Opens the store named by STRATA_ROOT (or the default root), with the layer size limit of STRATA_MAX_LAYER_SIZE. */
 export function openStore(io: CliIo): Promise<Store> {
-  return Store.open(defaultStoreRoot(io.env));
+  return Store.open(defaultStoreRoot(io.env), { maxLayerSize: maxLayerSizeFromEnv(io.env) });
 }
 
 /** Bytes for people, decimal like docker: `0B`, `1.2kB`, `34.5MB`. */

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import { digestHex, isDigest, parseDigest, type Digest } from '../digest.js';
-import { cacheError, errnoCode, isCacheError } from '../errors.js';
+import { cacheError, CacheErrors, errnoCode, isCacheError } from '../errors.js';
 import { isIndexMediaType, isManifestMediaType, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
 import { normalizeReference } from '../reference.js';
 import type { Store } from '../store.js';
@@ -106,6 +106,8 @@ async function readArchiveEntries(store: Store, file: string): Promise<Map<strin
         continue;
       }
       const size = header.size;
+      // a gzip bomb shows here as an entry bigger than any layer may be
+      if (size > store.maxLayerSize) throw cacheError(CacheErrors.layerTooLarge, [store.maxLayerSize]);
       const blobMatch = BLOB_PATH.exec(name);
       if (blobMatch !== null) {
         const expected = { digest: parseDigest(`sha256:${blobMatch[1] ?? ''}`), size };
@@ -199,7 +201,12 @@ async function diffIdOf(store: Store, blob: { digest: Digest; size: number; head
   if (isZstd(blob.head)) throw cacheError(ArchiveErrors.unsupported, [`layer ${blob.digest} is zstd-compressed; strata loads uncompressed and gzip layers`]);
   if (!isGzip(blob.head)) return { diffId: blob.digest, mediaType: MediaType.ociLayer };
   const hash = createHash('sha256');
-  for await (const chunk of (await store.getBlob(blob.digest, { size: blob.size })).pipe(createGunzip())) hash.update(chunk as Buffer);
+  let total = 0;
+  for await (const chunk of (await store.getBlob(blob.digest, { size: blob.size })).pipe(createGunzip())) {
+    total += (chunk as Buffer).length;
+    if (total > store.maxLayerSize) throw cacheError(CacheErrors.layerTooLarge, [store.maxLayerSize]);
+    hash.update(chunk as Buffer);
+  }
   return { diffId: `sha256:${hash.digest('hex')}`, mediaType: MediaType.ociLayerGzip };
 }
 

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { DiffId, Digest } from '../digest.js';
-import { cacheError } from '../errors.js';
+import { cacheError, CacheErrors, isCacheError } from '../errors.js';
 import { MediaType, type ContainerConfig, type Descriptor, type ImageConfig, type Manifest, type Platform } from '../oci.js';
 import type { Store } from '../store.js';
 import { ArchiveErrors } from './errors.js';
@@ -58,8 +58,14 @@ export async function importRootfs(store: Store, file: string, options: ImportRo
   if (!gzip && !isTarHeader(head)) throw cacheError(ArchiveErrors.invalid, [file, 'it is not a tar file (nor a gzip-compressed one)']);
   const hash = createHash('sha256');
   let tarHead = Buffer.alloc(0);
+  let total = 0;
   const hasher = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      total += chunk.length;
+      if (total > store.maxLayerSize) {
+        callback(cacheError(CacheErrors.layerTooLarge, [store.maxLayerSize]));
+        return;
+      }
       if (tarHead.length < 512) tarHead = Buffer.concat([tarHead, chunk]).subarray(0, 512);
       hash.update(chunk);
       callback(null, chunk);
@@ -80,6 +86,7 @@ export async function importRootfs(store: Store, file: string, options: ImportRo
     layer = await store.putBlob(last);
   } catch (error) {
     source.destroy();
+    if (isCacheError(error)) throw error;
     throw cacheError(ArchiveErrors.invalid, [file, (error as Error).message], { cause: error, path: file });
   }
   if (gzip && !isTarHeader(tarHead)) throw cacheError(ArchiveErrors.invalid, [file, 'its uncompressed content is not a tar file']);

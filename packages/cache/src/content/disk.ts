@@ -144,6 +144,8 @@ export class DiskContentStore implements ContentStore {
     });
     const source = handle.createReadStream({ highWaterMark: size > BATCH ? BATCH : 64 * 1024 });
     source.on('error', (error) => check.destroy(error));
+    // a reader that stops early (a refused layer) destroys `check`: the file handle closes with it
+    check.on('close', () => source.destroy());
     return source.pipe(check);
   }
 

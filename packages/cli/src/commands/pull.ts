@@ -1,4 +1,4 @@
-import { defaultStoreRoot, Store } from '@strata/cache';
+import { openStore } from '../store.js';
 import {
   formatReference, hostPlatform, parsePlatform, parseReference, pullImage, type RegistryEvent,
 } from '@strata/registry';
@@ -35,7 +35,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       if (event.type === 'blob-present') say(`${shortId(event.digest)}: Already exists`);
       if (event.type === 'blob-downloaded') say(`${shortId(event.digest)}: Pull complete`);
     };
-    const store = await Store.open(defaultStoreRoot(io.env));
+    const store = await openStore(io);
     const result = await pullImage(store, ref, { client: registryClient(io, argv.values['insecure-registry'] as string[] | undefined, onEvent), platform });
     say(`Digest: ${result.indexDigest ?? result.descriptor.digest}`);
     const familiar = formatReference(ref, { familiar: true });

@@ -1,4 +1,5 @@
-import { defaultStoreRoot, parseDigest, Store } from '@strata/cache';
+import { parseDigest, type Store } from '@strata/cache';
+import { openStore } from '../store.js';
 import {
   formatReference, manifestReference, parseReference, pushImage, type DigestString, type Reference, type RegistryEvent,
 } from '@strata/registry';
@@ -48,7 +49,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const quiet = argv.values.quiet === true;
   try {
     const ref = parseReference(argv.positionals[0] ?? '');
-    const store = await Store.open(defaultStoreRoot(io.env));
+    const store = await openStore(io);
     const candidates = await mountCandidates(store, ref);
     const layerLines = new Map<string, string>();
     const onEvent = (event: RegistryEvent): void => {
