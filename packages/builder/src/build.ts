@@ -29,6 +29,7 @@ import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetP
 import { Snapshotter } from './snapshot/snapshotter.js';
 import { historyTime } from './steps/layer-step.js';
 import { applyMetadata } from './steps/metadata.js';
+import { takeTriggers } from './steps/onbuild.js';
 
 const EPOCH_ZERO = new Date(0).toISOString();
 import { runCopyStep } from './steps/copy-step.js';
@@ -146,7 +147,7 @@ async function stageBase(planned: PlannedStage, session: BuildSession): Promise<
 }
 
 /** A base image from the store; pulled first with --pull, or when the store lacks it and a registry client is given. */
-async function baseImage(reference: string, session: BuildSession): Promise<ResolvedBase> {
+export async function baseImage(reference: string, session: BuildSession): Promise<ResolvedBase> {
   const { registry, pull } = session.options;
   const fetch = async () => {
     if (registry === undefined) return;
@@ -162,8 +163,15 @@ async function baseImage(reference: string, session: BuildSession): Promise<Reso
   return resolveBaseImage(session.store, reference, session.platform);
 }
 
-function stepInstruction(ins: Instruction | Stage['from']): StepInstruction {
-  return { text: ins.original, location: ins.location };
+function stepInstruction(ins: Instruction | Stage['from'], onbuild: boolean): StepInstruction {
+  return { text: ins.original, location: ins.location, ...(onbuild ? { onbuild: true } : {}) };
+}
+
+/** How errors name a stage's base: the image reference, or `stage <name>`. */
+function baseName(planned: PlannedStage, session: BuildSession): string {
+  if (planned.base.kind === 'image') return planned.base.reference;
+  if (planned.base.kind === 'stage') return `stage ${session.results.get(planned.base.index)?.label ?? planned.base.index}`;
+  return 'scratch';
 }
 
 async function buildStage(planned: PlannedStage, targetSession: BuildSession, metaArgs: ReadonlyMap<string, string>): Promise<StageResult> {
@@ -178,21 +186,32 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
   });
   const platformText = formatPlatform(platform);
   const session: BuildSession = platformText === targetSession.platformText ? targetSession : { ...targetSession, platform, platformText };
-  const total = stage.instructions.length + 1;
-  const base = (index: number, ins: Instruction | Stage['from']) => ({
+  // grows by the base's ONBUILD triggers once FROM has resolved the base
+  let total = stage.instructions.length + 1;
+  const base = (index: number, ins: Instruction | Stage['from'], onbuild = false) => ({
     stepId: `${session.labelPrefix}${stage.index}/${index}`,
     stage: `${session.labelPrefix}${label}`,
     index,
     total,
-    instruction: stepInstruction(ins),
+    instruction: stepInstruction(ins, onbuild),
   });
   const fromStarted = Date.now();
   session.emit({ type: 'step-started', ...base(1, stage.from), timestamp: fromStarted });
-  let state = await stageBase(planned, session);
+  let taken: ReturnType<typeof takeTriggers>;
+  try {
+    taken = takeTriggers(await stageBase(planned, session), baseName(planned, session), stage.from);
+  } catch (thrown) {
+    const e = withInstruction(thrown, stage.from) as { code?: string; message?: string };
+    session.emit({ type: 'step-failed', ...base(1, stage.from), timestamp: Date.now(), code: e.code ?? 'BUILD_INTERNAL', message: e.message ?? String(e), durationMs: Date.now() - fromStarted });
+    throw e;
+  }
+  let state = taken.state;
+  total += taken.triggers.length;
   session.emit({ type: 'step-completed', ...base(1, stage.from), timestamp: Date.now(), cacheKey: state.key, durationMs: Date.now() - fromStarted });
+  const steps = [...taken.triggers.map((ins) => ({ ins, onbuild: true })), ...stage.instructions.map((ins) => ({ ins, onbuild: false }))];
 
-  for (const [i, ins] of stage.instructions.entries()) {
-    const ev = base(i + 2, ins);
+  for (const [i, { ins, onbuild }] of steps.entries()) {
+    const ev = base(i + 2, ins, onbuild);
     const started = Date.now();
     session.options.signal?.throwIfAborted();
     session.emit({ type: 'step-started', ...ev, timestamp: started });
@@ -228,7 +247,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
  * Gives a builder error raised inside a step the step's location and source
  * text (in `details`), so every step failure points at its instruction.
  */
-function withInstruction(error: unknown, ins: Instruction): unknown {
+function withInstruction(error: unknown, ins: Instruction | Stage['from']): unknown {
   if (!(error instanceof BuildError) || error.details?.location !== undefined) return error;
   return new BuildError(error.code, error.message, error.hint, {
     cause: error.cause,

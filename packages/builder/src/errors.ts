@@ -92,6 +92,16 @@ export const BuildErrors = {
     (url: string, expected: string, actual: string) => `ADD ${url}: checksum mismatch: expected ${expected}, got ${actual}`,
     'The file at the URL is not the one --checksum names: fix the URL or the checksum (sha256sum FILE prints it).',
   ),
+  onbuildTrigger: rule(
+    'BUILD_ONBUILD_TRIGGER',
+    (base: string, trigger: string, problem: string) => `the ONBUILD trigger "${trigger}" of base ${base} is invalid: ${problem}`,
+    'A trigger is one instruction other than ONBUILD, FROM or MAINTAINER; rebuild the base image with a valid ONBUILD line, or start from another image.',
+  ),
+  mountSource: rule(
+    'BUILD_MOUNT_SOURCE',
+    (mount: string, problem: string) => `RUN --mount=${mount}: ${problem}`,
+    'The source= path is looked up in the from= stage or image (or the build context without from=); check that it exists there.',
+  ),
   aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
 } as const;
 

@@ -5,6 +5,11 @@ export interface StepInstruction {
   /** The instruction as written (continuation lines joined). */
   readonly text: string;
   readonly location: SourceLocation;
+  /**
+   * True for an ONBUILD trigger of the stage's base image: it runs right after
+   * FROM, `text` is the trigger and `location` the FROM that brought it.
+   */
+  readonly onbuild?: boolean;
 }
 
 interface StepEventBase {
@@ -12,7 +17,11 @@ interface StepEventBase {
   readonly stepId: string;
   /** The stage's name, or its index as a string when it has none. */
   readonly stage: string;
-  /** 1-based position in the stage and the stage's step count (FROM counts). */
+  /**
+   * 1-based position in the stage and the stage's step count (FROM counts,
+   * and so do the base's ONBUILD triggers: the count grows by them from
+   * FROM's step-completed on, since they are known once the base is resolved).
+   */
   readonly index: number;
   readonly total: number;
   readonly instruction: StepInstruction;

@@ -1,4 +1,4 @@
-import type { Stage, Stages } from '@strata/parser';
+import { parseInstruction, type Instruction, type Stage, type Stages } from '@strata/parser';
 import { buildError, BuildErrors } from '../errors.js';
 
 /** Where a stage starts: scratch, another stage of this file, or an image reference. */
@@ -12,7 +12,7 @@ export interface PlannedStage {
   /** The stage's name, or its index as text. */
   readonly label: string;
   readonly base: StageBase;
-  /** Stage indexes this stage needs first (its base and COPY --from / RUN --mount from). */
+  /** Stage indexes this stage needs first (its base, COPY --from / RUN --mount from=, also in the base stage's ONBUILD triggers). */
   readonly dependsOn: readonly number[];
 }
 
@@ -32,6 +32,27 @@ export function findStage(stages: readonly Stage[], ref: string, before: number)
     return i < before ? stages[i] : undefined;
   }
   return undefined;
+}
+
+/** What an instruction reads from another stage or image: COPY --from, RUN --mount from=. */
+function stageRefs(ins: Instruction): string[] {
+  if (ins.kind === 'copy' && ins.from !== undefined) return [ins.from];
+  if (ins.kind === 'run') return ins.mounts.flatMap((m) => (m.from === undefined ? [] : [m.from]));
+  return [];
+}
+
+/** A stage's own ONBUILD instructions as the instructions a child stage runs (a trigger that does not parse fails in the child, with its error). */
+function triggerInstructions(stage: Stage): Instruction[] {
+  const out: Instruction[] = [];
+  for (const ins of stage.instructions) {
+    if (ins.kind !== 'onbuild') continue;
+    try {
+      out.push(parseInstruction(ins.trigger));
+    } catch {
+      // reported when the child stage runs its triggers
+    }
+  }
+  return out;
 }
 
 /**
@@ -64,11 +85,10 @@ export function planBuild(parsed: Stages, options: { target?: string; expandFrom
       base = { kind: 'stage', index: fromStage.index };
       dependsOn.push(fromStage.index);
     } else base = { kind: 'image', reference: image };
-    for (const ins of stage.instructions) {
-      const refs: string[] = [];
-      if (ins.kind === 'copy' && ins.from !== undefined) refs.push(ins.from);
-      if (ins.kind === 'run') for (const m of ins.mounts) if (m.from !== undefined) refs.push(m.from);
-      for (const ref of refs) {
+    // the base stage's ONBUILD triggers run in this stage: what they read is needed too
+    const triggers = base.kind === 'stage' ? triggerInstructions(all[base.index] as Stage) : [];
+    for (const ins of [...triggers, ...stage.instructions]) {
+      for (const ref of stageRefs(ins)) {
         const dep = findStage(all, ref, stage.index);
         if (dep !== undefined && !dependsOn.includes(dep.index)) dependsOn.push(dep.index);
       }
