@@ -1,9 +1,9 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Mount, RunInstruction } from '@strata/parser';
+import { parseMount, type RunInstruction } from '@strata/parser';
 import type { BuildSession, LogSink, StageState, StepOutcome } from '../build.js';
 import { expanderFor, runEnvironment } from '../build.js';
-import { stepKey } from '../cache-key.js';
+import { sourceFacts, sourcesDigest, stepKey } from '../cache-key.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
 import { checkEmulation } from '../runtime/emulation.js';
@@ -13,56 +13,151 @@ import { resolveUser } from '../runtime/user.js';
 import { readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { DEFAULT_SHELL } from './metadata.js';
+import { copyTree, mountOver, mountRoot, resolveInRoot, resolveMountFrom, seedCacheDir } from './mount-source.js';
 
 /** How many trailing output lines a failed RUN reports. */
 const TAIL_LINES = 20;
 
+/** A `RUN <<EOF` script that starts with `#!`: written to a file and run directly, so its interpreter runs it. */
+interface HeredocScript {
+  readonly name: string;
+  readonly body: string;
+}
+
+/** Where BuildKit mounts a `#!` heredoc script (read-only, inside /dev: never in the layer). */
+const SCRIPT_DIR = '/dev/pipes';
+
+interface RunCommand {
+  readonly args: string[];
+  readonly script?: HeredocScript;
+}
+
 /**
  * The command of a RUN with heredocs (shell form), as BuildKit runs it:
- * `RUN <<EOF` alone runs the body as the script; otherwise the shell gets the
- * command line followed by the heredoc bodies and their terminators, and does
- * the redirection itself (`RUN cat <<EOF > /etc/motd`, `RUN python3 <<EOF`).
+ * `RUN <<EOF` alone runs the body as the script (a body starting with `#!`
+ * is written to /dev/pipes/<name> and executed, so the named interpreter
+ * runs it); otherwise the shell gets the command line followed by the
+ * heredoc bodies and their terminators, and does the redirection itself
+ * (`RUN cat <<EOF > /etc/motd`, `RUN python3 <<EOF`).
  */
-function heredocCommand(ins: RunInstruction, shell: readonly string[]): string[] | undefined {
+function heredocCommand(ins: RunInstruction, shell: readonly string[]): RunCommand | undefined {
   if (ins.files.length === 0 || !ins.prependShell) return undefined;
   const first = ins.files[0];
   const line = ins.cmdLine.join(' ');
   if (ins.files.length === 1 && first !== undefined && /^<<-?\s*["']?[A-Za-z0-9_.-]+["']?$/.test(line.trim())) {
     const body = first.chomp ? first.data.replace(/^\t+/gm, '') : first.data;
-    if (body.startsWith('#!')) throw buildError(BuildErrors.unsupported, ['a RUN heredoc script with a #! interpreter line']);
-    return [...shell, body];
+    if (body.startsWith('#!')) return { args: [posix.join(SCRIPT_DIR, first.name)], script: { name: first.name, body } };
+    return { args: [...shell, body] };
   }
   const bodies = ins.files.map((f) => `${f.data}${f.data.endsWith('\n') || f.data === '' ? '' : '\n'}${f.name}\n`).join('');
-  return [...shell, `${line}\n${bodies}`];
+  return { args: [...shell, `${line}\n${bodies}`] };
 }
 
-interface PreparedMounts {
+/** The mounts of one run, set up; `release` undoes the setup (unmounts, drops throwaway copies). */
+interface ActiveMounts {
   readonly binds: BindMount[];
   readonly tmpfs: TmpfsMount[];
-  /** Canonical form for the cache key (cache mount contents are not part of it). */
-  readonly canonical: unknown[];
+  release(): Promise<void>;
 }
 
-async function prepareMounts(mounts: readonly Mount[], session: BuildSession, expand: (w: string) => string, workdir: string): Promise<PreparedMounts> {
-  const binds: BindMount[] = [];
-  const tmpfs: TmpfsMount[] = [];
+/** One mount's share of a run: what it adds to the container, and how to undo it. */
+interface MountSetup {
+  readonly bind?: BindMount;
+  readonly tmpfs?: TmpfsMount;
+  readonly release?: () => Promise<void>;
+}
+
+/**
+ * A RUN's mounts as far as the cache key needs them (resolved before the
+ * lookup), and the work of setting them up, done on a cache miss only.
+ */
+interface PlannedMounts {
+  /** Canonical form for the cache key (cache mount contents are not part of it; bind sources are, by content or source identity). */
+  readonly canonical: unknown[];
+  setup(scratch: string): Promise<ActiveMounts>;
+}
+
+type Setup = (scratch: string) => Promise<MountSetup>;
+
+/** Sets the planned mounts up in order; on a failure, what was set up is released again. */
+async function setupAll(setups: readonly Setup[], scratch: string): Promise<ActiveMounts> {
+  const done: MountSetup[] = [];
+  const release = async () => {
+    for (const m of [...done].reverse()) await m.release?.();
+  };
+  try {
+    for (const [i, setup] of setups.entries()) done.push(await setup(join(scratch, `mount-${i}`)));
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return {
+    binds: done.flatMap((m) => (m.bind === undefined ? [] : [m.bind])),
+    tmpfs: done.flatMap((m) => (m.tmpfs === undefined ? [] : [m.tmpfs])),
+    release,
+  };
+}
+
+/** A cache mount's host folder: by id, and (with from=) by the source it was seeded from. */
+function cacheDir(session: BuildSession, id: string, seed?: { identity: string; source: string }): string {
+  const name = seed === undefined ? id : JSON.stringify([id, seed.identity, seed.source]);
+  return join(session.store.root, 'cache-mounts-v1', Buffer.from(name).toString('base64url'));
+}
+
+async function planMounts(
+  ins: RunInstruction,
+  session: BuildSession,
+  expandScope: (w: string) => string,
+  workdir: string,
+  script: HeredocScript | undefined,
+): Promise<PlannedMounts> {
+  // the script itself is in the key with the command
+  const setups: Setup[] = script === undefined ? [] : [scriptSetup(script)];
   const canonical: unknown[] = [];
-  for (const m of mounts) {
+  for (const written of ins.mounts) {
+    // a value that held a variable is read again now that the ARG/ENV in scope are known (every value expanded once)
+    const m = written.deferred ? parseMount(written.raw, { expand: expandScope }) : written;
+    const expand = written.deferred ? (word: string) => word : expandScope;
     const target = m.target === undefined ? undefined : posix.resolve(workdir, expand(m.target));
     switch (m.type) {
       case 'tmpfs': {
         if (target === undefined) throw buildError(BuildErrors.invalidInstruction, ['RUN --mount=type=tmpfs needs a target']);
-        tmpfs.push({ target, ...(m.sizeLimit === undefined ? {} : { size: m.sizeLimit }) });
+        const tmpfs: TmpfsMount = { target, ...(m.sizeLimit === undefined ? {} : { size: m.sizeLimit }) };
+        setups.push(async () => ({ tmpfs }));
         canonical.push(['tmpfs', target, m.sizeLimit ?? null]);
         break;
       }
       case 'cache': {
         if (target === undefined) throw buildError(BuildErrors.invalidInstruction, ['RUN --mount=type=cache needs a target']);
         const id = m.id === undefined ? target : expand(m.id);
-        const dir = join(session.store.root, 'cache-mounts-v1', Buffer.from(id).toString('base64url'));
-        await mkdir(dir, { recursive: true });
-        binds.push({ source: dir, target, readonly: m.readOnly });
-        canonical.push(['cache', target, id, m.readOnly]);
+        if (m.from === undefined) {
+          setups.push(async () => {
+            const dir = cacheDir(session, id);
+            await mkdir(dir, { recursive: true });
+            return { bind: { source: dir, target, readonly: m.readOnly } };
+          });
+          canonical.push(['cache', target, id, m.readOnly]);
+          break;
+        }
+        // from=: the cache starts as a copy of source= in that stage or image (one cache per id and seed)
+        const from = await resolveMountFrom(m.from, session);
+        const source = posix.resolve('/', expand(m.source ?? '/'));
+        setups.push(async (scratch) => {
+          const dir = cacheDir(session, id, { identity: from.identity, source });
+          await mkdir(posix.dirname(dir), { recursive: true });
+          const root = await mountRoot(from.image, session, scratch);
+          try {
+            const path = await resolveInRoot(root.path, source);
+            if (path === undefined || !(await lstat(path)).isDirectory()) {
+              throw buildError(BuildErrors.mountSource, [m.raw, `${source} is not a folder in ${m.from}`]);
+            }
+            await seedCacheDir(dir, path);
+          } finally {
+            await root.release();
+          }
+          return { bind: { source: dir, target, readonly: m.readOnly } };
+        });
+        canonical.push(['cache', target, id, m.readOnly, from.identity, source]);
         break;
       }
       case 'secret': {
@@ -72,43 +167,87 @@ async function prepareMounts(mounts: readonly Mount[], session: BuildSession, ex
           if (m.required) throw buildError(BuildErrors.invalidInstruction, [`secret ${id ?? '(no id)'} is required but was not given (--secret id=${id ?? 'ID'},src=FILE)`]);
           break;
         }
-        binds.push({ source: file, target: target ?? `/run/secrets/${id}`, readonly: true });
+        const bind: BindMount = { source: file, target: target ?? `/run/secrets/${id}`, readonly: true };
+        setups.push(async () => ({ bind }));
         // the secret's content is deliberately not part of the key
         canonical.push(['secret', id, target ?? null]);
         break;
       }
       case 'bind': {
-        if (m.from !== undefined) throw buildError(BuildErrors.unsupported, ['RUN --mount=type=bind,from=<stage|image>']);
         if (target === undefined) throw buildError(BuildErrors.invalidInstruction, ['RUN --mount=type=bind needs a target']);
-        const source = expand(m.source ?? '.');
+        const source = expand(m.source ?? (m.from === undefined ? '.' : '/'));
+        const readonly = m.readOnly;
+        if (m.from !== undefined) {
+          const fromName = m.from;
+          const from = await resolveMountFrom(fromName, session);
+          const path = posix.resolve('/', source);
+          setups.push(async (scratch) => {
+            // its own overlay: `rw` writes land in a throwaway upper directory
+            const root = await mountRoot(from.image, session, scratch);
+            const host = await resolveInRoot(root.path, path);
+            if (host === undefined) {
+              await root.release();
+              throw buildError(BuildErrors.mountSource, [m.raw, `${path} was not found in ${fromName}`]);
+            }
+            return { bind: { source: host, target, readonly }, release: () => root.release() };
+          });
+          canonical.push(['bind', from.identity, path, target, readonly]);
+          break;
+        }
         const [selected] = await session.context.select([source]);
         if (selected === undefined) throw buildError(BuildErrors.contextPath, [source, 'was not found in the build context']);
-        binds.push({ source: selected.root.hostPath, target, readonly: !(m.readOnly === false && m.raw.includes('rw')) });
-        canonical.push(['bind', source, target]);
+        // what the step can read is part of its key, as for COPY
+        const facts = await sourceFacts([selected], async (file) => (await session.store.memo.hashFile(file)).digest);
+        const hostPath = selected.root.hostPath;
+        setups.push(async (scratch) => {
+          if (readonly) return { bind: { source: hostPath, target, readonly } };
+          // rw: a throwaway copy, never the user's files
+          if (selected.root.type === 'directory') {
+            const root = await mountOver([hostPath], session, scratch);
+            return { bind: { source: root.path, target, readonly }, release: () => root.release() };
+          }
+          await mkdir(scratch, { recursive: true });
+          const copy = join(scratch, 'file');
+          await copyTree(hostPath, copy);
+          return { bind: { source: copy, target, readonly }, release: () => rm(scratch, { recursive: true, force: true }) };
+        });
+        canonical.push(['bind', 'context', source, target, readonly, sourcesDigest(facts)]);
         break;
       }
       case 'ssh':
         throw buildError(BuildErrors.unsupported, ['RUN --mount=type=ssh']);
     }
   }
-  return { binds, tmpfs, canonical };
+  return { canonical, setup: (scratch) => setupAll(setups, scratch) };
+}
+
+/** The `#!` script as a read-only mount of a folder holding it (mode 0755) at /dev/pipes. */
+function scriptSetup(script: HeredocScript): Setup {
+  return async (scratch) => {
+    await mkdir(scratch, { recursive: true, mode: 0o755 });
+    await chmod(scratch, 0o755);
+    await writeFile(join(scratch, script.name), script.body, { mode: 0o755 });
+    await chmod(join(scratch, script.name), 0o755);
+    return { bind: { source: scratch, target: SCRIPT_DIR, readonly: true } };
+  };
 }
 
 /** RUN: key, then (on a miss) run in runc over the parent layers and commit the upper directory. */
 export async function runRunStep(ins: RunInstruction, state: StageState, session: BuildSession, log: LogSink): Promise<StepOutcome> {
   const config = containerConfig(state.image);
   const shell = config.Shell ?? DEFAULT_SHELL;
-  const args = heredocCommand(ins, shell) ?? (ins.prependShell ? [...shell, ins.cmdLine.join(' ')] : [...ins.cmdLine]);
+  const command = heredocCommand(ins, shell) ?? { args: ins.prependShell ? [...shell, ins.cmdLine.join(' ')] : [...ins.cmdLine] };
+  const { args, script } = command;
   const env = runEnvironment(state);
   const expand = expanderFor(session, state);
   const workdir = config.WorkingDir || '/';
-  const mounts = await prepareMounts(ins.mounts, session, expand, workdir);
+  const mounts = await planMounts(ins, session, expand, workdir, script);
   const network = ins.network !== 'default' ? ins.network : (session.options.network ?? 'default');
   const key = stepKey({
     parent: state.key,
     platform: session.platformText,
     kind: 'run',
-    instruction: { args, mounts: mounts.canonical, network, security: ins.security },
+    instruction: { args, mounts: mounts.canonical, network, security: ins.security, ...(script === undefined ? {} : { script }) },
     env,
   });
   const argsInScope = [...state.args];
@@ -126,7 +265,7 @@ interface RunPlan {
   readonly args: string[];
   readonly env: string[];
   readonly workdir: string;
-  readonly mounts: PreparedMounts;
+  readonly mounts: PlannedMounts;
   readonly network: 'default' | 'host' | 'none';
 }
 
@@ -158,30 +297,36 @@ async function executeRun(ins: RunInstruction, state: StageState, session: Build
       if (tail.length > TAIL_LINES) tail.shift();
     }
   };
-  const result = await runStep({
-    overlay: {
-      lowerDirs,
-      upperDir: join(dir, 'upper'),
-      workDir: join(dir, 'work'),
-      target: join(dir, 'merged'),
-      emptyDir: join(session.workDir, 'empty'),
-      baseDir: session.store.root,
-    },
-    container: {
-      process: { args, env, cwd: workdir, uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      network,
-      hostname: 'strata',
-      etcFiles: { hosts, resolvConf },
-      binds: mounts.binds,
-      tmpfs: mounts.tmpfs,
-    },
-    ...(session.options.runtime === undefined ? {} : { runtime: session.options.runtime }),
-    stateDir: '/run/strata/runc',
-    bundleDir: join(dir, 'bundle'),
-    id,
-    onOutput,
-    ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
-  });
+  const active = await mounts.setup(join(dir, 'mounts'));
+  let result;
+  try {
+    result = await runStep({
+      overlay: {
+        lowerDirs,
+        upperDir: join(dir, 'upper'),
+        workDir: join(dir, 'work'),
+        target: join(dir, 'merged'),
+        emptyDir: join(session.workDir, 'empty'),
+        baseDir: session.store.root,
+      },
+      container: {
+        process: { args, env, cwd: workdir, uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+        network,
+        hostname: 'strata',
+        etcFiles: { hosts, resolvConf },
+        binds: active.binds,
+        tmpfs: active.tmpfs,
+      },
+      ...(session.options.runtime === undefined ? {} : { runtime: session.options.runtime }),
+      stateDir: '/run/strata/runc',
+      bundleDir: join(dir, 'bundle'),
+      id,
+      onOutput,
+      ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
+    });
+  } finally {
+    await active.release();
+  }
   for (const stream of ['stdout', 'stderr'] as const) {
     if (partial[stream] !== '') {
       log(stream, partial[stream]);

@@ -42,4 +42,22 @@ describe('planBuild', () => {
     expect(p.target.base).toEqual({ kind: 'scratch' });
     expect(p.target.dependsOn).toEqual([0]);
   });
+
+  it('RUN --mount from=<stage> (bind or cache) is a dependency; from=<image> is not', () => {
+    const p = plan(
+      'FROM alpine AS tools\nFROM alpine AS cachesrc\nFROM alpine AS unused\nFROM alpine\n' +
+        'RUN --mount=type=bind,from=tools,source=/bin,target=/t --mount=type=cache,from=cachesrc,target=/c --mount=type=bind,from=busybox,target=/b true\n',
+    );
+    expect(p.stages.map((s) => s.label)).toEqual(['tools', 'cachesrc', '3']);
+    expect(p.target.dependsOn).toEqual([0, 1]);
+  });
+
+  it("what a base stage's ONBUILD triggers read (COPY --from, RUN --mount from=) is built before the child", () => {
+    const p = plan(
+      'FROM alpine AS base\nONBUILD COPY --from=assets /a /a\nONBUILD RUN --mount=from=tools,target=/t true\n' +
+        'FROM alpine AS assets\nFROM alpine AS tools\nFROM alpine AS unused\nFROM base\n',
+    );
+    expect(p.stages.map((s) => s.label)).toEqual(['base', 'assets', 'tools', '4']);
+    expect(p.target.dependsOn).toEqual([0, 1, 2]);
+  });
 });
