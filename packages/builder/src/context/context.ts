@@ -37,6 +37,9 @@ export interface BuildContext {
 const ignore = dockerignore.default;
 type Matcher = ReturnType<typeof ignore>;
 
+/** Linux's limit on symlinks followed while resolving one path. */
+const MAX_LINKS = 40;
+
 function hasMagic(p: string): boolean {
   return /[*?[\]]/.test(p);
 }
@@ -122,6 +125,40 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
     }
   }
 
+  /**
+   * The host path of `rel` with every symlink among its parents followed
+   * inside the root (an absolute target starts at the root, `..` stops at
+   * it), as BuildKit scopes them: a parent never leads out of the context or
+   * source stage, whatever the link says. The last component is left as it is.
+   */
+  async function scopedPath(rel: string): Promise<string> {
+    let pending = rel.split('/').filter((p) => p !== '' && p !== '.');
+    const last = pending.pop();
+    if (last === undefined) return root;
+    let resolved: string[] = [];
+    let links = 0;
+    while (pending.length > 0) {
+      const part = pending[0] as string;
+      pending = pending.slice(1);
+      if (part === '..') {
+        resolved = resolved.slice(0, -1);
+        continue;
+      }
+      const host = join(root, ...resolved, part);
+      const st = await lstat(host).catch(() => undefined);
+      if (st?.isSymbolicLink() !== true) {
+        resolved.push(part);
+        continue;
+      }
+      links += 1;
+      if (links > MAX_LINKS) throw buildError(BuildErrors.contextPath, [rel, 'has too many levels of symbolic links']);
+      const target = await readlink(host);
+      if (target.startsWith('/')) resolved = [];
+      pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
+    }
+    return join(root, ...resolved, last);
+  }
+
   async function resolveSource(source: string): Promise<string[]> {
     const normalized = posix.normalize(source);
     if (normalized === '..' || normalized.startsWith('../')) {
@@ -130,7 +167,7 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
     // an absolute source is relative to the context root, as in docker
     const cleaned = normalized.replace(/^\/+/, '').replace(/^\.(\/|$)/, '');
     if (!hasMagic(cleaned)) {
-      const host = join(root, cleaned);
+      const host = await scopedPath(cleaned);
       try {
         await lstat(host);
       } catch {
@@ -142,9 +179,14 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
       return [host];
     }
     const matches = await fg(cleaned, { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, unique: true });
-    const kept = matches.filter((m) => !isIgnored(m)).sort();
+    // a pattern's fixed folders may be symlinks that fast-glob followed on the host: keep only what lies inside
+    const kept: string[] = [];
+    for (const m of matches.filter((m) => !isIgnored(m)).sort()) {
+      const host = await scopedPath(m);
+      if (host === join(root, m) && (await lstat(host).then(() => true, () => false))) kept.push(host);
+    }
     if (kept.length === 0) throw buildError(BuildErrors.contextPath, [source, 'matched no file in the build context']);
-    return kept.map((m) => join(root, m));
+    return kept;
   }
 
   async function select(sources: readonly string[], opts: { excludes?: readonly string[] } = {}): Promise<SelectedSource[]> {

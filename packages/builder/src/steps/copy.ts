@@ -203,7 +203,9 @@ export async function writeInlineSources(
     await ensureParents(upper, lowerDirs, posix.dirname(`/${targetRel}`), plan.owner, plan.epoch);
     const target = join(upper, targetRel);
     await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, f.data);
+    // an earlier source may have put a symlink of this name: replace it, never write through it
+    await makeRoom(target, false);
+    await writeFile(target, f.data, { flag: 'wx' });
     await chmod(target, plan.chmod ? plan.chmod(0o644, false) : 0o644);
     await lchown(target, plan.owner?.uid ?? 0, plan.owner?.gid ?? 0);
     await utimes(target, plan.epoch, plan.epoch);
