@@ -8,6 +8,7 @@ import type { StoredRecord } from './records.js';
 import type { SnapshotInfo } from './snapshots.js';
 import type { Store } from './store.js';
 import { fsyncDir } from './fs-util.js';
+import { dropRepoDigests } from './repo-digests.js';
 import { inventory, type StoreInventory } from './usage.js';
 
 export interface PruneOptions {
@@ -151,6 +152,8 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (doomed.length > 0) await fsyncDir(store.paths.blobs);
+      // repo digests of images whose manifest is gone name nothing any more
+      await dropRepoDigests(store.repoDigestFiles(), (image) => statSync(join(store.paths.blobs, digestHex(image)), { throwIfNoEntry: false }) !== undefined);
     }
     const held = new Set<ChainId>();
     for (const s of inv.snapshots) {

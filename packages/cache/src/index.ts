@@ -30,6 +30,7 @@ export {
 } from './oci.js';
 export { defaultStoreRoot, storePaths, type StorePaths } from './layout.js';
 export { formatReference, normalizeReference, parseReference, type ReferenceParts } from './reference.js';
+export { normalizeRepoDigest } from './repo-digests.js';
 export type { TaggedImage } from './refs.js';
 export {
   isCacheKey,

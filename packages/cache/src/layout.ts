@@ -41,6 +41,8 @@ export interface StorePaths {
   readonly snapshots: string;
   /** Snapshot holders: one empty file per (chain ID, holder). */
   readonly snapshotRefs: string;
+  /** Repo digests (registry names of stored images): one file per image, made on first use. */
+  readonly repoDigests: string;
 }
 
 export function storePaths(root: string): StorePaths {
@@ -56,5 +58,6 @@ export function storePaths(root: string): StorePaths {
     memo: join(root, 'cache-v1', 'memo'),
     snapshots: join(root, 'snapshots-v1', 'layers'),
     snapshotRefs: join(root, 'snapshots-v1', 'refs'),
+    repoDigests: join(root, 'repo-digests-v1'),
   };
 }

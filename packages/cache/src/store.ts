@@ -12,6 +12,7 @@ import { ContentMemo } from './memo.js';
 import { isIndexMediaType, isManifestMediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from './oci.js';
 import { normalizeReference } from './reference.js';
 import { readIndexFile, taggedImages, updateIndexFile, withoutTag, withTag, type IndexFileOptions, type TaggedImage } from './refs.js';
+import { addRepoDigests, readRepoDigests, type RepoDigestFiles } from './repo-digests.js';
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
 import { SnapshotStore } from './snapshots.js';
 import { maxLayerSizeFromEnv } from './unpack.js';
@@ -239,6 +240,27 @@ export class Store {
       return { index: same ? undefined : withTag(index, name, entry), result: undefined };
     });
     return name;
+  }
+
+  /** Where repo digests live, with the store's lock settings. */
+  repoDigestFiles(): RepoDigestFiles {
+    const index = this.#indexFile();
+    return { dir: this.paths.repoDigests, lockPath: join(this.paths.locks, 'repo-digests.lock'), tmp: this.paths.tmp, ...(index.lock === undefined ? {} : { lock: index.lock }) };
+  }
+
+  /**
+   * Records that an image (named by the digest its tag points at) is on a
+   * registry as `repoDigest` (`host/repo@sha256:…`): pull and push call this,
+   * inspect shows the list as RepoDigests. Kept until prune removes the
+   * image's manifest. Returns the image's repo digests.
+   */
+  addRepoDigests(image: Digest, repoDigests: readonly string[]): Promise<string[]> {
+    return addRepoDigests(this.repoDigestFiles(), parseDigest(image), repoDigests);
+  }
+
+  /** The repo digests recorded for an image (see addRepoDigests), sorted. */
+  repoDigests(image: Digest): Promise<string[]> {
+    return readRepoDigests(this.repoDigestFiles(), parseDigest(image));
   }
 
   /** Removes a name; true if it existed. The image's blobs stay until prune. */

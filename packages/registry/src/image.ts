@@ -43,9 +43,9 @@ function storeDescriptor(d: Descriptor): StoreDescriptor {
 
 /**
  * Pulls one image into the store and tags it with the reference (its tag, or
- * `repo@<manifest digest>` for digest references). Blobs are verified while
- * they stream and written atomically by the store: a failure stores nothing
- * of the failed blob and tags nothing.
+ * `repo@<digest>` for digest references) and records its repo digest. Blobs
+ * are verified while they stream and written atomically by the store: a
+ * failure stores nothing of the failed blob and tags nothing.
  */
 export async function pullImage(store: Store, reference: string | Reference, options: PullImageOptions): Promise<PullImageResult> {
   const { client } = options;
@@ -88,10 +88,13 @@ export async function pullImage(store: Store, reference: string | Reference, opt
     size: manifest.bytes.length,
     ...(entry?.platform !== undefined ? { platform: entry.platform } : {}),
   };
+  // a digest reference is named by the digest asked for (an index's, when it named one), as docker names it
   const name = ref.tag !== undefined
     ? formatReference({ registry: ref.registry, repository: ref.repository, tag: ref.tag })
-    : `${formatRepository(ref)}@${manifest.digest}`;
+    : `${formatRepository(ref)}@${ref.digest ?? manifest.digest}`;
   const tagged = await store.tag(name, descriptor);
+  // RepoDigests: what the registry serves under this repository (the index, for a multi-platform tag)
+  await store.addRepoDigests(descriptor.digest, [`${formatRepository(ref)}@${resolved.index?.digest ?? manifest.digest}`]);
   return {
     reference: ref,
     name: tagged,
@@ -156,7 +159,8 @@ async function pushManifestBlobs(
 /**
  * Pushes an image from the store: blobs first (skipping those the registry
  * has, mounting where it can), then the manifest under the reference's tag.
- * An index pushes each of its platform manifests by digest first.
+ * An index pushes each of its platform manifests by digest first. The
+ * image's repo digest (`repo@<digest pushed>`) is recorded in the store.
  */
 export async function pushImage(store: Store, reference: string | Reference, options: PushImageOptions): Promise<PushImageResult> {
   const { client } = options;
@@ -178,5 +182,6 @@ export async function pushImage(store: Store, reference: string | Reference, opt
     results.push(...(await pushManifestBlobs(store, ref, document.manifest, options)));
   }
   const digest = await client.putManifest(ref, bytes, document.mediaType);
+  await store.addRepoDigests(top.digest, [`${formatRepository(ref)}@${digest}`]);
   return { reference: ref, digest, size: bytes.length, mediaType: document.mediaType, blobs: results };
 }

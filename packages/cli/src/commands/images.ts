@@ -15,7 +15,7 @@ const syntax: CommandSyntax = {
   ].join('\n'),
   options: [
     { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only image IDs' },
-    { name: 'digests', type: 'boolean', description: 'Show the manifest digests' },
+    { name: 'digests', type: 'boolean', description: 'Show digests (the registry\'s, for images pulled or pushed)' },
     { name: 'no-trunc', type: 'boolean', description: 'Do not shorten image IDs' },
     { name: 'format', type: 'string', valueName: 'FORMAT', description: "'table', 'json' (one object a line, like docker), or a template such as '{{.Repository}}:{{.Tag}}'" },
   ],
@@ -37,7 +37,19 @@ export interface ImageRow {
   readonly VirtualSize: string;
 }
 
-function rowOf(summary: ImageSummary, now: Date, noTrunc: boolean): ImageRow {
+/**
+ * DIGEST of a row: the image's repo digest for the row's repository (what the
+ * registry serves, recorded at pull or push), else the stored manifest's digest.
+ */
+function rowDigest(repository: string, repoDigests: readonly string[], stored: string): string {
+  for (const name of repoDigests) {
+    const parts = splitName(name);
+    if (parts.repository === repository && parts.digest !== undefined) return parts.digest;
+  }
+  return stored;
+}
+
+function rowOf(summary: ImageSummary, now: Date, noTrunc: boolean, repoDigests: readonly string[]): ImageRow {
   const { repository, tag, digest } = splitName(summary.name);
   const created = summary.image.config.created;
   const date = created === undefined ? undefined : new Date(created);
@@ -46,7 +58,7 @@ function rowOf(summary: ImageSummary, now: Date, noTrunc: boolean): ImageRow {
     Containers: 'N/A',
     CreatedAt: date === undefined || Number.isNaN(date.getTime()) ? 'N/A' : date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     CreatedSince: date === undefined ? 'N/A' : timeAgo(date, now),
-    Digest: digest ?? summary.image.top.digest,
+    Digest: digest ?? rowDigest(repository, repoDigests, summary.image.top.digest),
     ID: noTrunc ? summary.image.configDigest : shortImageId(summary.image.configDigest),
     Repository: repository,
     SharedSize: 'N/A',
@@ -88,7 +100,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const listed = images
       .filter((i) => matchesFilter(i.name, filter))
       .sort((a, b) => (b.image.config.created ?? '').localeCompare(a.image.config.created ?? '') || a.name.localeCompare(b.name));
-    const rows = listed.map((i) => rowOf(i, now, argv.values['no-trunc'] === true));
+    const recorded = new Map<string, string[]>();
+    for (const i of listed) {
+      if (!recorded.has(i.image.top.digest)) recorded.set(i.image.top.digest, await store.repoDigests(i.image.top.digest));
+    }
+    const rows = listed.map((i) => rowOf(i, now, argv.values['no-trunc'] === true, recorded.get(i.image.top.digest) ?? []));
     if (argv.values.quiet === true) {
       const seen = new Set<string>();
       for (const r of rows) {

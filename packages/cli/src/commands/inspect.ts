@@ -48,17 +48,26 @@ function dockerConfig(image: StoredImage): Record<string, unknown> {
 }
 
 /**
- * One image as `docker image inspect` shows it. RepoDigests are the store's
- * `name@sha256:` tags of this image (what a pull by digest records).
+ * The repo digests of an image: those recorded when it was pulled or pushed
+ * (for the tag's manifest or index, and for the platform manifest shown),
+ * and its `name@digest` names (a pull by digest). Familiar, sorted, once each.
  */
+export async function repoDigestsOf(store: Store, image: StoredImage, digestNames: readonly string[] = []): Promise<string[]> {
+  const recorded = await store.repoDigests(image.top.digest);
+  if (image.descriptor.digest !== image.top.digest) recorded.push(...(await store.repoDigests(image.descriptor.digest)));
+  return [...new Set([...recorded, ...digestNames].map(familiarName))].sort();
+}
+
+/** One image as `docker image inspect` shows it. */
 export async function inspectImage(store: Store, image: StoredImage): Promise<Record<string, unknown>> {
   const tags: string[] = [];
-  const digests: string[] = [];
+  const digestNames: string[] = [];
   for (const t of await store.images()) {
     if (t.descriptor.digest !== image.top.digest && t.descriptor.digest !== image.descriptor.digest) continue;
-    if (parseReference(t.ref).digest !== undefined) digests.push(familiarName(t.ref));
+    if (parseReference(t.ref).digest !== undefined) digestNames.push(t.ref);
     else tags.push(familiarName(t.ref));
   }
+  const digests = await repoDigestsOf(store, image, digestNames);
   const config = image.config;
   const history = config.history ?? [];
   const comment = [...history].reverse().find((h) => h.comment !== undefined)?.comment ?? '';
