@@ -66,6 +66,15 @@ describe('strata build: ADD', () => {
         { name: 'thing/inside.txt', data: 'inside\n' },
       ]),
     );
+    // over image symlinks: an implied folder is written through (docker's untar), one with its own entry replaces it
+    writeFileSync(
+      join(context, 'over-links'),
+      tarBytes([
+        { name: 'lnk/implied.txt', data: 'through\n' },
+        { name: 'lnk2', type: 'directory', mode: 0o755 },
+        { name: 'lnk2/own.txt', data: 'own\n' },
+      ]),
+    );
     // unsafe archives
     writeFileSync(join(context, 'dotdot'), tarBytes([{ name: 'ok.txt', data: 'ok\n' }, { name: '../../../../escape.txt', data: 'escaped\n' }]));
     writeFileSync(join(context, 'absolute'), tarBytes([{ name: `${hostTarget}/abs.txt`, data: 'escaped\n' }]));
@@ -159,6 +168,16 @@ describe('strata build: ADD', () => {
     expect(statSync(join(rootfs, 'opt/app/thing')).isDirectory()).toBe(true);
     expect(statSync(join(rootfs, 'opt/app/thing')).mode & 0o7777).toBe(0o700);
     expect(readFileSync(join(rootfs, 'opt/app/thing/inside.txt'), 'utf8')).toBe('inside\n');
+  });
+
+  it('writes an implied folder through an image symlink (inside the image); a folder entry replaces the symlink', async () => {
+    const { tag } = await buildText(`FROM ${base}\nRUN mkdir -p /real /real2 && ln -s /real /lnk && ln -s real2 /lnk2\nADD over-links /\n`);
+    const rootfs = unpack(tag);
+    expect(readlinkSync(join(rootfs, 'lnk'))).toBe('/real');
+    expect(readFileSync(join(rootfs, 'real/implied.txt'), 'utf8')).toBe('through\n');
+    expect(lstatSync(join(rootfs, 'lnk2')).isDirectory()).toBe(true);
+    expect(readFileSync(join(rootfs, 'lnk2/own.txt'), 'utf8')).toBe('own\n');
+    expect(readdirSync(join(rootfs, 'real2'))).toEqual([]);
   });
 
   it.each([

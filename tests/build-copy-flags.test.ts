@@ -105,6 +105,17 @@ describe('strata build: COPY --parents, --link, --exclude', () => {
     expect(tree(join(rootfs, 'real'))).toEqual(['big.txt']);
   });
 
+  it('without --link a source folder where the image has a symlink is refused, as BuildKit does; with --link it replaces it', async () => {
+    mkdirSync(join(context, 'overlay/lnk'), { recursive: true });
+    writeFileSync(join(context, 'overlay/lnk/x.txt'), 'x\n');
+    const prefix = `FROM ${base}\nRUN mkdir -p /real && ln -s /real /lnk\n`;
+    await expect(buildText(`${prefix}COPY overlay/ /\n`)).rejects.toMatchObject({ code: 'BUILD_NOT_DIRECTORY', message: expect.stringContaining('/lnk') });
+    const { tag } = await buildText(`${prefix}COPY --link overlay/ /\n`);
+    const rootfs = unpack(tag);
+    expect(lstatSync(join(rootfs, 'lnk')).isDirectory()).toBe(true);
+    expect(readFileSync(join(rootfs, 'lnk/x.txt'), 'utf8')).toBe('x\n');
+  });
+
   it('--link makes the layer as if on scratch: image symlinks on the way are not followed, parents are plain folders', async () => {
     const { tag } = await buildText(
       `FROM ${base}\nRUN mkdir -p /real && ln -s /real /lnk\nCOPY --link big.txt /lnk/big.txt\nCOPY --link big.txt /tmp/big.txt\nRUN test -f /lnk/big.txt && test ! -e /real/big.txt && echo ok > /check\n`,

@@ -72,6 +72,11 @@ export const BuildErrors = {
     (arch: string, detail: string) => `cannot run ${arch} programs on this machine: ${detail}`,
     'Register qemu-user-static with the F flag: apt-get install qemu-user-static binfmt-support && update-binfmts --enable (scripts/bootstrap does this); or build on a machine of that architecture.',
   ),
+  notDirectory: rule(
+    'BUILD_NOT_DIRECTORY',
+    (path: string) => `cannot copy to non-directory: ${path} (the image has a file or symbolic link there)`,
+    'Copy into the folder the symbolic link points to (merged /usr images: /usr/bin, /usr/lib), or use COPY --link to replace it.',
+  ),
   archiveUnsafe: rule(
     'BUILD_ARCHIVE_UNSAFE',
     (source: string, detail: string) => `ADD ${source}: the archive would write outside its destination: ${detail}`,

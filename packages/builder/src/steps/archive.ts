@@ -7,7 +7,8 @@ import { createGunzip } from 'node:zlib';
 import { extractLayer, isTarHeader } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 import { lookupInLayers } from '../snapshot/snapshotter.js';
-import type { Owner } from './copy.js';
+import { ensureParents, type Owner } from './upper-dirs.js';
+import { resolveInImage } from './dest-path.js';
 
 /** How an ADD source archive is compressed (told by its first bytes, never its name, as docker does). */
 export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
@@ -107,6 +108,8 @@ export interface ExtractOptions {
   readonly owner?: Owner;
   /** How the source is named in errors. */
   readonly source: string;
+  /** Time for folders made for the image's own (seconds). */
+  readonly epoch: number;
 }
 
 /**
@@ -137,7 +140,7 @@ export async function extractArchive(file: string, compression: Compression, upp
   }
   for (const s of specials) await makeSpecial(join(options.staging, s.path), s);
   if (options.owner !== undefined) await chownTree(options.staging, options.owner);
-  await mergeTree(options.staging, upper, options.targetRel, { explicit, lowerDirs, rel: '' });
+  await mergeDir(options.staging, '', options.targetRel, { upper, explicit, lowerDirs, epoch: options.epoch });
   await rm(options.staging, { recursive: true, force: true });
 }
 
@@ -162,25 +165,45 @@ async function chownTree(dir: string, owner: Owner): Promise<void> {
 }
 
 interface MergeState {
+  readonly upper: string;
   readonly explicit: ReadonlySet<string>;
   readonly lowerDirs: readonly string[];
-  /** Path relative to the staging root. */
-  readonly rel: string;
+  readonly epoch: number;
 }
 
-/** Moves the staging folder's children into `upper/targetRel`; lstat only, so no symlink is ever followed. */
-async function mergeTree(staging: string, upper: string, targetRel: string, state: MergeState): Promise<void> {
-  const from = join(staging, state.rel);
-  for (const name of (await readdir(from)).sort()) {
-    const rel = state.rel === '' ? name : `${state.rel}/${name}`;
+/**
+ * Moves the children of a staging folder (`archRel` in the archive) into
+ * `upper/destRel`; lstat only, so no symlink in the upper directory is ever
+ * followed. A folder the archive only implies, where the image has a
+ * symlink to a folder (merged-/usr's /lib), goes where the symlink points
+ * inside the image, as docker's untar writes through it; a folder with its
+ * own entry replaces the symlink, as docker's untar does.
+ */
+async function mergeDir(staging: string, archRel: string, destRel: string, state: MergeState): Promise<void> {
+  for (const name of (await readdir(join(staging, archRel))).sort()) {
+    const rel = archRel === '' ? name : `${archRel}/${name}`;
     const src = join(staging, rel);
-    const destRel = targetRel === '' ? rel : `${targetRel}/${rel}`;
-    const dest = join(upper, destRel);
+    let childDest = destRel === '' ? name : `${destRel}/${name}`;
     const srcInfo = await lstat(src);
-    const destInfo = await lstat(dest).catch(() => undefined);
+    const implicit = srcInfo.isDirectory() && !state.explicit.has(rel);
+    let destInfo = await lstat(join(state.upper, childDest)).catch(() => undefined);
+    if (implicit && destInfo === undefined) {
+      const followed = await followImageLink(childDest, state);
+      if (followed !== undefined) {
+        childDest = followed;
+        destInfo = await lstat(join(state.upper, childDest)).catch(() => undefined);
+      }
+    }
+    const dest = join(state.upper, childDest);
+    if (srcInfo.isDirectory() && destInfo === undefined && (await imageHasFolder(childDest, state))) {
+      // recreate the image's folder (its mode and owner) and merge into it, so
+      // that what lies below it in the image is looked at too
+      await ensureParents(state.upper, state.lowerDirs, `/${childDest}`, undefined, state.epoch);
+      destInfo = await lstat(dest);
+    }
     if (srcInfo.isDirectory() && destInfo?.isDirectory() === true) {
-      await mergeTree(staging, upper, targetRel, { ...state, rel });
-      if (state.explicit.has(rel)) {
+      await mergeDir(staging, rel, childDest, state);
+      if (!implicit) {
         await chmod(dest, srcInfo.mode & 0o7777);
         await lchown(dest, srcInfo.uid, srcInfo.gid);
         await utimes(dest, srcInfo.atime, srcInfo.mtime);
@@ -189,30 +212,20 @@ async function mergeTree(staging: string, upper: string, targetRel: string, stat
     }
     if (destInfo !== undefined) await rm(dest, { recursive: true, force: true });
     await rename(src, dest);
-    if (srcInfo.isDirectory() && !state.explicit.has(rel)) await keepImageFolder(dest, destRel, state.lowerDirs);
-    if (srcInfo.isDirectory()) await fixImplicit(dest, destRel, rel, state);
   }
 }
 
-/** A folder the archive only implies takes the image's mode, owner and time when the image has it. */
-async function keepImageFolder(dest: string, destRel: string, lowerDirs: readonly string[]): Promise<void> {
-  const inImage = await lookupInLayers(lowerDirs, destRel);
-  if (inImage === undefined) return;
-  const st = await lstat(inImage);
-  if (!st.isDirectory()) return;
-  await chmod(dest, st.mode & 0o7777);
-  await lchown(dest, st.uid, st.gid);
-  await utimes(dest, st.atime, st.mtime);
+/** Where an implied folder goes when the image has a symlink there that resolves to a folder inside the image. */
+async function followImageLink(destRel: string, state: MergeState): Promise<string | undefined> {
+  const host = await lookupInLayers(state.lowerDirs, destRel);
+  if (host === undefined || !(await lstat(host)).isSymbolicLink()) return undefined;
+  const resolved = (await resolveInImage(state.lowerDirs, `/${destRel}`)).replace(/^\/+/, '');
+  if (resolved === '' || !(await imageHasFolder(resolved, state))) return undefined;
+  await ensureParents(state.upper, state.lowerDirs, `/${resolved}`, undefined, state.epoch);
+  return resolved;
 }
 
-/** After a folder moved in whole, its implied subfolders still need the image's metadata. */
-async function fixImplicit(dest: string, destRel: string, rel: string, state: MergeState): Promise<void> {
-  for (const name of await readdir(dest)) {
-    const childRel = `${rel}/${name}`;
-    const childDest = join(dest, name);
-    const st = await lstat(childDest);
-    if (!st.isDirectory()) continue;
-    await fixImplicit(childDest, `${destRel}/${name}`, childRel, state);
-    if (!state.explicit.has(childRel)) await keepImageFolder(childDest, `${destRel}/${name}`, state.lowerDirs);
-  }
+async function imageHasFolder(rel: string, state: MergeState): Promise<boolean> {
+  const host = await lookupInLayers(state.lowerDirs, rel);
+  return host !== undefined && (await lstat(host)).isDirectory();
 }

@@ -4,11 +4,9 @@ import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { lookupInLayers } from '../snapshot/snapshotter.js';
 import { extractArchive, type Compression } from './archive.js';
+import { ensureParents, type Owner } from './upper-dirs.js';
 
-export interface Owner {
-  readonly uid: number;
-  readonly gid: number;
-}
+export type { Owner } from './upper-dirs.js';
 
 /** A parsed --chmod: an octal mode, or a function of the source mode (symbolic form). */
 export type ModeChange = (mode: number, isDir: boolean) => number;
@@ -46,40 +44,6 @@ export function resolveDestination(dest: string, workdir: string): string {
   const trailing = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
   const abs = posix.resolve(workdir === '' ? '/' : workdir, dest);
   return trailing && abs !== '/' ? `${abs}/` : abs;
-}
-
-/**
- * Creates `path`'s missing parents in the upper directory. A parent that the
- * image already has is recreated with the image's mode and owner (so the
- * layer does not change it); a new one gets 0755 and `owner` (docker).
- */
-async function ensureParents(upper: string, lowerDirs: readonly string[], path: string, owner: Owner | undefined, epoch: number): Promise<void> {
-  const parts = path.split('/').filter((p) => p !== '');
-  let rel = '';
-  for (const part of parts) {
-    rel = rel === '' ? part : `${rel}/${part}`;
-    const target = join(upper, rel);
-    const made = await lstat(target).catch(() => undefined);
-    if (made !== undefined) {
-      // never write through a symlink an earlier source of this step made
-      if (!made.isDirectory()) throw buildError(BuildErrors.invalidInstruction, [`cannot copy to /${path}: /${rel} is not a directory`]);
-      continue;
-    }
-    const inImage = await lookupInLayers(lowerDirs, rel);
-    if (inImage !== undefined) {
-      const st = await lstat(inImage);
-      if (!st.isDirectory()) throw buildError(BuildErrors.invalidInstruction, [`cannot copy to /${path}: /${rel} is not a directory in the image`]);
-      await mkdir(target);
-      await chmod(target, st.mode & 0o7777);
-      await lchown(target, st.uid, st.gid);
-      await utimes(target, st.atime, st.mtime);
-    } else {
-      await mkdir(target);
-      await chmod(target, 0o755);
-      await lchown(target, owner?.uid ?? 0, owner?.gid ?? 0);
-      await utimes(target, epoch, epoch);
-    }
-  }
 }
 
 /**
@@ -139,6 +103,7 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
       for (const folder of item.parents.folders) {
         const rel = under(belowPivot(folder.contextPath, item.parents.pivot));
+        await refuseNonDirectory(upper, lowerDirs, rel);
         if ((await lstat(join(upper, rel)).catch(() => undefined))?.isDirectory() !== true) await copyEntry(folder, join(upper, rel), plan);
       }
       const kept = belowPivot(root.contextPath, item.parents.pivot);
@@ -152,6 +117,7 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
         targetRel: destRel,
         staging: plan.scratch(),
         source: item.label ?? root.contextPath,
+        epoch: plan.epoch,
         ...(plan.owner === undefined ? {} : { owner: plan.owner }),
       });
       continue;
@@ -164,6 +130,7 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
           if (existing !== undefined && (await lstat(existing)).isDirectory()) {
             await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
           } else {
+            if (existing !== undefined) throw buildError(BuildErrors.notDirectory, [`/${destRel}`]);
             await copyEntry(root, join(upper, destRel), plan);
           }
         } else if (!made.isDirectory()) {
@@ -180,9 +147,23 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
     const prefix = root.contextPath === '' ? '' : `${root.contextPath}/`;
     for (const child of source.children) {
       const rel = child.contextPath.slice(prefix.length);
-      await copyEntry(child, join(upper, baseRel, rel), plan);
+      const childRel = baseRel === '' ? rel : `${baseRel}/${rel}`;
+      if (child.type === 'directory') await refuseNonDirectory(upper, lowerDirs, childRel);
+      await copyEntry(child, join(upper, childRel), plan);
     }
   }
+}
+
+/**
+ * A folder of the sources where the image has a symlink or a file: BuildKit
+ * refuses it ("cannot copy to non-directory"; merged-/usr's /bin, /lib) rather
+ * than replacing the symlink and hiding what it points to. Without --link
+ * only (a --link layer is made as if on scratch).
+ */
+async function refuseNonDirectory(upper: string, lowerDirs: readonly string[], rel: string): Promise<void> {
+  if (lowerDirs.length === 0 || (await lstat(join(upper, rel)).catch(() => undefined)) !== undefined) return;
+  const inImage = await lookupInLayers(lowerDirs, rel);
+  if (inImage !== undefined && !(await lstat(inImage)).isDirectory()) throw buildError(BuildErrors.notDirectory, [`/${rel}`]);
 }
 
 /** A context path below the --parents pivot. */
