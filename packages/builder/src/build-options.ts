@@ -1,5 +1,7 @@
 import type { Store } from '@strata/cache';
 import type { RegistryClient } from '@strata/registry';
+import type { CacheExportResult } from './cache-transfer/export.js';
+import type { CacheExportSpec, CacheImportSpec } from './cache-transfer/spec.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOutput, OutputResult } from './output/output-spec.js';
 import type { RuntimeName } from './runtime/runc.js';
@@ -27,6 +29,12 @@ export interface BuildOptions {
   readonly pull?: boolean;
   /** Run every step, ignoring (but refreshing) the cache. */
   readonly noCache?: boolean;
+  /** Stages (by name or index) whose steps run without reading the cache (`--no-cache-filter`); other stages still hit. */
+  readonly noCacheFilter?: readonly string[];
+  /** Build cache to read besides the store's (`--cache-from`): a hit downloads the step's layer instead of running it. */
+  readonly cacheFrom?: readonly CacheImportSpec[];
+  /** Where to export the build's cache records and layers after the build (`--cache-to`). */
+  readonly cacheTo?: readonly CacheExportSpec[];
   /** Default network of RUN steps (`--network`); RUN --network overrides. */
   readonly network?: NetworkMode;
   /** Labels added to the final image (`--label`). */
@@ -69,4 +77,6 @@ export interface BuildResult {
   readonly stages: readonly StageSummary[];
   /** What each output wrote or pushed, in order. */
   readonly outputs: readonly OutputResult[];
+  /** One per `cacheTo` entry. */
+  readonly cacheExports?: readonly CacheExportResult[];
 }

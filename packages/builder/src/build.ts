@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MediaType, type CacheKey, type Descriptor, type Index, type Store } from '@strata/cache';
+import { MediaType, type CacheKey, type CacheRecord, type Descriptor, type Index, type Store } from '@strata/cache';
 import { pullImage } from '@strata/registry';
 import {
   expandWord,
@@ -23,8 +23,9 @@ import { containerConfig, DEFAULT_PATH, emptyImage, envMap, withConfig, withHist
 import { recompressImage } from './image/recompress.js';
 import { writeImage, type WrittenImage } from './image/write-image.js';
 import { checkOutputs, outputsOf, resultCompression, writeOutputs } from './output/write-outputs.js';
-import { planBuild, type PlannedStage } from './plan/plan.js';
+import { planBuild, type BuildPlan, type PlannedStage } from './plan/plan.js';
 import { stagePlatform } from './plan/stage-platform.js';
+import { exportCacheUse, openCacheUse, type CacheUse } from './cache-transfer/use.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
 import { historyTime } from './steps/layer-step.js';
@@ -48,6 +49,23 @@ export interface StageState {
    * cached rebuild gives the same image ID.
    */
   readonly time: string;
+  /** How the step being run uses the cache: set by buildStage before each step. */
+  readonly cache?: StepCacheScope;
+}
+
+/** The cache side of one step: where it is (for explaining a miss) and whether its stage reads the cache. */
+export interface StepCacheScope {
+  /** The stage's index in the Dockerfile. */
+  readonly stage: number;
+  /** Names the step's position (Dockerfile, platform, stage, step) across builds. */
+  readonly locator: string;
+  /** Set when the cache is not read for this step: the reason the step runs. */
+  readonly disabled?: string;
+}
+
+/** Records from elsewhere (`--cache-from`): a hit brings its layer into the store and its record into the local cache. */
+export interface CacheImportSource {
+  lookup(key: CacheKey): Promise<{ readonly record: CacheRecord; readonly source: string } | undefined>;
 }
 
 /** A built stage: its image and key, for FROM <stage> and COPY --from. */
@@ -85,6 +103,12 @@ export interface BuildSession {
   readonly stages: readonly Stage[];
   /** Put before stage labels in events (the platform, in a multi-platform build). */
   readonly labelPrefix: string;
+  /** `--cache-from` sources, when given. */
+  readonly cacheImport?: CacheImportSource;
+  /** Notes a cache record the build used or wrote (hit or miss), for `--cache-to`. */
+  useRecord(stage: number, record: CacheRecord): void;
+  /** The Dockerfile's path, part of every step locator. */
+  readonly dockerfilePath: string;
   emit(event: BuildEvent): void;
   nextId(): string;
 }
@@ -174,6 +198,16 @@ function baseName(planned: PlannedStage, session: BuildSession): string {
   return 'scratch';
 }
 
+/** Why a stage does not read the cache (--no-cache, --no-cache-filter), or undefined when it does. */
+function cacheDisabled(session: BuildSession, planned: PlannedStage): string | undefined {
+  if (session.options.noCache === true) return 'cache disabled (--no-cache)';
+  const filter = session.options.noCacheFilter;
+  if (filter === undefined) return undefined;
+  const names = filter.map((f) => f.toLowerCase());
+  const hit = names.includes(String(planned.stage.index)) || (planned.stage.name !== undefined && names.includes(planned.stage.name));
+  return hit ? `cache disabled for stage ${planned.label} (--no-cache-filter)` : undefined;
+}
+
 async function buildStage(planned: PlannedStage, targetSession: BuildSession, metaArgs: ReadonlyMap<string, string>): Promise<StageResult> {
   const { stage, label } = planned;
   const platform = stagePlatform({
@@ -185,6 +219,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
     ...(planned.base.kind === 'stage' ? { baseStagePlatform: targetSession.results.get(planned.base.index)?.platform } : {}),
   });
   const platformText = formatPlatform(platform);
+  const disabled = cacheDisabled(targetSession, planned);
   const session: BuildSession = platformText === targetSession.platformText ? targetSession : { ...targetSession, platform, platformText };
   // grows by the base's ONBUILD triggers once FROM has resolved the base
   let total = stage.instructions.length + 1;
@@ -215,13 +250,22 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
     const started = Date.now();
     session.options.signal?.throwIfAborted();
     session.emit({ type: 'step-started', ...ev, timestamp: started });
+    state = {
+      ...state,
+      cache: {
+        stage: stage.index,
+        locator: JSON.stringify([session.dockerfilePath, session.platformText, stage.index, i + 2]),
+        ...(disabled === undefined ? {} : { disabled }),
+      },
+    };
     try {
       const outcome = await runInstruction(ins, state, session, metaArgs, (stream, text) =>
         session.emit({ type: 'step-log', ...ev, timestamp: Date.now(), stream, text }),
       );
       state = outcome.state;
-      if (outcome.cached) session.emit({ type: 'step-cached', ...ev, timestamp: Date.now(), cacheKey: state.key });
-      else {
+      if (outcome.cached) {
+        session.emit({ type: 'step-cached', ...ev, timestamp: Date.now(), cacheKey: state.key, ...(outcome.reason === undefined ? {} : { reason: outcome.reason }) });
+      } else {
         const layer = state.image.layers.length > 0 && outcome.newLayer ? state.image.layers[state.image.layers.length - 1] : undefined;
         session.emit({
           type: 'step-completed',
@@ -259,7 +303,7 @@ export interface StepOutcome {
   readonly state: StageState;
   readonly cached: boolean;
   readonly newLayer?: boolean;
-  /** Why the step ran (cache miss reason), for --progress=json. */
+  /** Why the step ran (a miss) or did not (a hit), for --progress=json. */
   readonly reason?: string;
 }
 
@@ -275,7 +319,9 @@ async function runInstruction(
   switch (ins.kind) {
     case 'arg': {
       const args = declaredArgs(ins, state, session, metaArgs);
-      const declared = ins.args.map((a) => [a.key, args.get(a.key) ?? null]);
+      // names only: a value reaches exactly the steps that use it, through their expanded
+      // instruction or (RUN) their environment, so a changed arg no step uses invalidates nothing
+      const declared = ins.args.map((a) => a.key);
       const key = stepKey({ parent: state.key, platform: session.platformText, kind: 'arg', instruction: declared, env: [] });
       return { state: { ...state, args, key }, cached: false };
     }
@@ -322,6 +368,7 @@ async function buildForPlatform(
   paths: { contextDir: string; dockerfilePath: string },
   labelPrefix: string,
   builtKeys: Set<CacheKey>,
+  cache: CacheUse,
 ): Promise<PlatformBuild> {
   const started = Date.now();
   const emit = options.onEvent ?? discardEvents;
@@ -357,6 +404,9 @@ async function buildForPlatform(
     results: new Map(),
     stages: parsed.stages,
     labelPrefix,
+    ...(cache.import === undefined ? {} : { cacheImport: cache.import }),
+    useRecord: (stage, record) => cache.used.push({ platform: platformText, stage, record }),
+    dockerfilePath: paths.dockerfilePath,
     emit,
     nextId: () => `strata-${process.pid}-${randomBytes(4).toString('hex')}-${(counter += 1)}`,
   };
@@ -374,11 +424,22 @@ async function buildForPlatform(
     if (options.compression !== undefined) image = await recompressImage(options.store, image, options.compression, workDir);
     const written = await writeImage(options.store, image, target.state.time);
     const summaries = [...session.results].map(([index, r]) => ({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' }));
+    cache.finalStages.push({ platform: platformText, stages: finalImageStages(plan) });
     return { written, summaries };
   } finally {
     await session.snapshotter.releaseAll();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** The stages whose steps make the final image: the target and the stages it starts FROM, transitively. */
+function finalImageStages(plan: BuildPlan): number[] {
+  const byIndex = new Map(plan.stages.map((p) => [p.stage.index, p]));
+  const out: number[] = [];
+  for (let p: PlannedStage | undefined = plan.target; p !== undefined; p = p.base.kind === 'stage' ? byIndex.get(p.base.index) : undefined) {
+    out.push(p.stage.index);
+  }
+  return out;
 }
 
 /**
@@ -407,8 +468,11 @@ export async function build(given: BuildOptions): Promise<BuildResult> {
   // platform (FROM --platform=$BUILDPLATFORM) is keyed the same for every
   // target, so only the first target runs its steps.
   const builtKeys = new Set<CacheKey>();
+  const cache = await openCacheUse(options, emit);
   for (const platform of platforms) {
-    builds.push(await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : '', builtKeys));
+    builds.push(
+      await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : '', builtKeys, cache),
+    );
   }
   let descriptor: Descriptor;
   let imageId: string;
@@ -431,6 +495,14 @@ export async function build(given: BuildOptions): Promise<BuildResult> {
     ...(options.registry === undefined ? {} : { registry: options.registry }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
+  const cacheExports = await exportCacheUse(options, cache, emit);
   emit({ type: 'build-completed', timestamp: Date.now(), imageId, manifestDigest: descriptor.digest, tags, durationMs: Date.now() - started });
-  return { imageId, manifestDigest: descriptor.digest, tags, stages: builds.flatMap((b) => b.summaries), outputs };
+  return {
+    imageId,
+    manifestDigest: descriptor.digest,
+    tags,
+    stages: builds.flatMap((b) => b.summaries),
+    outputs,
+    ...(cacheExports.length === 0 ? {} : { cacheExports }),
+  };
 }

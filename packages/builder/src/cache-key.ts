@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { makeCacheKey, type CacheKey } from '@strata/cache';
+import { makeCacheKey, type CacheKey, type KeyInputs, type SourceListing } from '@strata/cache';
 import type { ContextEntry, SelectedSource } from './context/context.js';
 
 /**
@@ -36,6 +36,37 @@ export interface StepKeyInput {
 export function stepKey(input: StepKeyInput): CacheKey {
   const material = JSON.stringify([STEP_KEY_TAG, input.parent, input.platform, input.kind, input.instruction, input.env, input.sources ?? null]);
   return makeCacheKey(material);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * What a key is made of, as digests, for the step's cache record: a later
+ * miss at the same step compares its own inputs with these to say what
+ * changed. Values of variables are hashed, never stored.
+ */
+export function keyInputs(input: StepKeyInput): KeyInputs {
+  const env: Record<string, string> = {};
+  for (const entry of input.env) {
+    const eq = entry.indexOf('=');
+    const name = eq === -1 ? entry : entry.slice(0, eq);
+    env[name] = sha256(eq === -1 ? '' : entry.slice(eq + 1)).slice(0, 16);
+  }
+  return {
+    parent: input.parent,
+    instruction: sha256(JSON.stringify([STEP_KEY_TAG, input.platform, input.kind, input.instruction])),
+    env,
+    ...(input.sources === undefined ? {} : { sources: input.sources }),
+  };
+}
+
+/** A COPY/ADD selection as path -> digest of its fact, for naming the file that changed. */
+export function sourceListing(facts: readonly SourceFact[]): SourceListing {
+  const listing: Record<string, string> = {};
+  for (const f of facts) listing[f.path] = sha256(JSON.stringify([f.type, f.mode, f.digest ?? null, f.linkTarget ?? null])).slice(0, 16);
+  return listing;
 }
 
 /** The key of a stage's base: an image (by manifest digest) or scratch. */

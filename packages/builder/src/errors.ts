@@ -107,6 +107,16 @@ export const BuildErrors = {
     (mount: string, problem: string) => `RUN --mount=${mount}: ${problem}`,
     'The source= path is looked up in the from= stage or image (or the build context without from=); check that it exists there.',
   ),
+  invalidCacheSpec: rule(
+    'BUILD_CACHE_SPEC',
+    (flag: string, text: string, problem: string) => `${flag} ${text}: ${problem}`,
+    'Write type=registry,ref=REGISTRY/REPO:TAG[,mode=min|max][,mounts=true] or type=local,dest=DIR (--cache-to) / type=local,src=DIR (--cache-from).',
+  ),
+  cacheArtifact: rule(
+    'BUILD_CACHE_ARTIFACT',
+    (source: string, problem: string) => `the build cache at ${source} cannot be used: ${problem}`,
+    'Export it again with strata build --cache-to; only strata cache artifacts (strata.cache.v1) are read.',
+  ),
   aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
 } as const;
 

@@ -36,7 +36,7 @@ interface StepEventBase {
 export type BuildEvent =
   | { readonly type: 'build-started'; readonly timestamp: number; readonly stages: number; readonly target: string; readonly platform: string }
   | (StepEventBase & { readonly type: 'step-started'; readonly cacheKey?: string })
-  | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string })
+  | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string; readonly reason?: string })
   | (StepEventBase & { readonly type: 'step-log'; readonly stream: 'stdout' | 'stderr'; readonly text: string })
   | (StepEventBase & { readonly type: 'step-completed'; readonly cacheKey?: string; readonly durationMs: number; readonly reason?: string; readonly layer?: { readonly digest: string; readonly size: number } })
   | (StepEventBase & { readonly type: 'step-failed'; readonly code: string; readonly message: string; readonly durationMs: number })
@@ -45,6 +45,18 @@ export type BuildEvent =
   | { readonly type: 'export-started'; readonly timestamp: number; readonly output: string }
   /** What it wrote: the archive file, or each reference pushed, with the digest of the manifest or index. */
   | { readonly type: 'export-completed'; readonly timestamp: number; readonly output: string; readonly targets: readonly { readonly target: string; readonly digest: string }[]; readonly durationMs: number }
+  | { readonly type: 'cache-imported'; readonly timestamp: number; readonly source: string; readonly records: number; readonly mounts: number }
+  | {
+      readonly type: 'cache-exported';
+      readonly timestamp: number;
+      readonly destination: string;
+      readonly manifestDigest: string;
+      readonly records: number;
+      readonly uploaded: number;
+      readonly present: number;
+      readonly bytesUploaded: number;
+      readonly durationMs: number;
+    }
   | { readonly type: 'build-completed'; readonly timestamp: number; readonly imageId: string; readonly manifestDigest: string; readonly tags: readonly string[]; readonly durationMs: number };
 
 export type BuildEventType = BuildEvent['type'];

@@ -27,3 +27,6 @@ export type { StepKeyInput, SourceFact } from './cache-key.js';
 export { checkEmulation, DEFAULT_BINFMT_DIR } from './runtime/emulation.js';
 export { writeLayer, scanLayerDir, encodeHeader, paxRecord, LAYER_MEDIA_TYPES, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from './layer/index.js';
 export type { WriteLayerOptions, LayerWriteResult, LayerCompression, LayerEntry, ScanResult, TarHeader, TarType } from './layer/index.js';
+export * from './cache-transfer/index.js';
+export { explainMiss } from './cache-reason.js';
+export { keyInputs, sourceListing } from './cache-key.js';

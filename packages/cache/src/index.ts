@@ -39,6 +39,8 @@ export {
   type CacheKey,
   type CacheRecord,
   type CacheRecordInput,
+  type KeyInputs,
+  type SourceListing,
   type LayerRecord,
   type StoredRecord,
 } from './records.js';

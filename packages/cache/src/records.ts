@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isDigest, type ChainId, type DiffId, type Digest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
 import { writeFileAtomic } from './fs-util.js';
@@ -47,9 +47,29 @@ export interface LayerRecord {
   readonly chainId?: ChainId;
 }
 
+/**
+ * What a key was made of, kept in its record so that a later miss at the same
+ * step can say what changed ("source changed: src/main.py"). Only digests:
+ * build-arg values may be secrets and are never written out.
+ */
+export interface KeyInputs {
+  /** The parent step's key. */
+  readonly parent: string;
+  /** sha256 of the step's kind, platform and canonical instruction. */
+  readonly instruction: string;
+  /** Environment and build args the step sees: name -> sha256 of its value. */
+  readonly env: Readonly<Record<string, string>>;
+  /** COPY/ADD: the sources digest; its per-path listing is stored beside the records (`putSources`). */
+  readonly sources?: string;
+}
+
+/** A COPY/ADD source listing: relative path -> digest of everything the key takes from that entry. */
+export type SourceListing = Readonly<Record<string, string>>;
+
 /** What a cached step did: at most one layer, and the image config fields it set. */
 export interface CacheRecord {
   readonly key: CacheKey;
+  readonly inputs?: KeyInputs;
   readonly layer?: LayerRecord;
   /** Config fields the step set; absent fields were left as they were. */
   readonly config?: ContainerConfig;
@@ -59,6 +79,7 @@ export interface CacheRecord {
 }
 
 export interface CacheRecordInput {
+  readonly inputs?: KeyInputs;
   readonly layer?: LayerRecord;
   readonly config?: ContainerConfig;
   readonly createdBy?: string;
@@ -94,16 +115,63 @@ function validRecord(value: unknown): value is CacheRecord {
   return true;
 }
 
-/** Cache records on disk, one JSON file per key, each written atomically. */
+function hashName(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Cache records on disk, one JSON file per key, each written atomically.
+ * Beside them (same parent folder): `sources/` holds COPY source listings by
+ * sources digest and `steps/` remembers, per step position (a locator the
+ * builder makes from Dockerfile, platform, stage and step index), the key the
+ * step had when it last ran, so a miss can be explained against it.
+ */
 export class RecordStore {
   readonly #dir: string;
   readonly #tmp: string;
+  readonly #sources: string;
+  readonly #steps: string;
 
   constructor(dir: string, tmp: string) {
     this.#dir = dir;
     this.#tmp = tmp;
+    this.#sources = join(dirname(dir), 'sources');
+    this.#steps = join(dirname(dir), 'steps');
   }
 
+  /** Stores a source listing under its sources digest (once: the same digest is the same listing). */
+  async putSources(digest: string, listing: SourceListing): Promise<void> {
+    const name = hashName(digest);
+    const path = join(this.#sources, name.slice(0, 2), `${name}.json`);
+    if (await stat(path).then(() => true, () => false)) return;
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(this.#tmp, path, JSON.stringify({ digest, listing }));
+  }
+
+  /** The listing stored for a sources digest, or undefined. */
+  async getSources(digest: string): Promise<SourceListing | undefined> {
+    const name = hashName(digest);
+    const value = await readJsonFile(join(this.#sources, name.slice(0, 2), `${name}.json`));
+    const v = value as { digest?: unknown; listing?: unknown } | undefined;
+    return v?.digest === digest && typeof v.listing === 'object' && v.listing !== null ? (v.listing as SourceListing) : undefined;
+  }
+
+  /** The key a step position had when it last ran, or undefined. */
+  async lastKey(locator: string): Promise<CacheKey | undefined> {
+    const name = hashName(locator);
+    const value = (await readJsonFile(join(this.#steps, name.slice(0, 2), `${name}.json`))) as { locator?: unknown; key?: unknown } | undefined;
+    return value?.locator === locator && isCacheKey(value.key) ? value.key : undefined;
+  }
+
+  /** Remembers the key a step position ran with (written only when a step runs, never on a hit). */
+  async setLastKey(locator: string, key: CacheKey): Promise<void> {
+    const name = hashName(locator);
+    const path = join(this.#steps, name.slice(0, 2), `${name}.json`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(this.#tmp, path, JSON.stringify({ locator, key }));
+  }
+
+  /** Writes a record; `now` is its creation time (an imported record keeps its own, so image IDs match). */
   async put(key: CacheKey, input: CacheRecordInput, now: Date = new Date()): Promise<CacheRecord> {
     const record: CacheRecord = { key: parseCacheKey(key), ...input, createdAt: now.toISOString() };
     if (!validRecord(record)) throw cacheError(CacheErrors.invalidArgument, ['a cache record layer needs mediaType, digest, size and diffId']);
@@ -176,5 +244,14 @@ export class RecordStore {
     } catch {
       return undefined;
     }
+  }
+}
+
+async function readJsonFile(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
+    throw error;
   }
 }

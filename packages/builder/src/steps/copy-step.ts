@@ -5,7 +5,7 @@ import { makeCacheKey, type CacheKey, type ContainerConfig } from '@strata/cache
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
-import { sourceFacts, sourcesDigest, stepKey } from '../cache-key.js';
+import { keyInputs, sourceFacts, sourceListing, sourcesDigest, stepKey, type StepKeyInput } from '../cache-key.js';
 import { openContext, type BuildContext, type ContextEntry, type SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { resolveBaseImage } from '../image/resolve-base.js';
@@ -229,7 +229,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       ...(checksum === undefined ? {} : { checksum: checksum.text }),
       ...(ins.kind === 'add' && ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
     };
-    const key = stepKey({ parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) });
+    const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) };
+    const key = stepKey(keyInput);
     const createdBy = `${keyword} ${[...sources, ...inline.map((f) => `<<${f.name}`)].join(' ')} ${destinationText} # buildkit`;
     // --link: the layer depends on the sources and the instruction only, so a
     // layer made on another parent is reused when the parent changes (BuildKit's
@@ -241,6 +242,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     if (linkKey !== undefined && session.options.noCache !== true) await adoptLinkedLayer(session, linkKey, key, config, createdBy);
     const outcome = await layerStep(session, state, {
       key,
+      inputs: keyInputs(keyInput),
+      sources: sourceListing(facts),
       createdBy,
       config,
       produce: async () => {

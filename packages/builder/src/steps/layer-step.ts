@@ -1,5 +1,6 @@
-import type { CacheKey, ChainId, ContainerConfig } from '@strata/cache';
+import type { CacheKey, CacheRecord, ChainId, ContainerConfig, KeyInputs, SourceListing } from '@strata/cache';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
+import { explainMiss } from '../cache-reason.js';
 import { commitLayer } from '../image/commit.js';
 import { withConfig, withHistory, type LayerInfo } from '../image/state.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
@@ -15,6 +16,10 @@ export interface LayerStepSpec {
    * or undefined when the step changes no file. Called on a cache miss only.
    */
   readonly produce: () => Promise<string | undefined>;
+  /** What the key was made of (`keyInputs`), kept in the record so a later miss can say what changed. */
+  readonly inputs?: KeyInputs;
+  /** COPY/ADD: the per-path listing behind `inputs.sources`. */
+  readonly sources?: SourceListing;
 }
 
 /** A history time: SOURCE_DATE_EPOCH when set, else the given ISO time. */
@@ -31,22 +36,18 @@ export function historyTime(session: BuildSession, time: string): string {
  * image ID.
  */
 export async function layerStep(session: BuildSession, state: StageState, spec: LayerStepSpec): Promise<StepOutcome> {
-  if (session.options.noCache !== true || session.builtKeys.has(spec.key)) {
-    const record = await session.store.getCacheRecord(spec.key);
-    if (record !== undefined) {
-      const layer: LayerInfo | undefined =
-        record.layer === undefined
-          ? undefined
-          : { descriptor: { mediaType: record.layer.mediaType, digest: record.layer.digest, size: record.layer.size }, diffId: record.layer.diffId };
-      const time = historyTime(session, record.createdAt);
-      const image = withHistory(
-        withConfig(state.image, () => record.config ?? spec.config),
-        { created: time, created_by: record.createdBy ?? spec.createdBy, comment: 'buildkit.dockerfile.v0' },
-        layer,
-      );
-      return { state: { ...state, image, key: spec.key, time }, cached: true };
-    }
+  const scope = state.cache;
+  const disabled = scope?.disabled;
+  // with the cache disabled, a key this build already ran is still reused (a stage built once for several targets)
+  if (disabled === undefined || session.builtKeys.has(spec.key)) {
+    const local = await session.store.getCacheRecord(spec.key);
+    if (local !== undefined) return cachedOutcome(session, state, spec, local, disabled === undefined ? 'inputs unchanged' : 'built earlier in this build');
   }
+  if (disabled === undefined) {
+    const imported = await session.cacheImport?.lookup(spec.key);
+    if (imported !== undefined) return cachedOutcome(session, state, spec, imported.record, `imported from ${imported.source}`);
+  }
+  const reason = disabled ?? (await missReason(session, scope?.locator, spec));
   const upper = await spec.produce();
   const layer =
     upper === undefined
@@ -60,7 +61,9 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
     const chain = Snapshotter.chainIds([...state.image.layers, layer]);
     session.snapshotter.adopt(chain[chain.length - 1] as ChainId, upper);
   }
+  if (spec.sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, spec.sources);
   const record = await session.store.putCacheRecord(spec.key, {
+    ...(spec.inputs === undefined ? {} : { inputs: spec.inputs }),
     ...(layer === undefined
       ? {}
       : { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }),
@@ -68,6 +71,10 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
     createdBy: spec.createdBy,
   });
   session.builtKeys.add(spec.key);
+  if (scope !== undefined) {
+    await session.store.records.setLastKey(scope.locator, spec.key);
+    session.useRecord(scope.stage, record);
+  }
   const time = historyTime(session, record.createdAt);
   const image = withHistory(
     withConfig(state.image, () => spec.config),
@@ -78,6 +85,36 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
     state: { ...state, image, key: spec.key, time },
     cached: false,
     newLayer: layer !== undefined,
-    reason: session.options.noCache === true ? 'cache disabled (--no-cache)' : 'not in the cache',
+    reason,
   };
+}
+
+/** A hit: the recorded layer, config and time, no work. */
+function cachedOutcome(session: BuildSession, state: StageState, spec: LayerStepSpec, record: CacheRecord, reason: string): StepOutcome {
+  const layer: LayerInfo | undefined =
+    record.layer === undefined
+      ? undefined
+      : { descriptor: { mediaType: record.layer.mediaType, digest: record.layer.digest, size: record.layer.size }, diffId: record.layer.diffId };
+  const time = historyTime(session, record.createdAt);
+  const image = withHistory(
+    withConfig(state.image, () => record.config ?? spec.config),
+    { created: time, created_by: record.createdBy ?? spec.createdBy, comment: 'buildkit.dockerfile.v0' },
+    layer,
+  );
+  if (state.cache !== undefined) session.useRecord(state.cache.stage, record);
+  return { state: { ...state, image, key: spec.key, time }, cached: true, reason };
+}
+
+/** Why this step ran: compared with the inputs the same step had when it last ran. */
+async function missReason(session: BuildSession, locator: string | undefined, spec: LayerStepSpec): Promise<string> {
+  if (locator === undefined || spec.inputs === undefined) return 'not in the cache';
+  const lastKey = await session.store.records.lastKey(locator);
+  const last = lastKey === undefined ? undefined : await session.store.records.get(lastKey, { touch: false });
+  const previous = last?.inputs;
+  const bothHaveSources = previous?.sources !== undefined && spec.inputs.sources !== undefined && previous.sources !== spec.inputs.sources;
+  const before = bothHaveSources ? await session.store.records.getSources(previous.sources as string) : undefined;
+  return explainMiss(previous, spec.inputs, {
+    ...(before === undefined ? {} : { previous: before }),
+    ...(spec.sources === undefined ? {} : { current: spec.sources }),
+  });
 }

@@ -3,7 +3,7 @@ import { join, posix } from 'node:path';
 import { parseMount, type RunInstruction } from '@strata/parser';
 import type { BuildSession, LogSink, StageState, StepOutcome } from '../build.js';
 import { expanderFor, runEnvironment } from '../build.js';
-import { sourceFacts, sourcesDigest, stepKey } from '../cache-key.js';
+import { keyInputs, sourceFacts, sourcesDigest, stepKey, type StepKeyInput } from '../cache-key.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
 import { checkEmulation } from '../runtime/emulation.js';
@@ -243,18 +243,20 @@ export async function runRunStep(ins: RunInstruction, state: StageState, session
   const workdir = config.WorkingDir || '/';
   const mounts = await planMounts(ins, session, expand, workdir, script);
   const network = ins.network !== 'default' ? ins.network : (session.options.network ?? 'default');
-  const key = stepKey({
+  const keyInput: StepKeyInput = {
     parent: state.key,
     platform: session.platformText,
     kind: 'run',
     instruction: { args, mounts: mounts.canonical, network, security: ins.security, ...(script === undefined ? {} : { script }) },
     env,
-  });
+  };
+  const key = stepKey(keyInput);
   const argsInScope = [...state.args];
   const prefix = argsInScope.length > 0 ? `|${argsInScope.length} ${argsInScope.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
   const createdBy = `RUN ${prefix}${args.join(' ')} # buildkit`;
   return layerStep(session, state, {
     key,
+    inputs: keyInputs(keyInput),
     createdBy,
     config,
     produce: () => executeRun(ins, state, session, log, { args, env, workdir, mounts, network }),

@@ -3,7 +3,7 @@ import { join, posix } from 'node:path';
 import type { WorkdirInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
-import { stepKey } from '../cache-key.js';
+import { keyInputs, stepKey, type StepKeyInput } from '../cache-key.js';
 import { containerConfig } from '../image/state.js';
 import { resolveUser } from '../runtime/user.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
@@ -17,11 +17,13 @@ export async function runWorkdirStep(ins: WorkdirInstruction, state: StageState,
   const expand = expanderFor(session, state);
   const config = containerConfig(state.image);
   const path = posix.resolve(config.WorkingDir || '/', expand(ins.path));
-  const key = stepKey({ parent: state.key, platform: session.platformText, kind: 'workdir', instruction: path, env: [] });
+  const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: 'workdir', instruction: path, env: [] };
+  const key = stepKey(keyInput);
   const createdBy = `WORKDIR ${path}`;
   const newConfig = { ...config, WorkingDir: path };
   return layerStep(session, state, {
     key,
+    inputs: keyInputs(keyInput),
     createdBy,
     config: newConfig,
     produce: async () => {

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { build, parseOutputSpec, type BuildEvent, type BuildOutput, type NetworkMode } from '@strata/builder';
+import { build, parseCacheExport, parseCacheImport, parseOutputSpec, type BuildEvent, type BuildOutput, type CacheExportSpec, type CacheImportSpec, type NetworkMode } from '@strata/builder';
 import type { RegistryEvent } from '@strata/registry';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
@@ -20,6 +20,15 @@ const syntax: CommandSyntax = {
     { name: 'target', type: 'string', valueName: 'STAGE', description: 'Build this stage (and what it needs) only' },
     { name: 'platform', type: 'string', valueName: 'OS/ARCH', description: "Target platform (default: the host's)" },
     { name: 'no-cache', type: 'boolean', description: 'Do not use the cache when building' },
+    { name: 'no-cache-filter', type: 'string', valueName: 'STAGE[,STAGE]', multiple: true, description: 'Do not use the cache for these stages (names or indexes)' },
+    { name: 'cache-from', type: 'string', valueName: 'type=registry,ref=R', multiple: true, description: 'Import build cache: type=registry,ref=REF or type=local,src=DIR (repeatable)' },
+    {
+      name: 'cache-to',
+      type: 'string',
+      valueName: 'type=registry,ref=R',
+      multiple: true,
+      description: 'Export build cache: type=registry,ref=REF or type=local,dest=DIR, with mode=min|max (repeatable)',
+    },
     { name: 'pull', type: 'boolean', description: 'Always pull a newer version of the base images' },
     insecureRegistryOption,
     { name: 'network', type: 'string', valueName: 'MODE', description: 'Networking mode for RUN: default, host or none' },
@@ -88,6 +97,11 @@ function parseOutputs(list: readonly string[], push: boolean, cwd: string): Buil
   return outputs;
 }
 
+/** A local cache folder relative to the working directory. */
+function withLocalPath<T extends CacheImportSpec | CacheExportSpec>(spec: T, cwd: string): T {
+  return spec.location.type === 'local' ? { ...spec, location: { ...spec.location, dir: resolve(cwd, spec.location.dir) } } : spec;
+}
+
 /** `strata build`: docker build's flags and meanings. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const argv = parseCommandLine('build', args, syntax, io);
@@ -118,6 +132,17 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(`strata build: ${(error as Error).message}\n`);
     return ExitCode.usage;
   }
+  let cacheFrom: CacheImportSpec[];
+  let cacheTo: CacheExportSpec[];
+  try {
+    cacheFrom = list('cache-from').map(parseCacheImport).map((c) => withLocalPath(c, io.cwd));
+    cacheTo = list('cache-to').map(parseCacheExport).map((c) => withLocalPath(c, io.cwd));
+  } catch (error) {
+    const e = error as { message: string; hint?: string };
+    io.stderr.write(`strata build: ${e.message}\n${e.hint === undefined ? '' : `hint: ${e.hint}\n`}`);
+    return ExitCode.usage;
+  }
+  const noCacheFilter = list('no-cache-filter').flatMap((f) => f.split(',')).map((f) => f.trim()).filter((f) => f !== '');
   const quiet = v.quiet === true;
   const context = resolve(io.cwd, argv.positionals[0] as string);
   const dockerfile = v.file === undefined ? undefined : resolve(io.cwd, v.file as string);
@@ -156,6 +181,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(v.target === undefined ? {} : { target: v.target as string }),
       ...(v.platform === undefined ? {} : { platform: v.platform as string }),
       noCache: v['no-cache'] === true,
+      ...(noCacheFilter.length === 0 ? {} : { noCacheFilter }),
+      ...(cacheFrom.length === 0 ? {} : { cacheFrom }),
+      ...(cacheTo.length === 0 ? {} : { cacheTo }),
       pull: v.pull === true,
       registry: registryClient(io, v['insecure-registry'] as string[] | undefined, onRegistryEvent),
       ...(outputs.length === 0 ? {} : { output: outputs }),

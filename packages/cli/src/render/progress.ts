@@ -76,6 +76,14 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
           write(`#${n} DONE ${seconds(event.durationMs)}\n`);
           return;
         }
+        case 'cache-imported':
+          write(`#0 importing cache from ${event.source}: ${event.records} records\n`);
+          return;
+        case 'cache-exported':
+          write(
+            `#${next + 1} exporting cache to ${event.destination}: ${event.records} records, ${event.uploaded} blobs uploaded (${event.bytesUploaded} bytes), ${event.present} present, done ${seconds(event.durationMs)}\n`,
+          );
+          return;
         case 'build-completed':
           write(`#${next + 1} writing image ${event.imageId} done\n`);
           for (const tag of event.tags) write(`#${next + 1} naming to ${tag} done\n`);
@@ -205,6 +213,12 @@ export function ttyRenderer(write: (text: string) => void, options: { width?: nu
           }
           break;
         }
+        case 'cache-imported':
+          footer = [...footer, ` => importing cache from ${event.source} (${event.records} records)`];
+          break;
+        case 'cache-exported':
+          footer = [...footer, ` => exporting cache to ${event.destination}: ${event.uploaded} blobs uploaded, ${event.present} present`];
+          break;
         case 'build-completed':
           finished = true;
           footer = [...footer, ` => writing image ${event.imageId}`, ...event.tags.map((t) => ` => naming to ${t}`)];

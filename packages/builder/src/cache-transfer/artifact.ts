@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { isCacheKey, MediaType, parseDigest, type CacheRecord, type Descriptor, type Digest, type Manifest } from '@strata/cache';
+import { buildError, BuildErrors } from '../errors.js';
+
+/**
+ * The build cache as an OCI artifact: an image manifest whose artifactType
+ * says "strata build cache", whose config blob carries the cache records, and
+ * whose layers are the records' layer blobs (plus, with mounts=true, one tar
+ * per RUN --mount=type=cache folder). Any registry that stores OCI manifests
+ * stores it; skopeo/crane copy it like an image.
+ */
+export const CACHE_ARTIFACT_TYPE = 'application/vnd.strata.cache.v1+json';
+export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.strata.cache.config.v1+json';
+/** A cache mount folder as a gzip tar. */
+export const CACHE_MOUNT_MEDIA_TYPE = 'application/vnd.strata.cache.mount.v1.tar+gzip';
+export const CACHE_FORMAT = 'strata.cache.v1';
+
+/** A RUN --mount=type=cache folder in the artifact. */
+export interface MountEntry {
+  /** The mount's id (its target when no id was given). */
+  readonly id: string;
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/** The config blob: the records (in build order) and the cache mounts. */
+export interface CacheArtifactConfig {
+  readonly format: typeof CACHE_FORMAT;
+  readonly records: readonly CacheRecord[];
+  readonly mounts?: readonly MountEntry[];
+}
+
+export interface EncodedArtifact {
+  readonly config: { readonly descriptor: Descriptor; readonly bytes: Buffer };
+  readonly manifest: { readonly descriptor: Descriptor; readonly bytes: Buffer; readonly value: Manifest };
+  /** Layer blobs the manifest lists: record layers, then mount tars. */
+  readonly blobs: readonly Descriptor[];
+}
+
+function sha256(bytes: Buffer): Digest {
+  return parseDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
+}
+
+/** Serializes records (and mount tars) into the config blob and manifest. The same input gives the same bytes. */
+export function encodeArtifact(records: readonly CacheRecord[], mounts: readonly MountEntry[] = []): EncodedArtifact {
+  const config: CacheArtifactConfig = { format: CACHE_FORMAT, records, ...(mounts.length === 0 ? {} : { mounts }) };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDescriptor: Descriptor = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256(configBytes), size: configBytes.length };
+  const blobs: Descriptor[] = [];
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (r.layer === undefined || seen.has(r.layer.digest)) continue;
+    seen.add(r.layer.digest);
+    blobs.push({ mediaType: r.layer.mediaType, digest: r.layer.digest, size: r.layer.size });
+  }
+  for (const m of mounts) {
+    if (seen.has(m.digest)) continue;
+    seen.add(m.digest);
+    blobs.push({ mediaType: CACHE_MOUNT_MEDIA_TYPE, digest: m.digest, size: m.size, annotations: { 'dev.strata.cache.mount.id': m.id } });
+  }
+  const manifest: Manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    artifactType: CACHE_ARTIFACT_TYPE,
+    config: configDescriptor,
+    layers: blobs,
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return {
+    config: { descriptor: configDescriptor, bytes: configBytes },
+    manifest: { descriptor: { mediaType: MediaType.ociManifest, digest: sha256(bytes), size: bytes.length, artifactType: CACHE_ARTIFACT_TYPE }, bytes, value: manifest },
+    blobs,
+  };
+}
+
+/** Checks a fetched manifest is a strata cache artifact; returns its config descriptor. */
+export function artifactConfigOf(manifest: Manifest, source: string): Descriptor {
+  if (manifest.artifactType !== CACHE_ARTIFACT_TYPE && manifest.config.mediaType !== CACHE_CONFIG_MEDIA_TYPE) {
+    throw buildError(BuildErrors.cacheArtifact, [source, `it is not a strata build cache (artifactType ${manifest.artifactType ?? 'none'}, config ${manifest.config.mediaType})`]);
+  }
+  return manifest.config;
+}
+
+/** Parses the config blob; records that do not look like records are dropped (a miss, never a wrong hit). */
+export function decodeArtifactConfig(bytes: Buffer, source: string): CacheArtifactConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw buildError(BuildErrors.cacheArtifact, [source, 'its config is not JSON'], { cause: error });
+  }
+  const v = value as Partial<CacheArtifactConfig> | null;
+  if (typeof v !== 'object' || v === null || v.format !== CACHE_FORMAT || !Array.isArray(v.records)) {
+    throw buildError(BuildErrors.cacheArtifact, [source, `its config is not ${CACHE_FORMAT}`]);
+  }
+  const records = v.records.filter((r): r is CacheRecord => typeof r === 'object' && r !== null && isCacheKey((r as CacheRecord).key) && typeof (r as CacheRecord).createdAt === 'string');
+  const mounts = Array.isArray(v.mounts) ? v.mounts.filter((m): m is MountEntry => typeof m?.id === 'string' && typeof m.digest === 'string' && typeof m.size === 'number') : [];
+  return { format: CACHE_FORMAT, records, mounts };
+}
