@@ -97,7 +97,31 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
   };
 }
 
-/** `--progress=json`: every event as one JSON line (the events are plain JSON already). */
+/**
+ * `--progress=json`: every event as one JSON line on standard output (the
+ * events are plain JSON already; see BuildEvent in @strata/builder). Each has
+ * `type` and `timestamp` (ms since the epoch); step events also carry `stepId`,
+ * `stage`, `index`/`total` and `instruction: {text, location}`.
+ *
+ *     {"type":"build-started","stages":2,"target":"app","platform":"linux/amd64",...}
+ *     {"type":"cache-imported","source":"reg/app:cache","records":5,"mounts":0,...}
+ *     {"type":"step-started","stepId":"1/3","stage":"app","index":3,"total":5,...}
+ *     {"type":"step-cached","cacheKey":"strata.v1:sha256:…","reason":"inputs unchanged",...}
+ *     {"type":"step-completed","cacheKey":"…","durationMs":812,"reason":"source changed: src/main.py","layer":{"digest":"sha256:…","size":1234},...}
+ *     {"type":"step-log","stream":"stdout","text":"compiling",...}
+ *     {"type":"step-failed","code":"BUILD_STEP_FAILED","message":"…","durationMs":40,...}
+ *     {"type":"warning","code":"CacheSourceEmpty","message":"…"}
+ *     {"type":"cache-exported","destination":"reg/app:cache","manifestDigest":"sha256:…","records":5,"uploaded":1,"present":4,"bytesUploaded":2048,"durationMs":90,...}
+ *     {"type":"build-completed","imageId":"sha256:…","manifestDigest":"sha256:…","tags":["…"],"durationMs":2100}
+ *
+ * `reason` on a hit: `inputs unchanged` or `imported from <source>`. On a
+ * miss: `not in the cache` (never built here), `instruction changed`,
+ * `build arg or environment changed: NAME[, NAME…]`, `source changed: PATH[, …]`,
+ * `source added: PATH`, `source removed: PATH`, `sources changed`,
+ * `parent changed` (an earlier step or the base image changed),
+ * `cache disabled (--no-cache)` or `cache disabled for stage S (--no-cache-filter)`.
+ * Tools match on the words before the colon; lists stop at three names and add `and N more`.
+ */
 export function jsonRenderer(write: (text: string) => void): ProgressRenderer {
   return {
     onEvent: (event) => write(`${JSON.stringify(event)}\n`),
