@@ -20,6 +20,8 @@ export const CacheErrors = {
     'Run `strata verify --repair` to rebuild it from the blobs that are still referenced.'),
   corruptRecord: rule('CACHE_CORRUPT_RECORD', (path: string, detail: string) => `${path} is damaged: ${detail}`,
     'The entry is ignored; `strata verify --repair` removes it.'),
+  diskFull: rule('CACHE_DISK_FULL', (path: string) => `no space left on the device that holds ${path}`,
+    'Free space: `strata prune` removes what no image uses (`--all` also the build cache); or set STRATA_ROOT to a folder on a larger disk. Nothing half-written was kept.'),
   integrity: rule('CACHE_INTEGRITY', (expected: string, found: string, expectedSize?: number, foundSize?: number) =>
     `content does not match its digest: expected ${expected}${expectedSize === undefined ? '' : ` (${expectedSize} bytes)`}, ` +
     `found ${found}${foundSize === undefined ? '' : ` (${foundSize} bytes)`}`,
@@ -98,4 +100,14 @@ export function isCacheError(value: unknown): value is CacheError {
 export function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A write that failed for want of space (ENOSPC, or EDQUOT: a quota) as
+ * CACHE_DISK_FULL naming the store folder; other errors unchanged.
+ */
+export function diskFullOr(error: unknown, path: string): unknown {
+  const code = errnoCode(error);
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return cacheError(CacheErrors.diskFull, [path], { cause: error, path });
 }

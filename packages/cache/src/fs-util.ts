@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { errnoCode } from './errors.js';
+import { diskFullOr, errnoCode } from './errors.js';
 
 /** The start time of a process in clock ticks since boot (Linux), to tell a live pid from a reused one. */
 export function processStartTime(pid: number): string | undefined {
@@ -72,14 +72,14 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** Writes a file atomically: temp file in `tmpDir` (same filesystem), fsync, rename, fsync the folder. */
 export async function writeFileAtomic(tmpDir: string, dest: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(tmpDir, tempName('file'));
-  const handle = await open(tmp, 'wx', 0o644);
+  const handle = await open(tmp, 'wx', 0o644).catch((error: unknown) => Promise.reject(diskFullOr(error, dirname(dest))));
   try {
     await handle.writeFile(data);
     await handle.sync();
   } catch (error) {
     await handle.close();
     await unlink(tmp).catch(() => undefined);
-    throw error;
+    throw diskFullOr(error, dirname(dest));
   }
   await handle.close();
   try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import ssri from 'ssri';
 import { digestFromHex, digestHex, isDigest, type Digest } from '../digest.js';
-import { cacheError, CacheErrors, errnoCode, type CacheError } from '../errors.js';
+import { cacheError, CacheErrors, diskFullOr, errnoCode, type CacheError } from '../errors.js';
 import { fsyncDir, tempName } from '../fs-util.js';
 import type { BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
 import { chunksOf, discardSource, isBufferSource } from './source.js';
@@ -55,7 +55,7 @@ export class DiskContentStore implements ContentStore {
       }
     }
     const tmp = join(this.#opts.tmp, tempName('blob'));
-    const handle = await open(tmp, 'wx', 0o644);
+    const handle = await open(tmp, 'wx', 0o644).catch((error: unknown) => Promise.reject(diskFullOr(error, this.#opts.blobs)));
     let digest: Digest;
     let size = 0;
     try {
@@ -89,7 +89,7 @@ export class DiskContentStore implements ContentStore {
     } catch (error) {
       await handle.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
-      throw error;
+      throw diskFullOr(error, this.#opts.blobs);
     }
     await handle.close();
     const final = this.blobPath(digest);
