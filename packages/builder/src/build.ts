@@ -30,7 +30,7 @@ import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetP
 import { Snapshotter } from './snapshot/snapshotter.js';
 import { historyTime } from './steps/layer-step.js';
 import { applyMetadata } from './steps/metadata.js';
-import { takeTriggers } from './steps/onbuild.js';
+import { peekTriggerCount, takeTriggers } from './steps/onbuild.js';
 
 const EPOCH_ZERO = new Date(0).toISOString();
 import { runCopyStep } from './steps/copy-step.js';
@@ -221,8 +221,8 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
   const platformText = formatPlatform(platform);
   const disabled = cacheDisabled(targetSession, planned);
   const session: BuildSession = platformText === targetSession.platformText ? targetSession : { ...targetSession, platform, platformText };
-  // grows by the base's ONBUILD triggers once FROM has resolved the base
-  let total = stage.instructions.length + 1;
+  // the base's ONBUILD triggers count as steps; a base still to be pulled tells how many once FROM resolves it
+  let total = stage.instructions.length + 1 + (await peekTriggerCount(planned, session));
   const base = (index: number, ins: Instruction | Stage['from'], onbuild = false) => ({
     stepId: `${session.labelPrefix}${stage.index}/${index}`,
     stage: `${session.labelPrefix}${label}`,
@@ -241,7 +241,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
     throw e;
   }
   let state = taken.state;
-  total += taken.triggers.length;
+  total = stage.instructions.length + 1 + taken.triggers.length;
   session.emit({ type: 'step-completed', ...base(1, stage.from), timestamp: Date.now(), cacheKey: state.key, durationMs: Date.now() - fromStarted });
   const steps = [...taken.triggers.map((ins) => ({ ins, onbuild: true })), ...stage.instructions.map((ins) => ({ ins, onbuild: false }))];
 

@@ -19,8 +19,8 @@ interface StepEventBase {
   readonly stage: string;
   /**
    * 1-based position in the stage and the stage's step count (FROM counts,
-   * and so do the base's ONBUILD triggers: the count grows by them from
-   * FROM's step-completed on, since they are known once the base is resolved).
+   * and so do the base's ONBUILD triggers; for a base that must be pulled
+   * first they are counted from FROM's step-completed on).
    */
   readonly index: number;
   readonly total: number;

@@ -1,7 +1,9 @@
 import { parseDockerfile, parseInstruction, type FromInstruction, type Instruction, type ParseResult } from '@strata/parser';
-import type { StageState } from '../build.js';
+import type { BuildSession, StageState } from '../build.js';
 import { buildError, BuildErrors } from '../errors.js';
+import { resolveBaseImage } from '../image/resolve-base.js';
 import { containerConfig, withConfig } from '../image/state.js';
+import type { PlannedStage } from '../plan/plan.js';
 
 /** An instruction a stage runs: its own, or a trigger of its base image. */
 export type StageInstruction = Exclude<Instruction, FromInstruction>;
@@ -61,4 +63,25 @@ export function takeTriggers(state: StageState, base: string, from: FromInstruct
     return rest;
   });
   return { state: { ...state, image }, triggers };
+}
+
+/**
+ * How many triggers the stage's base brings, when that is known without a
+ * pull (an earlier stage, or an image already in the store), so that FROM's
+ * step-started event already counts them in `total`. 0 when unknown: the
+ * count is corrected once the base is resolved.
+ */
+export async function peekTriggerCount(planned: PlannedStage, session: BuildSession): Promise<number> {
+  const base = planned.base;
+  if (base.kind === 'stage') {
+    const image = session.results.get(base.index)?.state.image;
+    return image === undefined ? 0 : (containerConfig(image).OnBuild?.length ?? 0);
+  }
+  if (base.kind !== 'image' || session.options.pull === true) return 0;
+  try {
+    const { image } = await resolveBaseImage(session.store, base.reference, session.platform);
+    return containerConfig(image).OnBuild?.length ?? 0;
+  } catch {
+    return 0;
+  }
 }
