@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { MediaType, Store, type ImageConfig, type Manifest } from '@strata/cache';
 import { build, type BuildEvent } from '@strata/builder';
+import { RegistryClient } from '@strata/registry';
+import { startRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
 
 // ONBUILD: triggers stored by a base image run in the child right after FROM, as BuildKit runs them.
@@ -114,10 +116,14 @@ describe('strata build: ONBUILD triggers (busybox, linux/amd64)', () => {
     }
   });
 
-  it('runs the triggers of an earlier stage used as a base (FROM <stage>), and only there', async () => {
+  it('runs the triggers of an earlier stage used as a base (FROM <stage>), heredocs included, and only there', async () => {
     const dockerfileText = [
       `FROM ${busybox} AS base`,
       'ONBUILD RUN echo staged > /staged.txt',
+      'ONBUILD RUN <<EOF',
+      '#!/bin/sh',
+      'echo "heredoc trigger" > /heredoc.txt',
+      'EOF',
       'FROM base AS child',
       'RUN cat /staged.txt > /seen.txt',
       'FROM child',
@@ -128,6 +134,8 @@ describe('strata build: ONBUILD triggers (busybox, linux/amd64)', () => {
     const rootfs = unpack('localhost/test/onbuild-stage:1');
     expect(readFileSync(join(rootfs, 'seen.txt'), 'utf8')).toBe('staged\n');
     expect(readFileSync(join(rootfs, 'again.txt'), 'utf8')).toBe('once\n');
+    // a trigger keeps its heredoc (here a #! script)
+    expect(readFileSync(join(rootfs, 'heredoc.txt'), 'utf8')).toBe('heredoc trigger\n');
     expect(inspectConfig('localhost/test/onbuild-stage:1').config.OnBuild ?? null).toBeNull();
   });
 
@@ -142,6 +150,25 @@ describe('strata build: ONBUILD triggers (busybox, linux/amd64)', () => {
     ].join('\n');
     await build({ store, context: childContext, dockerfileText, tags: ['localhost/test/onbuild-from:1'] });
     expect(readFileSync(join(unpack('localhost/test/onbuild-from:1'), 'asset.txt'), 'utf8')).toBe('asset\n');
+  });
+
+  it('runs the triggers of a base pulled from a registry (and pulls an image named by RUN --mount from=)', async () => {
+    const registry = await startRegistry({ auth: 'none' });
+    try {
+      const remote = `${registry.host}/onbuild/base:1`;
+      const tools = `${registry.host}/onbuild/tools:1`;
+      execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${store.root}:${baseRef}`, `docker://${remote}`], { stdio: 'pipe' });
+      execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${testImage('busybox', 'amd64').layout}:latest`, `docker://${tools}`], { stdio: 'pipe' });
+      const fresh = await Store.open(join(dir, 'fresh-store'));
+      const dockerfileText = `FROM ${remote}\nRUN --mount=type=bind,from=${tools},source=/etc/passwd,target=/m.txt head -n1 /m.txt | cut -d: -f1 | cat - /trigger.txt > /seen.txt\n`;
+      await build({ store: fresh, context: childContext, dockerfileText, registry: new RegistryClient({}), tags: ['localhost/test/onbuild-pulled:1'] });
+      const out = join(dir, 'unpacked-pulled');
+      execFileSync('umoci', ['raw', 'unpack', '--image', `${fresh.root}:localhost/test/onbuild-pulled:1`, out], { stdio: 'pipe' });
+      expect(readFileSync(join(out, 'seen.txt'), 'utf8')).toBe('root\ntrigger saw yes and from the child context\n');
+      expect(await fresh.resolve(tools)).toMatchObject({ digest: expect.stringMatching(/^sha256:/) });
+    } finally {
+      await registry.stop();
+    }
   });
 
   /** Tags a copy of the base image whose config carries the given triggers (as an image made by another tool could). */
