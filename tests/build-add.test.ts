@@ -64,6 +64,8 @@ describe('strata build: ADD', () => {
         { name: 'config.txt', data: 'new\n' },
         { name: 'thing', type: 'directory', mode: 0o700 },
         { name: 'thing/inside.txt', data: 'inside\n' },
+        { name: 'pipe', type: 'fifo', mode: 0o640 },
+        { name: 'hard.txt', type: 'link', linkname: 'config.txt' },
       ]),
     );
     // over image symlinks: an implied folder is written through (docker's untar), one with its own entry replaces it
@@ -168,6 +170,10 @@ describe('strata build: ADD', () => {
     expect(statSync(join(rootfs, 'opt/app/thing')).isDirectory()).toBe(true);
     expect(statSync(join(rootfs, 'opt/app/thing')).mode & 0o7777).toBe(0o700);
     expect(readFileSync(join(rootfs, 'opt/app/thing/inside.txt'), 'utf8')).toBe('inside\n');
+    // fifos and hard links inside the archive come through
+    const pipe = lstatSync(join(rootfs, 'opt/app/pipe'));
+    expect([pipe.isFIFO(), pipe.mode & 0o7777]).toEqual([true, 0o640]);
+    expect(statSync(join(rootfs, 'opt/app/hard.txt')).ino).toBe(statSync(join(rootfs, 'opt/app/config.txt')).ino);
   });
 
   it('writes an implied folder through an image symlink (inside the image); a folder entry replaces the symlink', async () => {

@@ -3,7 +3,7 @@
 
 export interface TarEntry {
   readonly name: string;
-  readonly type?: 'file' | 'directory' | 'symlink' | 'link';
+  readonly type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo';
   readonly data?: string;
   readonly mode?: number;
   readonly uid?: number;
@@ -13,7 +13,7 @@ export interface TarEntry {
   readonly mtime?: number;
 }
 
-const TYPEFLAG = { file: '0', link: '1', symlink: '2', directory: '5' } as const;
+const TYPEFLAG = { file: '0', link: '1', symlink: '2', directory: '5', fifo: '6' } as const;
 
 function octal(value: number, width: number): string {
   return `${value.toString(8).padStart(width - 1, '0')}\0`;
