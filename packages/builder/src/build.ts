@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MediaType, type CacheKey, type CacheRecord, type Descriptor, type Index, type Store } from '@strata/cache';
+import { MediaType, tempName, type CacheKey, type CacheRecord, type Descriptor, type Index, type Store } from '@strata/cache';
 import { pullImage } from '@strata/registry';
 import {
   expandWord,
@@ -27,6 +27,7 @@ import { planBuild, type BuildPlan, type PlannedStage } from './plan/plan.js';
 import { stagePlatform } from './plan/stage-platform.js';
 import { exportCacheUse, openCacheUse, type CacheUse } from './cache-transfer/use.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
+import { removeOrphanContainers } from './runtime/runc.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
 import { historyTime } from './steps/layer-step.js';
 import { applyMetadata } from './steps/metadata.js';
@@ -386,7 +387,8 @@ async function buildForPlatform(
   const expandFrom = (image: string) => expandWord(image, Object.fromEntries(meta), { escape: raw.escapeToken });
   const plan = planBuild(parsed, { ...(options.target === undefined ? {} : { target: options.target }), expandFrom });
 
-  const workDir = join(options.store.paths.tmp, `build-${process.pid}-${randomBytes(6).toString('hex')}`);
+  // named with this process's identity, so that another strata's sweep of tmp/ leaves it alone while this build runs
+  const workDir = join(options.store.paths.tmp, tempName('build'));
   await mkdir(workDir, { recursive: true });
   let counter = 0;
   const session: BuildSession = {
@@ -454,6 +456,8 @@ export async function build(given: BuildOptions): Promise<BuildResult> {
   const compression = resultCompression(given);
   const options: BuildOptions = compression === given.compression ? given : { ...given, compression };
   const emit = options.onEvent ?? discardEvents;
+  // steps of builds that were killed outright still run under the runtime: stop them
+  await removeOrphanContainers(options.runtime === undefined ? {} : { runtime: options.runtime });
   const contextDir = resolve(options.context);
   const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
   const text = options.dockerfileText ?? (await readFile(dockerfilePath, 'utf8'));

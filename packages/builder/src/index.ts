@@ -2,6 +2,7 @@ export { BuildError, BuildErrors, buildError } from './errors.js';
 export type { BuildErrorRule, BuildErrorOptions } from './errors.js';
 export { DEFAULT_CAPABILITIES } from './runtime/capabilities.js';
 export { createRuntimeSpec, mountTargets } from './runtime/spec.js';
+export { DENIED_SYSCALLS, defaultSeccompProfile, seccompArchitectures } from './runtime/seccomp.js';
 export type { BindMount, TmpfsMount, NetworkMode, ProcessSpec, ContainerSpecOptions, RuntimeSpec } from './runtime/spec.js';
 export { runContainer } from './runtime/runc.js';
 export type { RuntimeName, RunContainerOptions, ContainerResult } from './runtime/runc.js';

@@ -48,6 +48,7 @@ export { ContentMemo, factsOf, type FileFacts, type HashFileResult } from './mem
 export type { BlobInfo, BlobSource, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
 export { DiskContentStore, type ContentEvent } from './content/disk.js';
 export { MemoryContentStore } from './content/memory.js';
+export { tempName } from './fs-util.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';
 export { SnapshotStore, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
 export { isTarHeader } from './archive/tar-io.js';

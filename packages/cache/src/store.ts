@@ -16,6 +16,7 @@ import { addRepoDigests, readRepoDigests, type RepoDigestFiles } from './repo-di
 import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } from './records.js';
 import { SnapshotStore } from './snapshots.js';
 import { maxLayerSizeFromEnv } from './unpack.js';
+import { detachMount, mountsUnder } from './mounts.js';
 import { prune, type PruneOptions, type PruneResult } from './gc.js';
 import { diskUsage, type DiskUsage } from './usage.js';
 import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
@@ -112,12 +113,17 @@ export class Store {
 
   /** Removes temp files and folders whose writer process is gone; returns how many. */
   async sweepTemp(): Promise<number> {
-    let count = 0;
-    for (const name of await readdir(this.paths.tmp)) {
+    const dead = (await readdir(this.paths.tmp)).filter((name) => {
       const owner = tempOwner(name);
-      if (owner !== undefined && isIdentityAlive(owner)) continue;
-      await rm(join(this.paths.tmp, name), { recursive: true, force: true });
-      count += 1;
+      return owner === undefined || !isIdentityAlive(owner);
+    });
+    // a killed build's folder may still have its overlays mounted: detach them first, or rm would delete through them
+    for (const point of await mountsUnder(dead.map((name) => join(this.paths.tmp, name)))) await detachMount(point);
+    let count = 0;
+    for (const name of dead) {
+      // what cannot be removed now (a mount that would not detach) is tried again at the next open
+      const removed = await rm(join(this.paths.tmp, name), { recursive: true, force: true }).then(() => true, () => false);
+      if (removed) count += 1;
     }
     if (count > 0) this.#options.onEvent?.({ type: 'tmp-swept', count });
     return count;

@@ -1,8 +1,43 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildErrors, buildError } from '../errors.js';
 import type { RuntimeSpec } from './spec.js';
+
+/** The runtime state folder of strata's RUN containers, apart from other tools' containers. */
+export const DEFAULT_STATE_DIR = '/run/strata/runc';
+
+/** The pid in a RUN container id (`strata-<pid>-<hex>-<n>`, see build.ts). */
+const CONTAINER_ID = /^strata-([0-9]+)-/;
+
+async function isStrataAlive(pid: number): Promise<boolean> {
+  if (pid === process.pid) return true;
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('node');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Kills and deletes the RUN containers of strata processes that are gone (a
+ * build killed with SIGKILL leaves its step running under the runtime).
+ * Returns their ids. Called when a build starts.
+ */
+export async function removeOrphanContainers(options: { stateDir?: string; runtime?: RuntimeName } = {}): Promise<string[]> {
+  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+  const runtime = options.runtime ?? 'runc';
+  const names = await readdir(stateDir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const id of names) {
+    const pid = CONTAINER_ID.exec(id)?.[1];
+    if (pid === undefined || (await isStrataAlive(Number(pid)))) continue;
+    await runQuiet(runtime, ['--root', stateDir, 'kill', id, 'KILL']);
+    await runQuiet(runtime, ['--root', stateDir, 'delete', '--force', id]);
+    removed.push(id);
+  }
+  return removed;
+}
 
 /** An OCI runtime strata can drive; both take runc's command line. */
 export type RuntimeName = 'runc' | 'crun';

@@ -1,4 +1,5 @@
 import { DEFAULT_CAPABILITIES } from './capabilities.js';
+import { defaultSeccompProfile } from './seccomp.js';
 
 /** A bind mount into the container (RUN --mount=type=bind|cache|secret, volumes). */
 export interface BindMount {
@@ -40,6 +41,8 @@ export interface ContainerSpecOptions {
   readonly binds?: readonly BindMount[];
   readonly tmpfs?: readonly TmpfsMount[];
   readonly capabilities?: readonly string[];
+  /** The seccomp filter (`linux.seccomp`); default: defaultSeccompProfile(), `false` for none. */
+  readonly seccomp?: Record<string, unknown> | false;
 }
 
 /** The parts of the OCI runtime-spec config.json that strata writes. */
@@ -66,8 +69,10 @@ export function mountTargets(options: ContainerSpecOptions): string[] {
 /**
  * Builds the runtime spec for a RUN step the way docker build arranges its
  * containers: mount, pid, ipc and uts namespaces (and net for --network=none),
- * docker's 14 default capabilities, no_new_privs, /proc, /dev, /sys, and the
- * host's resolv.conf/hosts bound read-only.
+ * docker's 14 default capabilities, no_new_privs, a seccomp filter that
+ * refuses mount, module loading and the like (./seccomp.ts), a device cgroup
+ * that denies all but the runtime's default devices, /proc, /dev, /sys, and
+ * the host's resolv.conf/hosts bound read-only.
  */
 export function createRuntimeSpec(options: ContainerSpecOptions): RuntimeSpec {
   const caps = [...(options.capabilities ?? DEFAULT_CAPABILITIES)];
@@ -121,6 +126,9 @@ export function createRuntimeSpec(options: ContainerSpecOptions): RuntimeSpec {
     mounts,
     linux: {
       namespaces,
+      // no device but the runtime's defaults (null, zero, tty…): a node made with CAP_MKNOD opens nothing of the host
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      ...(options.seccomp === false ? {} : { seccomp: options.seccomp ?? defaultSeccompProfile() }),
       maskedPaths: [
         '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
         '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',

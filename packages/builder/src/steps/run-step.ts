@@ -7,6 +7,7 @@ import { keyInputs, sourceFacts, sourcesDigest, stepKey, type StepKeyInput } fro
 import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
 import { checkEmulation } from '../runtime/emulation.js';
+import { DEFAULT_STATE_DIR } from '../runtime/runc.js';
 import { runStep } from '../runtime/run-step.js';
 import type { BindMount, TmpfsMount } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
@@ -320,7 +321,7 @@ async function executeRun(ins: RunInstruction, state: StageState, session: Build
         tmpfs: active.tmpfs,
       },
       ...(session.options.runtime === undefined ? {} : { runtime: session.options.runtime }),
-      stateDir: '/run/strata/runc',
+      stateDir: DEFAULT_STATE_DIR,
       bundleDir: join(dir, 'bundle'),
       id,
       onOutput,

@@ -166,8 +166,15 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
   };
 
+  // SIGINT/SIGTERM stop the running step (its container is killed), unmount
+  // and remove the build's temp folders, then exit 130/143; a second signal
+  // takes the default action (the next start cleans up after it).
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
+  let received: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    received ??= signal;
+    controller.abort();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -200,6 +207,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return ExitCode.ok;
   } catch (error) {
     renderer?.close();
+    if (received !== undefined) {
+      io.stderr.write(`strata build: stopped by ${received}; the running step was killed and its mounts removed\n`);
+      return received === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    }
     const details = (error as { details?: { output?: string[]; location?: unknown; instruction?: string } }).details;
     const diagnostic = diagnosticFromError(error);
     const located =
