@@ -108,6 +108,17 @@ describe('strata build --output and --push', () => {
     const again = await strata(['build', '-q', '-t', 'localhost/out/app:zstd2', '--output', 'type=oci,dest=app-zstd2.tar,compression=zstd', 'ctx']);
     expect(again.code).toBe(0);
     expect(await storeDigest('localhost/out/app:zstd2')).toBe(await storeDigest('localhost/out/app:zstd'));
+
+    // a default build after it gets gzip layers again (its fresh layers were cached as zstd), so a docker-archive works
+    writeFileSync(join(context, 'hello.txt'), 'hello again\n');
+    const zstdAgain = await strata(['build', '-q', '-t', 'localhost/out/app:zstd3', '-o', 'type=oci,dest=app-zstd3.tar,compression=zstd', 'ctx']);
+    expect(zstdAgain.code).toBe(0);
+    const back = await strata(['build', '-q', '-t', 'localhost/out/app:back', '-o', 'type=docker,dest=app-back.tar', 'ctx']);
+    writeFileSync(join(context, 'hello.txt'), 'hello from the context\n');
+    expect(back).toMatchObject({ code: 0, out: zstdAgain.out });
+    const layers = (JSON.parse(skopeo('inspect', '--raw', `oci:${store.root}:localhost/out/app:back`)) as { layers: { mediaType: string }[] }).layers;
+    expect(layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip, MediaType.ociLayerGzip, MediaType.ociLayerGzip]);
+    expect(JSON.parse(skopeo('inspect', `docker-archive:${join(dir, 'app-back.tar')}`)).Layers).toHaveLength(3);
   });
 
   it('--push pushes every tag with the credentials of strata login; the registry has the same digest', async () => {

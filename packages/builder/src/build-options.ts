@@ -43,8 +43,8 @@ export interface BuildOptions {
   readonly secrets?: Readonly<Record<string, string>>;
   readonly runtime?: RuntimeName;
   /**
-   * Layer compression of the result. Default: gzip for the layers this build
-   * writes, others kept as stored. When given (here or by an output), every
+   * Layer compression of the result. Default: gzip (zstd layers from the
+   * cache or a base image are converted to gzip). When given (here or by an output), every
    * layer of the result has it: cached and base-image layers stored otherwise
    * are converted (the image ID stays; the manifest changes).
    */

@@ -423,7 +423,13 @@ async function buildForPlatform(
     if (options.labels !== undefined && Object.keys(options.labels).length > 0) {
       image = withConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...options.labels } }));
     }
-    if (options.compression !== undefined) image = await recompressImage(options.store, image, options.compression, workDir);
+    // an asked-for compression applies to every layer; by default, zstd layers
+    // (cached from a zstd build) become gzip, so docker-archives and older
+    // clients can take the image
+    image = await recompressImage(options.store, image, options.compression ?? 'gzip', {
+      workDir,
+      ...(options.compression === undefined ? { only: 'zstd' as const } : {}),
+    });
     const written = await writeImage(options.store, image, target.state.time);
     const summaries = [...session.results].map(([index, r]) => ({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' }));
     cache.finalStages.push({ platform: platformText, stages: finalImageStages(plan) });

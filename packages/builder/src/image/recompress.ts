@@ -86,16 +86,21 @@ async function convertLayer(store: Store, layer: LayerInfo, from: LayerCompressi
   }
 }
 
-/**
- * The image with every layer in `to` compression; layers already in it are
- * kept as they are. `workDir` is a scratch folder on the store's filesystem.
- */
-export async function recompressImage(store: Store, image: ImageState, to: 'gzip' | 'zstd', workDir: string): Promise<ImageState> {
+export interface RecompressOptions {
+  /** A scratch folder on the store's filesystem. */
+  readonly workDir: string;
+  /** Convert only layers in this compression (default: every layer not in `to`). */
+  readonly only?: LayerCompression;
+}
+
+/** The image with its layers in `to` compression; layers already in it are kept as they are. */
+export async function recompressImage(store: Store, image: ImageState, to: 'gzip' | 'zstd', options: RecompressOptions): Promise<ImageState> {
+  const { workDir } = options;
   const layers: LayerInfo[] = [];
   let changed = false;
   for (const [i, layer] of image.layers.entries()) {
     const from = layerCompressionOf(layer.descriptor.mediaType);
-    if (from === to || from === undefined) {
+    if (from === to || from === undefined || (options.only !== undefined && from !== options.only)) {
       layers.push(layer);
       continue;
     }
