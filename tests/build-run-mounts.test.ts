@@ -138,6 +138,27 @@ describe('strata build: RUN --mount from= and #! heredoc scripts (busybox, linux
     }
   });
 
+  it('still mounts cache (kept across builds), tmpfs and secrets, none of them in the layers', async () => {
+    const secret = join(dir, 'token.txt');
+    writeFileSync(secret, 's3cr3t');
+    const dockerfileText = [
+      `FROM ${busybox}`,
+      "RUN --mount=type=cache,target=/var/cache/app sh -c 'echo run >> /var/cache/app/runs; wc -l < /var/cache/app/runs > /cache-count.txt'",
+      "RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && grep -c \" /scratch tmpfs \" /proc/mounts > /tmpfs.txt'",
+      "RUN --mount=type=secret,id=token sh -c 'wc -c < /run/secrets/token > /secret-size.txt'",
+      '',
+    ].join('\n');
+    const opts = { store, context, dockerfileText, secrets: { token: secret }, tags: ['localhost/test/plain-mounts:1'] };
+    await build(opts);
+    await build({ ...opts, noCache: true });
+    const rootfs = unpack('localhost/test/plain-mounts:1');
+    expect(readFileSync(join(rootfs, 'cache-count.txt'), 'utf8').trim()).toBe('2');
+    expect(readFileSync(join(rootfs, 'tmpfs.txt'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(rootfs, 'secret-size.txt'), 'utf8').trim()).toBe('6');
+    const paths = layerPaths('localhost/test/plain-mounts:1').slice(1).flat();
+    expect(paths.sort()).toEqual(['cache-count.txt', 'secret-size.txt', 'tmpfs.txt']);
+  });
+
   it('fails with BUILD_MOUNT_SOURCE when source= is not in the from= stage', async () => {
     const dockerfileText = `FROM ${busybox} AS src\nFROM ${busybox}\nRUN --mount=type=bind,from=src,source=/nope,target=/x true\n`;
     await expect(build({ store, context, dockerfileText })).rejects.toMatchObject({ code: 'BUILD_MOUNT_SOURCE', message: expect.stringContaining('/nope') });
