@@ -201,6 +201,12 @@ describe('strata build: ADD', () => {
     expect(existsSync('/escape.txt')).toBe(false);
   });
 
+  it.each(['gz', 'x'])('fails a damaged archive (%s, cut short) with BUILD_ARCHIVE_INVALID', async (name) => {
+    const whole = readFileSync(join(context, name));
+    writeFileSync(join(context, `${name}-cut`), whole.subarray(0, Math.floor(whole.length * 0.6)));
+    await expect(buildText(`FROM ${base}\nADD ${name}-cut /cut/\n`)).rejects.toMatchObject({ code: 'BUILD_ARCHIVE_INVALID' });
+  });
+
   it('keeps a symlink that points out when nothing is written through it', async () => {
     const { tag } = await buildText(`FROM ${base}\nADD dangling /d/\n`);
     expect(readlinkSync(join(unpack(tag), 'd/up'))).toBe('../../../../etc');

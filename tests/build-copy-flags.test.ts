@@ -89,6 +89,13 @@ describe('strata build: COPY --parents, --link, --exclude', () => {
     expect(readFileSync(join(rootfs, 'work/rel/y/a.txt'), 'utf8')).toBe('y/a\n');
   });
 
+  it('--parents with --from: absolute stage paths with a /./ pivot', async () => {
+    const { tag } = await buildText(
+      `FROM ${base} AS build\nRUN mkdir -p /app/dist/js /app/dist/css && echo js > /app/dist/js/a.js && echo css > /app/dist/css/a.css\nFROM ${base}\nCOPY --from=build --parents /app/./dist/*/a.* /srv/\n`,
+    );
+    expect(tree(join(unpack(tag), 'srv'))).toEqual(['dist/', 'dist/css/', 'dist/css/a.css', 'dist/js/', 'dist/js/a.js']);
+  });
+
   it('--exclude for COPY: patterns match from the context root and from a folder source', async () => {
     const { tag } = await buildText(
       `FROM ${base}\nCOPY --exclude=storage/views --exclude=*.md app/ /app/\nCOPY --exclude=src/y --exclude=**/*.go src /src/\n`,
