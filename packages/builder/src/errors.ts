@@ -90,7 +90,7 @@ export const BuildErrors = {
   downloadFailed: rule(
     'BUILD_DOWNLOAD_FAILED',
     (url: string, detail: string) => `ADD ${url}: download failed: ${detail}`,
-    'Check the URL and the network (RUN steps and builds with --network=none cannot reach it either way).',
+    'Check the URL and that this machine reaches it: ADD downloads from the build host itself, whatever --network says.',
   ),
   checksumMismatch: rule(
     'BUILD_CHECKSUM_MISMATCH',
