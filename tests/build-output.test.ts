@@ -166,6 +166,10 @@ describe('strata build --output and --push', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain("unknown type 'local'");
 
+    const noFolder = await strata(['build', '-o', 'type=oci,dest=missing/dir/app.tar', 'ctx']);
+    expect(noFolder.code).toBe(1);
+    expect(noFolder.err).toContain(`the folder ${join(dir, 'missing', 'dir')} does not exist`);
+
     const multiDocker = await strata(['build', '--platform', 'linux/amd64,linux/arm64', '-o', 'type=docker,dest=multi-docker.tar', 'ctx']);
     expect(multiDocker.code).toBe(1);
     expect(multiDocker.err).toContain('use type=oci for a multi-platform build');

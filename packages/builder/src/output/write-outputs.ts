@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { saveImages, type Descriptor, type ExportImage, type Store } from '@strata/cache';
 import { pushImage, type RegistryClient } from '@strata/registry';
 import type { BuildOptions } from '../build-options.js';
@@ -34,6 +35,12 @@ export function resultCompression(options: BuildOptions): OutputCompression | un
 export function checkOutputs(options: BuildOptions, platforms: number): void {
   for (const output of outputsOf(options)) {
     const text = formatOutput(output);
+    if (output.type !== 'registry') {
+      const folder = dirname(resolve(output.dest));
+      if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+        throw buildError(BuildErrors.outputInvalid, [text, `the folder ${folder} does not exist`]);
+      }
+    }
     if (output.type === 'docker' && platforms > 1) {
       throw buildError(BuildErrors.outputInvalid, [text, 'a docker-archive holds one platform; use type=oci for a multi-platform build']);
     }
