@@ -118,6 +118,16 @@ export const BuildErrors = {
     'Export it again with strata build --cache-to; only strata cache artifacts (strata.cache.v1) are read.',
   ),
   aborted: rule('BUILD_ABORTED', (what: string) => `${what} was interrupted`),
+  containerRunning: rule(
+    'BUILD_CONTAINER_RUNNING',
+    (name: string, action: string) => `container ${name} is running: cannot ${action} it`,
+    'Wait for its process to exit (or stop it from inside), or remove it with strata rm --force.',
+  ),
+  noCommand: rule(
+    'BUILD_NO_COMMAND',
+    (image: string) => `no command specified: image ${image} has neither ENTRYPOINT nor CMD`,
+    'Give the command after the image: strata run IMAGE COMMAND [ARG...].',
+  ),
 } as const;
 
 export interface BuildErrorOptions {

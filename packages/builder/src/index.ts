@@ -31,3 +31,13 @@ export type { WriteLayerOptions, LayerWriteResult, LayerCompression, LayerEntry,
 export * from './cache-transfer/index.js';
 export { explainMiss } from './cache-reason.js';
 export { keyInputs, sourceListing } from './cache-key.js';
+export { createContainer } from './container/create.js';
+export type { CreateContainerOptions } from './container/create.js';
+export { startContainer } from './container/start.js';
+export type { StartContainerOptions, StartContainerResult } from './container/start.js';
+export { removeContainer } from './container/remove.js';
+export type { RemoveContainerOptions } from './container/remove.js';
+export { commitContainer } from './container/commit.js';
+export type { CommitContainerOptions, CommitContainerResult } from './container/commit.js';
+export { RUNTIME_STATE_DIR, containerHolder, containerPaths } from './container/paths.js';
+export type { ContainerStdio } from './runtime/runc.js';

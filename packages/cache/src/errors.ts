@@ -16,6 +16,12 @@ function rule<A extends unknown[]>(code: string, message: (...args: A) => string
 export const CacheErrors = {
   blobNotFound: rule('CACHE_BLOB_NOT_FOUND', (digest: string) => `blob ${digest} is not in the store`,
     'Pull or rebuild the image that needs it; `strata verify` lists images with missing blobs.'),
+  containerAmbiguous: rule('CACHE_CONTAINER_AMBIGUOUS', (prefix: string, count: number) => `the ID prefix '${prefix}' matches ${count} containers`,
+    'Give more digits of the ID, or the container\'s name (`strata ps -a` lists both).'),
+  containerConflict: rule('CACHE_CONTAINER_CONFLICT', (name: string, id: string) => `the container name "${name}" is already in use by container ${id}`,
+    'Choose another --name, or remove that container first (strata rm NAME).'),
+  containerNotFound: rule('CACHE_CONTAINER_NOT_FOUND', (word: string) => `no such container: ${word}`,
+    '`strata ps -a` lists the containers of this store (STRATA_ROOT).'),
   corruptIndex: rule('CACHE_CORRUPT_INDEX', (path: string, detail: string) => `${path} is not a valid OCI index: ${detail}`,
     'Run `strata verify --repair` to rebuild it from the blobs that are still referenced.'),
   corruptRecord: rule('CACHE_CORRUPT_RECORD', (path: string, detail: string) => `${path} is damaged: ${detail}`,

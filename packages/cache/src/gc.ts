@@ -100,7 +100,7 @@ function liveSnapshots(snapshots: SnapshotInfo[], roots: Set<ChainId>, held: Set
 }
 
 /**
- * Removes what no tag references: cache records (by `all`, `until`,
+ * Removes what no tag and no container references: cache records (by `all`, `until`,
  * `keepStorage`, least recently used first), then blobs and snapshots that
  * nothing kept needs, the quarantine, and dead writers' temp files.
  * One prune runs at a time per store (a lock); writers are not blocked.
@@ -124,6 +124,12 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
         liveBlobs.add(r.record.layer.digest);
         if (r.record.layer.chainId !== undefined) rootChains.add(r.record.layer.chainId);
       }
+    }
+    // Containers are roots too: the image each was made from stays, tagged or not (rmi --force only untags).
+    for (const container of await store.containers.list()) {
+      const walk = await store.imageBlobs(container.manifest);
+      for (const digest of walk.blobs.keys()) liveBlobs.add(digest);
+      for (const chain of container.chainIds) rootChains.add(chain);
     }
     let blobs = 0;
     let keptRecent = 0;

@@ -50,6 +50,14 @@ export { DiskContentStore, type ContentEvent } from './content/disk.js';
 export { MemoryContentStore } from './content/memory.js';
 export { tempName } from './fs-util.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';
+export {
+  ContainerStore,
+  type ContainerProcess,
+  type ContainerRecord,
+  type ContainerStatus,
+  type ContainerVolume,
+  type NewContainer,
+} from './containers.js';
 export { SnapshotStore, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
 export { isTarHeader } from './archive/tar-io.js';
 export { DEFAULT_MAX_LAYER_SIZE, extractLayer, maxLayerSizeFromEnv, safeEntryPath, type ExtractOptions, type Unpacked } from './unpack.js';

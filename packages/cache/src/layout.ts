@@ -43,6 +43,8 @@ export interface StorePaths {
   readonly snapshotRefs: string;
   /** Repo digests (registry names of stored images): one file per image, made on first use. */
   readonly repoDigests: string;
+  /** Containers: `<id>.json` records and `<id>/` writable layers. */
+  readonly containers: string;
 }
 
 export function storePaths(root: string): StorePaths {
@@ -59,5 +61,6 @@ export function storePaths(root: string): StorePaths {
     snapshots: join(root, 'snapshots-v1', 'layers'),
     snapshotRefs: join(root, 'snapshots-v1', 'refs'),
     repoDigests: join(root, 'repo-digests-v1'),
+    containers: join(root, 'containers-v1'),
   };
 }

@@ -17,6 +17,7 @@ import { RecordStore, type CacheKey, type CacheRecord, type CacheRecordInput } f
 import { SnapshotStore } from './snapshots.js';
 import { maxLayerSizeFromEnv } from './unpack.js';
 import { detachMount, mountsUnder } from './mounts.js';
+import { ContainerStore } from './containers.js';
 import { prune, type PruneOptions, type PruneResult } from './gc.js';
 import { diskUsage, type DiskUsage } from './usage.js';
 import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
@@ -58,6 +59,8 @@ export class Store {
   readonly snapshots: SnapshotStore;
   /** See StoreOptions.maxLayerSize. */
   readonly maxLayerSize: number;
+  /** Containers (records and writable layers); their images are roots of prune. */
+  readonly containers: ContainerStore;
   readonly #options: StoreOptions;
 
   private constructor(root: string, options: StoreOptions) {
@@ -70,6 +73,7 @@ export class Store {
     this.memo = new ContentMemo(this.paths.memo, this.paths.tmp);
     this.maxLayerSize = options.maxLayerSize ?? maxLayerSizeFromEnv();
     this.snapshots = new SnapshotStore(this.paths.snapshots, this.paths.snapshotRefs, this.paths.tmp, (digest) => this.getBlob(digest), this.maxLayerSize);
+    this.containers = new ContainerStore(this.paths.containers, this.paths.tmp, this.paths.locks);
   }
 
   /**

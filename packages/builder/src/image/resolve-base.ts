@@ -6,6 +6,8 @@ import type { ImageState, LayerInfo } from './state.js';
 export interface ResolvedBase {
   readonly image: ImageState;
   readonly manifestDigest: Digest;
+  /** The manifest's descriptor (from the tag or the index). */
+  readonly manifest: Descriptor;
 }
 
 /**
@@ -32,8 +34,8 @@ export async function resolveBaseImage(store: Store, reference: string, platform
     }
     descriptor = match;
   }
-  const manifest: Manifest = await store.readManifest(descriptor.digest);
-  const config = await store.readConfig(manifest.config.digest);
+  const image = await openImageManifest(store, descriptor.digest, reference);
+  const config = image.config;
   if (!platformMatches(platform, config)) {
     throw buildError(BuildErrors.platformMismatch, [
       reference,
@@ -41,10 +43,17 @@ export async function resolveBaseImage(store: Store, reference: string, platform
       `${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`,
     ]);
   }
+  return { image, manifestDigest: descriptor.digest, manifest: descriptor };
+}
+
+/** Reads an image manifest and its config into an ImageState (`name` is for messages). */
+export async function openImageManifest(store: Store, digest: Digest, name: string): Promise<ImageState> {
+  const manifest: Manifest = await store.readManifest(digest);
+  const config = await store.readConfig(manifest.config.digest);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
-    throw buildError(BuildErrors.imageNotFound, [reference, `is damaged: ${manifest.layers.length} layers but ${diffIds.length} diff IDs`]);
+    throw buildError(BuildErrors.imageNotFound, [name, `is damaged: ${manifest.layers.length} layers but ${diffIds.length} diff IDs`]);
   }
   const layers: LayerInfo[] = manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as LayerInfo['diffId'] }));
-  return { image: { config, layers }, manifestDigest: descriptor.digest };
+  return { config, layers };
 }

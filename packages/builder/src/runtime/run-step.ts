@@ -1,7 +1,7 @@
 import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mountOverlay, unmount, type OverlayMount } from '../snapshot/overlay.js';
-import { runContainer, type ContainerResult, type RuntimeName } from './runc.js';
+import { runContainer, type ContainerResult, type ContainerStdio, type RuntimeName } from './runc.js';
 import { createRuntimeSpec, mountTargets, type ContainerSpecOptions } from './spec.js';
 
 export interface RunStepOptions {
@@ -14,6 +14,7 @@ export interface RunStepOptions {
   readonly id: string;
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
   readonly signal?: AbortSignal;
+  readonly stdio?: ContainerStdio;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -119,6 +120,7 @@ export async function runStep(options: RunStepOptions): Promise<ContainerResult>
         spec: createRuntimeSpec(specOptions),
         ...(options.onOutput === undefined ? {} : { onOutput: options.onOutput }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.stdio === undefined ? {} : { stdio: options.stdio }),
       });
     } finally {
       await removeMountStubs(rootfs, created);

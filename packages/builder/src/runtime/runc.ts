@@ -53,6 +53,26 @@ export interface RunContainerOptions {
   readonly spec: RuntimeSpec;
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
   readonly signal?: AbortSignal;
+  /** How the process's standard streams are connected; see ContainerStdio. */
+  readonly stdio?: ContainerStdio;
+}
+
+/**
+ * The standard streams of a container process.
+ *
+ * - `pipe` (the default): output arrives through `onOutput` (text) or `onData`
+ *   (bytes, when given); standard input is `stdin` when given, else /dev/null.
+ * - `inherit`: the runtime gets this process's own file descriptors. A
+ *   terminal container (`process.terminal` in the spec) needs this: runc run
+ *   in the foreground receives the pty master over its own console socket,
+ *   puts the terminal it was given in raw mode, relays both ways and forwards
+ *   window-size changes. Serving `--console-socket` ourselves would need
+ *   SCM_RIGHTS fd passing, which Node cannot do without native code.
+ */
+export interface ContainerStdio {
+  readonly mode: 'pipe' | 'inherit';
+  readonly stdin?: NodeJS.ReadableStream;
+  readonly onData?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface ContainerResult {
@@ -98,6 +118,16 @@ function runQuiet(cmd: string, args: readonly string[]): Promise<number> {
   });
 }
 
+/** Deletes a runtime container left by a process that was killed (no-op when there is none). */
+export async function deleteRuntimeContainer(runtime: RuntimeName, stateDir: string, id: string): Promise<void> {
+  await runQuiet(runtime, ['--root', stateDir, 'delete', '--force', id]);
+}
+
+/** Sends a signal to a running runtime container (no-op when there is none). */
+export async function killRuntimeContainer(runtime: RuntimeName, stateDir: string, id: string, signal: string): Promise<void> {
+  await runQuiet(runtime, ['--root', stateDir, 'kill', id, signal]);
+}
+
 /**
  * Runs one container to completion with runc (or crun): writes config.json
  * into the bundle, streams the process's output, and resolves to its exit
@@ -115,11 +145,29 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
   const [cmd, args] = runtimeCommand(runtime, options.stateDir, logPath, ['run', '--bundle', options.bundleDir, options.id]);
 
   if (options.signal?.aborted) throw buildError(BuildErrors.aborted, ['the step']);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => options.onOutput?.('stdout', chunk));
-  child.stderr.on('data', (chunk: string) => options.onOutput?.('stderr', chunk));
+  const io = options.stdio ?? { mode: 'pipe' };
+  const child =
+    io.mode === 'inherit'
+      ? spawn(cmd, args, { stdio: 'inherit' })
+      : spawn(cmd, args, { stdio: [io.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (io.mode === 'pipe') {
+    for (const name of ['stdout', 'stderr'] as const) {
+      const stream = child[name];
+      if (stream === null) continue;
+      if (io.onData !== undefined) {
+        const onData = io.onData;
+        stream.on('data', (chunk: Buffer) => onData(name, chunk));
+      } else {
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => options.onOutput?.(name, chunk));
+      }
+    }
+    if (io.stdin !== undefined && child.stdin !== null) {
+      // the process may exit before its input ends: a broken pipe is not an error
+      child.stdin.on('error', () => undefined);
+      io.stdin.pipe(child.stdin);
+    }
+  }
 
   let aborted = false;
   const onAbort = () => {
@@ -146,6 +194,7 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
     }
     return { exitCode: code ?? (signalName === null ? 1 : 128) };
   } finally {
+    if (io.mode === 'pipe' && io.stdin !== undefined && child.stdin !== null) io.stdin.unpipe(child.stdin);
     options.signal?.removeEventListener('abort', onAbort);
     await runQuiet(runtime, ['--root', options.stateDir, 'delete', '--force', options.id]);
   }

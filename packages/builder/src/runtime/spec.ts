@@ -27,6 +27,8 @@ export interface ProcessSpec {
   readonly uid: number;
   readonly gid: number;
   readonly additionalGids?: readonly number[];
+  /** Give the process a pseudo-terminal (`run -t`); the runtime must then run with inherited stdio. */
+  readonly terminal?: boolean;
 }
 
 export interface ContainerSpecOptions {
@@ -113,7 +115,7 @@ export function createRuntimeSpec(options: ContainerSpecOptions): RuntimeSpec {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: p.terminal === true,
       user: { uid: p.uid, gid: p.gid, additionalGids: [...(p.additionalGids ?? [])] },
       args: [...p.args],
       env: [...p.env],

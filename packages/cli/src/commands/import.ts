@@ -31,7 +31,7 @@ const syntax: CommandSyntax = {
 const CHANGE_KINDS = ['cmd', 'entrypoint', 'env', 'expose', 'healthcheck', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir'];
 
 /** A `--change` problem the user must fix. */
-class ChangeError extends Error {}
+export class ChangeError extends Error {}
 
 function envOf(config: ContainerConfig): Map<string, string> {
   const env = new Map<string, string>();

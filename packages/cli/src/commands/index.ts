@@ -22,5 +22,10 @@ export const commands: readonly CommandSpec[] = [
   { name: 'rmi', summary: 'Remove image names', load: async () => (await import('./rmi.js')).run },
   { name: 'save', summary: 'Write images to a docker-archive or OCI archive', load: async () => (await import('./save.js')).run },
   { name: 'load', summary: 'Load images from an archive or OCI layout', load: async () => (await import('./load.js')).run },
+  { name: 'run', summary: 'Run a command in a new container from an image', load: async () => (await import('./run.js')).run },
+  { name: 'ps', summary: 'List containers', load: async () => (await import('./ps.js')).run },
+  { name: 'start', summary: 'Run a stopped container again, attached, with its layer kept', load: async () => (await import('./start.js')).run },
+  { name: 'rm', summary: 'Remove containers and their writable layers', load: async () => (await import('./rm.js')).run },
+  { name: 'commit', summary: 'Make an image from a container\'s changes', load: async () => (await import('./commit.js')).run },
   { name: 'import', summary: 'Make an image from a root filesystem tar', load: async () => (await import('./import.js')).run },
 ];
