@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Store, type Manifest } from '@strata/cache';
+import { startRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
 
 jest.setTimeout(180_000);
@@ -131,6 +132,24 @@ describe('strata run, ps, start, rm, commit', () => {
 
     // the committed image runs its new CMD
     expect(await strata(['run', '--rm', 'localhost/test/committed:1'])).toMatchObject({ code: 0, out: 'hi\n' });
+  });
+
+  it('tags and pushes a committed image (the README flow); the registry serves its layers and history', async () => {
+    const registry = await startRegistry({ auth: 'none' });
+    try {
+      const remote = `${registry.host}/demo/committed:1`;
+      await ok(['tag', 'localhost/test/committed:1', remote]);
+      await ok(['push', remote]);
+      const pushed = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${remote}`], { encoding: 'utf8' })) as {
+        rootfs: { diff_ids: string[] };
+        history: { comment?: string; author?: string }[];
+      };
+      const local = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${root}:localhost/test/committed:1`], { encoding: 'utf8' })) as typeof pushed;
+      expect(pushed.rootfs.diff_ids).toEqual(local.rootfs.diff_ids);
+      expect(pushed.history[pushed.history.length - 1]).toMatchObject({ comment: 'hand-made fix', author: 'Jane Doe <jane@example.com>' });
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('propagates exit codes: the command\'s, 127 for a missing command, 125 for a missing image', async () => {
