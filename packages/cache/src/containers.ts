@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChainId, Digest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
@@ -108,6 +108,8 @@ export class ContainerStore {
       throw cacheError(CacheErrors.invalidArgument, [`invalid container name '${input.name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`]);
     }
     await mkdir(this.#dir, { recursive: true });
+    // writable layers hold any image's setuid files and device nodes: root only, as snapshots-v1
+    if (process.getuid?.() === 0) await chmod(this.#dir, 0o700);
     return withLock(this.#lock, this.#tmp, async () => {
       const existing = await this.list();
       const taken = new Set(existing.map((c) => c.name));
