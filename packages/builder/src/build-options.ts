@@ -29,6 +29,11 @@ export interface BuildOptions {
   readonly pull?: boolean;
   /** Run every step, ignoring (but refreshing) the cache. */
   readonly noCache?: boolean;
+  /**
+   * Key and write COPY/ADD sources with docker's canonical modes (folders 0755, files
+   * 0644, or 0755 when executable) so that machines with different umasks share cache.
+   */
+  readonly normalizePermissions?: boolean;
   /** Stages (by name or index) whose steps run without reading the cache (`--no-cache-filter`); other stages still hit. */
   readonly noCacheFilter?: readonly string[];
   /** Build cache to read besides the store's (`--cache-from`): a hit downloads the step's layer instead of running it. */

@@ -106,6 +106,8 @@ export interface BuildSession {
   readonly labelPrefix: string;
   /** `--cache-from` sources, when given. */
   readonly cacheImport?: CacheImportSource;
+  /** A RUN plans a cache mount folder: noted for `mounts=true`, restored from `--cache-from` when absent. */
+  cacheMountUsed(id: string, dir: string): Promise<void>;
   /** Notes a cache record the build used or wrote (hit or miss), for `--cache-to`. */
   useRecord(stage: number, record: CacheRecord): void;
   /** The Dockerfile's path, part of every step locator. */
@@ -407,6 +409,7 @@ async function buildForPlatform(
     stages: parsed.stages,
     labelPrefix,
     ...(cache.import === undefined ? {} : { cacheImport: cache.import }),
+    cacheMountUsed: (id, dir) => cache.mountUsed(id, dir),
     useRecord: (stage, record) => cache.used.push({ platform: platformText, stage, record }),
     dockerfilePath: paths.dockerfilePath,
     emit,

@@ -92,16 +92,27 @@ export function sourcesDigest(facts: readonly SourceFact[]): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
+/**
+ * docker's canonical permissions (`--normalize-permissions`): folders 0755,
+ * files 0755 when any execute bit is set, else 0644. Laptops with umask 002
+ * and CI runners with 022 then key, and write, the same layer.
+ */
+export function canonicalMode(mode: number, isDir: boolean): number {
+  if (isDir) return 0o755;
+  return (mode & 0o111) !== 0 ? 0o755 : 0o644;
+}
+
 /** Lists a selection as (path, type, mode, digest, link) facts, hashing files through `hashFile`. */
 export async function sourceFacts(
   selection: readonly SelectedSource[],
   hashFile: (hostPath: string) => Promise<string>,
+  options: { normalizePermissions?: boolean } = {},
 ): Promise<SourceFact[]> {
   const facts: SourceFact[] = [];
   const fact = async (e: ContextEntry, path: string): Promise<SourceFact> => ({
     path,
     type: e.type,
-    mode: e.mode,
+    mode: options.normalizePermissions === true ? canonicalMode(e.mode, e.type === 'directory') : e.mode,
     ...(e.type === 'file' ? { digest: await hashFile(e.hostPath) } : {}),
     ...(e.linkTarget === undefined ? {} : { linkTarget: e.linkTarget }),
   });

@@ -45,6 +45,7 @@ export type BuildEvent =
   | { readonly type: 'export-started'; readonly timestamp: number; readonly output: string }
   /** What it wrote: the archive file, or each reference pushed, with the digest of the manifest or index. */
   | { readonly type: 'export-completed'; readonly timestamp: number; readonly output: string; readonly targets: readonly { readonly target: string; readonly digest: string }[]; readonly durationMs: number }
+  | { readonly type: 'cache-mount-restored'; readonly timestamp: number; readonly id: string; readonly source: string; readonly size: number }
   | { readonly type: 'cache-imported'; readonly timestamp: number; readonly source: string; readonly records: number; readonly mounts: number }
   | {
       readonly type: 'cache-exported';

@@ -1,7 +1,10 @@
-import type { CacheRecord } from '@strata/cache';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CacheRecord, Store } from '@strata/cache';
 import type { RegistryClient } from '@strata/registry';
 import type { BuildOptions } from '../build-options.js';
 import type { BuildEvent } from '../events.js';
+import type { MountEntry } from './artifact.js';
 import type { CacheEndpoint } from './endpoint.js';
 import type { CacheExportResult } from './export.js';
 import type { CacheImporter } from './import.js';
@@ -17,6 +20,10 @@ export interface UsedRecord {
 /** The cache side of one build() call: what it imports, and what it used (for export). */
 export interface CacheUse {
   readonly import?: CacheImporter;
+  /** RUN --mount=type=cache folders the build planned: folder -> id (for mounts=true). */
+  readonly mounts: Map<string, string>;
+  /** Restores an imported cache mount into its folder before a RUN uses it (once per folder). */
+  mountUsed(id: string, dir: string): Promise<void>;
   readonly used: UsedRecord[];
   /** Per platform: the stages whose steps make the final image (mode=min). */
   readonly finalStages: { readonly platform: string; readonly stages: readonly number[] }[];
@@ -37,7 +44,11 @@ async function openEndpoint(location: CacheLocation, registry: RegistryClient | 
 
 /** Reads every --cache-from source (manifest and records only); a source with nothing exported yet is a warning. */
 export async function openCacheUse(options: BuildOptions, emit: (event: BuildEvent) => void): Promise<CacheUse> {
-  const use: CacheUse = { used: [], finalStages: [] };
+  const mounts = new Map<string, string>();
+  const noted = (id: string, dir: string) => {
+    mounts.set(dir, id);
+  };
+  const use: CacheUse = { used: [], finalStages: [], mounts, mountUsed: async (id, dir) => noted(id, dir) };
   const sources = options.cacheFrom ?? [];
   if (sources.length === 0 || options.noCache === true) return use;
   const { readImportedCache, CacheImporter: Importer } = await import('./import.js');
@@ -52,7 +63,29 @@ export async function openCacheUse(options: BuildOptions, emit: (event: BuildEve
     emit({ type: 'cache-imported', timestamp: Date.now(), source: endpoint.name, records: cache.records.size, mounts: cache.mounts.length });
     caches.push(cache);
   }
-  return caches.length === 0 ? use : { ...use, import: new Importer(options.store, caches) };
+  if (caches.length === 0) return use;
+  const withMounts = caches.filter((c) => c.mounts.length > 0);
+  const restoring = new Map<string, Promise<void>>();
+  const mountUsed = async (id: string, dir: string): Promise<void> => {
+    noted(id, dir);
+    let pending = restoring.get(dir);
+    if (pending === undefined) {
+      pending = (async () => {
+        for (const cache of withMounts) {
+          const entry = cache.mounts.find((m) => m.id === id);
+          if (entry === undefined) continue;
+          const { restoreMount } = await import('./mounts.js');
+          if (await restoreMount(options.store, cache.endpoint, entry, dir)) {
+            emit({ type: 'cache-mount-restored', timestamp: Date.now(), id, source: cache.endpoint.name, size: entry.size });
+          }
+          return;
+        }
+      })();
+      restoring.set(dir, pending);
+    }
+    await pending;
+  };
+  return { ...use, import: new Importer(options.store, caches), mountUsed };
 }
 
 /** The records to export: every stage's (max) or the final image's (min), each key once, in build order. */
@@ -66,17 +99,35 @@ export function recordsToExport(use: CacheUse, mode: 'min' | 'max'): CacheRecord
   return [...out.values()];
 }
 
+/** Packs every cache mount folder the build planned (each once), for mounts=true. */
+async function packMounts(store: Store, mounts: ReadonlyMap<string, string>): Promise<MountEntry[]> {
+  const { packMount } = await import('./mounts.js');
+  const out: MountEntry[] = [];
+  const workDir = join(store.paths.tmp, `cache-mounts-${process.pid}`);
+  try {
+    for (const [dir, id] of [...mounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const entry = await packMount(store, id, dir, workDir);
+      if (entry !== undefined) out.push(entry);
+    }
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+  return out;
+}
+
 /** Runs every --cache-to export after the image is written. */
 export async function exportCacheUse(options: BuildOptions, use: CacheUse, emit: (event: BuildEvent) => void): Promise<CacheExportResult[]> {
   const results: CacheExportResult[] = [];
   const targets = options.cacheTo ?? [];
   if (targets.length === 0) return results;
   const { exportCache } = await import('./export.js');
+  let packed: MountEntry[] | undefined;
   for (const spec of targets) {
     const started = Date.now();
     const endpoint = await openEndpoint(spec.location, options.registry);
     try {
-      const result = await exportCache(options.store, endpoint, recordsToExport(use, spec.mode ?? 'min'));
+      if (spec.mounts === true) packed ??= await packMounts(options.store, use.mounts);
+      const result = await exportCache(options.store, endpoint, recordsToExport(use, spec.mode ?? 'min'), spec.mounts === true ? packed : []);
       emit({ type: 'cache-exported', timestamp: Date.now(), ...result, durationMs: Date.now() - started });
       results.push(result);
     } finally {

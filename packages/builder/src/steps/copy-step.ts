@@ -5,7 +5,7 @@ import { makeCacheKey, type CacheKey, type ContainerConfig } from '@strata/cache
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
-import { keyInputs, sourceFacts, sourceListing, sourcesDigest, stepKey, type StepKeyInput } from '../cache-key.js';
+import { canonicalMode, keyInputs, sourceFacts, sourceListing, sourcesDigest, stepKey, type StepKeyInput } from '../cache-key.js';
 import { openContext, type BuildContext, type ContextEntry, type SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { resolveBaseImage } from '../image/resolve-base.js';
@@ -207,9 +207,12 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         ...(checksum === undefined ? {} : { checksum }),
         ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
       }));
+    // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
+    const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
     const facts = await sourceFacts(
       locals.map((l) => l.source),
       async (file) => (await session.store.memo.hashFile(file)).digest,
+      { normalizePermissions: normalize },
     );
     for (const remote of remotes) {
       // with --checksum the key needs no download: a hit never fetches
@@ -228,6 +231,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       from: root.identity,
       ...(checksum === undefined ? {} : { checksum: checksum.text }),
       ...(ins.kind === 'add' && ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
+      ...(normalize ? { normalizePermissions: true } : {}),
     };
     const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) };
     const key = stepKey(keyInput);
@@ -276,6 +280,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           destIsDir,
           ...(owner === undefined ? {} : { owner }),
           ...(chmodSpec === undefined ? {} : { chmod: (mode: number, isDir: boolean) => applyChmod(chmodSpec, mode, isDir) }),
+          ...(normalize ? { chmod: canonicalMode } : {}),
           epoch,
           scratch: () => join(session.workDir, `staging-${session.nextId()}`),
         };

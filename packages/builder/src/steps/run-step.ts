@@ -138,6 +138,7 @@ async function planMounts(
             return { bind: { source: dir, target, readonly: m.readOnly } };
           });
           canonical.push(['cache', target, id, m.readOnly]);
+          await session.cacheMountUsed(id, cacheDir(session, id));
           break;
         }
         // from=: the cache starts as a copy of source= in that stage or image (one cache per id and seed)

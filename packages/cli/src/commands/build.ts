@@ -21,6 +21,7 @@ const syntax: CommandSyntax = {
     { name: 'platform', type: 'string', valueName: 'OS/ARCH', description: "Target platform (default: the host's)" },
     { name: 'no-cache', type: 'boolean', description: 'Do not use the cache when building' },
     { name: 'no-cache-filter', type: 'string', valueName: 'STAGE[,STAGE]', multiple: true, description: 'Do not use the cache for these stages (names or indexes)' },
+    { name: 'normalize-permissions', type: 'boolean', description: 'COPY/ADD sources get canonical modes (dirs 0755, files 0644 or 0755) in key and layer' },
     { name: 'cache-from', type: 'string', valueName: 'type=registry,ref=R', multiple: true, description: 'Import build cache: type=registry,ref=REF or type=local,src=DIR (repeatable)' },
     {
       name: 'cache-to',
@@ -189,6 +190,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(v.platform === undefined ? {} : { platform: v.platform as string }),
       noCache: v['no-cache'] === true,
       ...(noCacheFilter.length === 0 ? {} : { noCacheFilter }),
+      ...(v['normalize-permissions'] === true ? { normalizePermissions: true } : {}),
       ...(cacheFrom.length === 0 ? {} : { cacheFrom }),
       ...(cacheTo.length === 0 ? {} : { cacheTo }),
       pull: v.pull === true,

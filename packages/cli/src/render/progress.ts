@@ -76,6 +76,9 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
           write(`#${n} DONE ${seconds(event.durationMs)}\n`);
           return;
         }
+        case 'cache-mount-restored':
+          write(`#0 restored cache mount ${event.id} from ${event.source} (${event.size} bytes)\n`);
+          return;
         case 'cache-imported':
           write(`#0 importing cache from ${event.source}: ${event.records} records\n`);
           return;
@@ -104,7 +107,8 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
  * `stage`, `index`/`total` and `instruction: {text, location}`.
  *
  *     {"type":"build-started","stages":2,"target":"app","platform":"linux/amd64",...}
- *     {"type":"cache-imported","source":"reg/app:cache","records":5,"mounts":0,...}
+ *     {"type":"cache-imported","source":"reg/app:cache","records":5,"mounts":1,...}
+ *     {"type":"cache-mount-restored","id":"pip","source":"reg/app:cache","size":52310,...}
  *     {"type":"step-started","stepId":"1/3","stage":"app","index":3,"total":5,...}
  *     {"type":"step-cached","cacheKey":"strata.v1:sha256:…","reason":"inputs unchanged",...}
  *     {"type":"step-completed","cacheKey":"…","durationMs":812,"reason":"source changed: src/main.py","layer":{"digest":"sha256:…","size":1234},...}
@@ -237,6 +241,9 @@ export function ttyRenderer(write: (text: string) => void, options: { width?: nu
           }
           break;
         }
+        case 'cache-mount-restored':
+          footer = [...footer, ` => restored cache mount ${event.id} from ${event.source}`];
+          break;
         case 'cache-imported':
           footer = [...footer, ` => importing cache from ${event.source} (${event.records} records)`];
           break;
