@@ -108,22 +108,26 @@ export function copyTree(source: string, dest: string): Promise<void> {
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (c: string) => (stderr += c));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`cp -a ${source} ${dest}: ${stderr.trim() || `exit ${code}`}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(buildError(BuildErrors.mountFailed, [`a copy of ${source}`, stderr.trim() || `cp exited with ${code}`])),
+    );
   });
 }
 
 /**
  * Fills a new cache mount folder from a folder of a source root, once: the
- * copy is made beside it and renamed into place, so a build interrupted
- * mid-copy (or a concurrent one) never sees a half-seeded cache.
+ * copy is made in `scratch` (this build's folder under the store's tmp, same
+ * filesystem, swept if the build dies) and renamed into place, so a build
+ * interrupted mid-copy (or a concurrent one) never sees a half-seeded cache.
  */
-export async function seedCacheDir(dir: string, source: string): Promise<void> {
+export async function seedCacheDir(dir: string, source: string, scratch: string): Promise<void> {
   const exists = await lstat(dir).then(
     () => true,
     () => false,
   );
   if (exists) return;
-  const temp = `${dir}.seed-${process.pid}-${Date.now()}`;
+  await mkdir(scratch, { recursive: true });
+  const temp = join(scratch, 'seed');
   try {
     await copyTree(source, temp);
     await rename(temp, dir).catch(async (error: NodeJS.ErrnoException) => {

@@ -147,15 +147,21 @@ async function planMounts(
         setups.push(async (scratch) => {
           const dir = cacheDir(session, id, { identity: from.identity, source });
           await mkdir(posix.dirname(dir), { recursive: true });
-          const root = await mountRoot(from.image, session, scratch);
-          try {
-            const path = await resolveInRoot(root.path, source);
-            if (path === undefined || !(await lstat(path)).isDirectory()) {
-              throw buildError(BuildErrors.mountSource, [m.raw, `${source} is not a folder in ${m.from}`]);
+          const seeded = await lstat(dir).then(
+            () => true,
+            () => false,
+          );
+          if (!seeded) {
+            const root = await mountRoot(from.image, session, scratch);
+            try {
+              const path = await resolveInRoot(root.path, source);
+              if (path === undefined || !(await lstat(path)).isDirectory()) {
+                throw buildError(BuildErrors.mountSource, [m.raw, `${source} is not a folder in ${m.from}`]);
+              }
+              await seedCacheDir(dir, path, join(scratch, 'seed'));
+            } finally {
+              await root.release();
             }
-            await seedCacheDir(dir, path);
-          } finally {
-            await root.release();
           }
           return { bind: { source: dir, target, readonly: m.readOnly } };
         });
