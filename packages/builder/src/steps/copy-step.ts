@@ -271,7 +271,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         }
         // without --link, symlinks the image has on the way are followed inside the image root (BuildKit)
         const destination = ins.link ? canonical.destination : await resolveInImage(dirs, canonical.destination);
-        const wildcard = sources.some((s) => /[*?[]/.test(s));
+        // a pattern that matched several sources copies into a folder; a single match is copied as if named (docker, BuildKit)
+        const wildcard = sources.some((s) => /[*?[]/.test(s)) && locals.length > 1;
         let destIsDir = parents || destination.endsWith('/') || sources.length + inline.length > 1 || wildcard;
         const destExists = destIsDir ? undefined : await lookupInLayers(dirs, destination);
         if (!destIsDir && destExists !== undefined) destIsDir = (await lstat(destExists)).isDirectory();

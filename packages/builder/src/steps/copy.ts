@@ -1,4 +1,4 @@
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
@@ -58,23 +58,43 @@ async function makeRoom(target: string, isDir: boolean): Promise<void> {
   await rm(target, { recursive: true, force: true });
 }
 
-async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan): Promise<void> {
+/**
+ * Files of one source already written, by source inode: a second name of the
+ * same file becomes a hardlink to the first copy, as BuildKit's copier does.
+ */
+type LinkMemo = Map<string, string>;
+
+// Owner before mode: chown(2) clears the setuid and setgid bits of a file.
+async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan, links?: LinkMemo): Promise<void> {
   const owner = plan.owner ?? { uid: 0, gid: 0 };
   const mtime = entry.mtimeMs / 1000;
   await makeRoom(target, entry.type === 'directory');
   switch (entry.type) {
     case 'directory':
       await mkdir(target, { recursive: true });
+      await lchown(target, owner.uid, owner.gid);
       await chmod(target, plan.chmod ? plan.chmod(entry.mode, true) : entry.mode);
-      await lchown(target, owner.uid, owner.gid);
       await utimes(target, mtime, mtime);
       return;
-    case 'file':
+    case 'file': {
+      if (links !== undefined) {
+        const st = await lstat(entry.hostPath);
+        if (st.nlink > 1) {
+          const inode = `${st.dev}:${st.ino}`;
+          const first = links.get(inode);
+          if (first !== undefined) {
+            await link(first, target);
+            return;
+          }
+          links.set(inode, target);
+        }
+      }
       await copyFile(entry.hostPath, target);
-      await chmod(target, plan.chmod ? plan.chmod(entry.mode, false) : entry.mode);
       await lchown(target, owner.uid, owner.gid);
+      await chmod(target, plan.chmod ? plan.chmod(entry.mode, false) : entry.mode);
       await utimes(target, mtime, mtime);
       return;
+    }
     case 'symlink':
       await symlink(entry.linkTarget ?? '', target);
       await lchown(target, owner.uid, owner.gid);
@@ -126,16 +146,14 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       if (destRel !== '') {
         const existing = await lookupInLayers(lowerDirs, destRel);
         const made = await lstat(join(upper, destRel)).catch(() => undefined);
-        if (made === undefined) {
-          if (existing !== undefined && (await lstat(existing)).isDirectory()) {
-            await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
-          } else {
-            if (existing !== undefined) throw buildError(BuildErrors.notDirectory, [`/${destRel}`]);
-            await copyEntry(root, join(upper, destRel), plan);
-          }
-        } else if (!made.isDirectory()) {
-          await copyEntry(root, join(upper, destRel), plan);
+        if (made === undefined && existing !== undefined && !(await lstat(existing)).isDirectory()) {
+          throw buildError(BuildErrors.notDirectory, [`/${destRel}`]);
         }
+        // what an earlier source of this step put there gives way (later sources win)
+        if (made !== undefined && !made.isDirectory()) await makeRoom(join(upper, destRel), true);
+        // the destination folder is made like a parent (BuildKit: 0755 and the --chown owner, whatever
+        // the source folder's mode or --chmod); a folder the image has keeps its mode and owner
+        await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
       }
     } else {
       const name = root.contextPath.split('/').pop() ?? '';
@@ -145,11 +163,12 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       continue;
     }
     const prefix = root.contextPath === '' ? '' : `${root.contextPath}/`;
+    const links: LinkMemo = new Map();
     for (const child of source.children) {
       const rel = child.contextPath.slice(prefix.length);
       const childRel = baseRel === '' ? rel : `${baseRel}/${rel}`;
       if (child.type === 'directory') await refuseNonDirectory(upper, lowerDirs, childRel);
-      await copyEntry(child, join(upper, childRel), plan);
+      await copyEntry(child, join(upper, childRel), plan, links);
     }
   }
 }
@@ -187,8 +206,8 @@ export async function writeInlineSources(
     // an earlier source may have put a symlink of this name: replace it, never write through it
     await makeRoom(target, false);
     await writeFile(target, f.data, { flag: 'wx' });
-    await chmod(target, plan.chmod ? plan.chmod(0o644, false) : 0o644);
     await lchown(target, plan.owner?.uid ?? 0, plan.owner?.gid ?? 0);
+    await chmod(target, plan.chmod ? plan.chmod(0o644, false) : 0o644);
     await utimes(target, plan.epoch, plan.epoch);
   }
 }

@@ -31,13 +31,13 @@ export async function ensureParents(upper: string, lowerDirs: readonly string[],
       const st = await lstat(inImage);
       if (!st.isDirectory()) throw buildError(BuildErrors.invalidInstruction, [`cannot copy to ${path}: /${rel} is not a directory in the image`]);
       await mkdir(target);
-      await chmod(target, st.mode & 0o7777);
       await lchown(target, st.uid, st.gid);
+      await chmod(target, st.mode & 0o7777);
       await utimes(target, st.atime, st.mtime);
     } else {
       await mkdir(target);
-      await chmod(target, 0o755);
       await lchown(target, owner?.uid ?? 0, owner?.gid ?? 0);
+      await chmod(target, 0o755);
       await utimes(target, epoch, epoch);
     }
   }
