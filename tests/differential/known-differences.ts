@@ -108,28 +108,40 @@ export const UNUSED_WORKDIR_WHY = 'Buildah creates a WORKDIR lazily, when a late
  */
 export const SUPPLEMENTARY_GROUPS_WHY = 'Buildah adds the primary group to RUN processes\' supplementary groups; BuildKit does not';
 
-/**
- * Setuid/setgid files COPY'd from the build context: docker (the context
- * transfer and BuildKit's copier) keeps those bits, Buildah 1.28 clears them.
- * Listed per case and path; Buildah's entry is compared with the bits put back.
- */
-export const CONTEXT_SETID_FILES: ReadonlyArray<{ readonly case: string; readonly path: string }> = [
-  { case: 'copy-semantics', path: '/dst/linked/suid.sh' },
-  { case: 'copy-semantics', path: '/dst/linked-chown/suid.sh' },
+/** A difference that shows at one path of one case. */
+export interface CaseDifference {
+  readonly case: string;
+  readonly path: string;
+  readonly kind: 'context-setid' | 'archive-root';
+}
+
+export const CASE_DIFFERENCE_WHY: Record<CaseDifference['kind'], string> = {
+  // compared with the bits put back on Buildah's side
+  'context-setid': 'Buildah clears setuid/setgid on files COPY\'d from the build context; docker keeps them',
+  // compared as folders, owner and mode not compared
+  'archive-root': 'ADD of an archive with a ./ entry: Buildah gives its owner and mode to the destination folder; docker skips the entry',
+};
+
+export const CASE_DIFFERENCES: readonly CaseDifference[] = [
+  { case: 'copy-semantics', path: '/dst/linked/suid.sh', kind: 'context-setid' },
+  { case: 'copy-semantics', path: '/dst/linked-chown/suid.sh', kind: 'context-setid' },
+  { case: 'add-tar', path: '/extract/plain', kind: 'archive-root' },
 ];
-export const CONTEXT_SETID_WHY = 'Buildah clears setuid/setgid on files copied from the build context; docker keeps them';
 
 /** The two manifests with the listed differences removed. */
 export function dropKnownPaths(caseName: string, strata: Manifest, buildah: Manifest, workingDir: string | undefined): [Manifest, Manifest] {
   const ours = new Map(strata);
   const theirs = new Map(buildah);
-  for (const known of CONTEXT_SETID_FILES.filter((k) => k.case === caseName)) {
+  for (const known of CASE_DIFFERENCES.filter((k) => k.case === caseName)) {
     const mine = ours.get(known.path);
     const entry = theirs.get(known.path);
-    if (mine === undefined || entry === undefined || entry.type !== 'file') continue;
-    const setid = parseInt(mine.mode, 8) & 0o6000;
-    if (setid !== 0 && (parseInt(entry.mode, 8) & 0o6000) === 0) {
-      theirs.set(known.path, { ...entry, mode: (parseInt(entry.mode, 8) | setid).toString(8).padStart(4, '0') });
+    if (mine === undefined || entry === undefined || entry.type !== mine.type) continue;
+    if (known.kind === 'archive-root' && entry.type === 'dir') theirs.set(known.path, mine);
+    if (known.kind === 'context-setid' && entry.type === 'file') {
+      const setid = parseInt(mine.mode, 8) & 0o6000;
+      if (setid !== 0 && (parseInt(entry.mode, 8) & 0o6000) === 0) {
+        theirs.set(known.path, { ...entry, mode: (parseInt(entry.mode, 8) | setid).toString(8).padStart(4, '0') });
+      }
     }
   }
   for (const known of BUILDAH_ONLY_PATHS) {
