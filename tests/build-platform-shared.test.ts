@@ -90,6 +90,30 @@ RUN uname -m > /runs-on
     }
   });
 
+  it('FROM --platform=linux/arm64 runs that stage on arm64 in a build for the host', async () => {
+    const dockerfileText = [
+      'FROM --platform=linux/arm64 localhost/test/busybox:multi AS arm',
+      'ARG TARGETARCH',
+      'RUN echo "$(uname -m) for $TARGETARCH" > /machine',
+      'FROM localhost/test/busybox:multi',
+      'COPY --from=arm /machine /machine',
+    ].join('\n');
+    await build({ store, context, dockerfileText, tags: ['localhost/test/from-platform:1'] });
+    const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${store.root}:localhost/test/from-platform:1`], { encoding: 'utf8' })) as { architecture: string };
+    expect(config.architecture).toBe('amd64');
+    // the stage ran emulated on arm64; TARGETARCH is still the build's target
+    expect(readFileSync(join(rootfsOf('localhost/test/from-platform:1', 'amd64'), 'machine'), 'utf8')).toBe('aarch64 for amd64\n');
+  });
+
+  it('refuses a FROM --platform that is not a platform, naming what it expanded to', async () => {
+    const dockerfileText = 'ARG WHERE=nowhere/at/all/really\nFROM --platform=$WHERE localhost/test/busybox:multi\n';
+    await expect(build({ store, context, dockerfileText })).rejects.toMatchObject({
+      code: 'BUILD_INVALID_INSTRUCTION',
+      message: expect.stringContaining("FROM --platform=$WHERE: 'nowhere/at/all/really' is not a platform"),
+      details: { location: { start: { line: 2, column: 1 } } },
+    });
+  });
+
   it('shares the build-platform stages across targets with --no-cache too', async () => {
     const events = await buildBoth({ noCache: true });
     const ran = ranRuns(events);

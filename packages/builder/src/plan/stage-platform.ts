@@ -32,7 +32,10 @@ export function stagePlatform(input: StagePlatformInput): TargetPlatform {
     try {
       return parsePlatform(text);
     } catch (cause) {
-      throw buildError(BuildErrors.invalidInstruction, [`FROM --platform=${written}: '${text}' is not a platform (os/arch[/variant])`], { cause });
+      throw buildError(BuildErrors.invalidInstruction, [`FROM --platform=${written}: '${text}' is not a platform (os/arch[/variant])`], {
+        cause,
+        details: { location: input.stage.from.location, instruction: input.stage.from.original },
+      });
     }
   }
   if (input.base.kind === 'stage' && input.baseStagePlatform !== undefined) return input.baseStagePlatform;
