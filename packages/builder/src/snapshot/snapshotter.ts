@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
-import { access, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
+import { getAttribute } from '@napi-rs/xattr';
 import { SnapshotStore, type ChainId, type SnapshotInfo, type Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 import type { LayerInfo } from '../image/state.js';
@@ -123,24 +125,124 @@ export class Snapshotter {
   }
 }
 
+/** Linux's limit on symlinks followed while resolving one path (ELOOP beyond it). */
+const MAX_LINKS = 40;
+
 /**
- * Looks a path up through overlay lower directories (topmost first) as the
- * merged view would show it: the first layer that has it wins; a whiteout
- * (0/0 character device) hides it. Returns the host path, or undefined.
+ * What a lower directory deletes from the layers below it. A store snapshot
+ * records its whiteouts and opaque folders in meta.json (and only turns them
+ * into overlayfs's on-disk form once it has served as an overlay lower); an
+ * overlay upper directory has only the on-disk form. Both are consulted, so a
+ * lookup is right whichever form a directory is in.
  */
-export async function lookupInLayers(lowerDirs: readonly string[], path: string): Promise<string | undefined> {
-  const rel = path.replace(/^\/+/, '');
-  for (const dir of lowerDirs) {
-    const candidate = join(dir, rel);
-    try {
-      const st = await lstat(candidate);
-      if (st.isCharacterDevice() && st.rdev === 0) return undefined;
-      return candidate;
-    } catch {
-      // not in this layer
-    }
+interface LayerMarks {
+  readonly whiteouts: ReadonlySet<string>;
+  readonly opaqueDirs: ReadonlySet<string>;
+}
+
+const NO_MARKS: LayerMarks = { whiteouts: new Set(), opaqueDirs: new Set() };
+
+async function recordedMarks(dir: string): Promise<LayerMarks> {
+  let meta: Partial<SnapshotInfo>;
+  try {
+    meta = JSON.parse(await readFile(join(dir, '..', 'meta.json'), 'utf8')) as Partial<SnapshotInfo>;
+  } catch {
+    return NO_MARKS; // not a store snapshot: an upper directory this build made
+  }
+  if (!Array.isArray(meta.whiteouts) || !Array.isArray(meta.opaqueDirs)) return NO_MARKS;
+  return { whiteouts: new Set(meta.whiteouts), opaqueDirs: new Set(meta.opaqueDirs) };
+}
+
+async function overlayAttribute(path: string, key: string): Promise<string | undefined> {
+  for (const prefix of ['trusted.overlay.', 'user.overlay.']) {
+    const value = await getAttribute(path, prefix + key).catch(() => null);
+    if (value !== null) return value.toString('latin1');
   }
   return undefined;
+}
+
+type Entry = { readonly kind: 'absent' } | { readonly kind: 'whiteout' } | { readonly kind: 'present'; readonly host: string; readonly stat: Stats };
+
+/** One layer's own entry at `rel` (a path whose parents are folders in that layer). */
+async function entryIn(dir: string, marks: LayerMarks, rel: string): Promise<Entry> {
+  if (marks.whiteouts.has(rel)) return { kind: 'whiteout' };
+  const host = join(dir, rel);
+  let st: Stats;
+  try {
+    st = await lstat(host);
+  } catch {
+    return { kind: 'absent' };
+  }
+  if (st.isCharacterDevice() && st.rdev === 0) return { kind: 'whiteout' };
+  // overlayfs's xattr form of a whiteout (an empty file marked as one)
+  if (st.isFile() && st.size === 0 && (await overlayAttribute(host, 'whiteout')) !== undefined) return { kind: 'whiteout' };
+  return { kind: 'present', host, stat: st };
+}
+
+async function isOpaque(dir: string, marks: LayerMarks, rel: string): Promise<boolean> {
+  return marks.opaqueDirs.has(rel) || (await overlayAttribute(join(dir, rel), 'opaque')) === 'y';
+}
+
+/**
+ * Looks a path up through overlay lower directories (topmost first) as the
+ * merged view would show it, one component at a time as overlayfs does: the
+ * topmost layer with an entry decides; a whiteout hides it and everything
+ * under it; a folder merges with the folders below it down to the first layer
+ * where it is opaque (`.wh..wh..opq`) or is not a folder; a symlink on the
+ * way is followed inside the image (an absolute target starts at its root).
+ * The last component is not followed. Returns the host path, or undefined.
+ */
+export async function lookupInLayers(lowerDirs: readonly string[], path: string): Promise<string | undefined> {
+  const marks = new Map<string, Promise<LayerMarks>>();
+  const marksOf = (dir: string): Promise<LayerMarks> => {
+    let m = marks.get(dir);
+    if (m === undefined) marks.set(dir, (m = recordedMarks(dir)));
+    return m;
+  };
+  let pending = path.split('/').filter((p) => p !== '' && p !== '.');
+  let links = 0;
+  restart: for (;;) {
+    // layers whose folder at the current prefix takes part in the merged folder
+    let live: readonly string[] = lowerDirs;
+    let prefix: string[] = [];
+    if (pending.length === 0) return lowerDirs[0];
+    for (const [i, part] of pending.entries()) {
+      if (part === '..') {
+        // lexical inside the image root; the layers must be re-merged from the top
+        pending = [...prefix.slice(0, -1), ...pending.slice(i + 1)];
+        continue restart;
+      }
+      const rel = [...prefix, part].join('/');
+      const last = i === pending.length - 1;
+      const next: string[] = [];
+      let top: Extract<Entry, { kind: 'present' }> | undefined;
+      for (const dir of live) {
+        const m = await marksOf(dir);
+        const entry = await entryIn(dir, m, rel);
+        if (entry.kind === 'absent') continue;
+        if (entry.kind === 'whiteout') break;
+        top ??= entry;
+        // a non-folder hides whatever the layers below have at this path
+        if (!entry.stat.isDirectory()) break;
+        next.push(dir);
+        if (await isOpaque(dir, m, rel)) break;
+      }
+      if (top === undefined) return undefined;
+      if (last) return top.host;
+      if (top.stat.isSymbolicLink()) {
+        links += 1;
+        if (links > MAX_LINKS) return undefined;
+        const target = await readlink(top.host);
+        const base = target.startsWith('/') ? [] : prefix;
+        pending = [...base, ...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending.slice(i + 1)];
+        continue restart;
+      }
+      if (!top.stat.isDirectory()) return undefined;
+      live = next;
+      prefix = [...prefix, part];
+    }
+    return undefined;
+  }
 }
 
 /** The image's /etc/passwd and /etc/group as the merged view shows them ('' when absent), for USER and --chown. */
