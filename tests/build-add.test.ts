@@ -260,7 +260,10 @@ describe('strata build: ADD', () => {
       code: 'BUILD_DOWNLOAD_FAILED',
       message: expect.stringContaining('404'),
     });
-    await expect(buildText(`FROM ${base}\nADD https://github.com/moby/buildkit.git /src\n`)).rejects.toMatchObject({ code: 'BUILD_UNSUPPORTED' });
+    await expect(buildText(`FROM ${base}\nADD https://github.com/moby/buildkit.git /src\n`)).rejects.toMatchObject({
+      code: 'BUILD_UNSUPPORTED',
+      hint: expect.stringContaining('git clone'),
+    });
     await expect(buildText(`FROM ${base}\nADD git@github.com:moby/buildkit.git /src\n`)).rejects.toMatchObject({ code: 'BUILD_UNSUPPORTED' });
   });
 

@@ -60,7 +60,12 @@ export const BuildErrors = {
     'BUILD_STEP_FAILED',
     (instruction: string, exitCode: number) => `process "${instruction}" did not complete successfully: exit code: ${exitCode}`,
   ),
-  unsupported: rule('BUILD_UNSUPPORTED', (what: string) => `${what} is not supported yet`),
+  unsupported: rule(
+    'BUILD_UNSUPPORTED',
+    (what: string) => `${what} is not supported yet`,
+    'Do it another way: fetch git repositories and other URLs in a RUN step (git clone, wget) or into the build context and COPY them; ' +
+      'give a RUN credentials with --mount=type=secret instead of type=ssh. If you need the feature itself, report it as an issue in the strata project, with the Dockerfile line.',
+  ),
   invalidInstruction: rule('BUILD_INVALID_INSTRUCTION', (what: string) => what),
   outputInvalid: rule(
     'BUILD_OUTPUT_INVALID',
