@@ -210,6 +210,22 @@ describe('strata run, ps, start, rm, commit', () => {
     expect(await strata(['start', '-a', 'keeper'])).toMatchObject({ code: 125, err: expect.stringContaining('CACHE_CONTAINER_NOT_FOUND') });
   });
 
+  it('while a container runs: ps shows it Up, start, commit and rm refuse it, rm --force kills it', async () => {
+    const running = strata(['run', '--name', 'sleeper', base, 'sh', '-c', 'sleep 120']);
+    let line: string | undefined;
+    for (let i = 0; i < 120 && line === undefined; i += 1) {
+      line = (await ok(['ps'])).split('\n').find((l) => l.endsWith(' sleeper'));
+      if (line === undefined) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(line).toMatch(/\s+Up (Less than a second|\d+ seconds?|About a minute)\s+sleeper$/);
+    expect(await strata(['start', '-a', 'sleeper'])).toMatchObject({ code: 125, err: expect.stringContaining('BUILD_CONTAINER_RUNNING') });
+    expect(await strata(['commit', 'sleeper'])).toMatchObject({ code: 1, err: expect.stringContaining('BUILD_CONTAINER_RUNNING') });
+    expect(await strata(['rm', 'sleeper'])).toMatchObject({ code: 1, err: expect.stringContaining('BUILD_CONTAINER_RUNNING') });
+    expect(await strata(['rm', '--force', 'sleeper'])).toMatchObject({ code: 0, out: 'sleeper\n' });
+    expect((await running).code).toBe(137);
+    expect(await ok(['ps', '-a'])).not.toContain('sleeper');
+  });
+
   it('--rm removes the container; a name in use is refused', async () => {
     expect(await strata(['run', '--rm', '--name', 'gone', base, 'true'])).toMatchObject({ code: 0 });
     expect(await ok(['ps', '-a'])).not.toContain(' gone');

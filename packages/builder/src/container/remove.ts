@@ -1,6 +1,6 @@
 import type { ContainerRecord, Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
-import { killRuntimeContainer, type RuntimeName } from '../runtime/runc.js';
+import { deleteRuntimeContainer, killRuntimeContainer, type RuntimeName } from '../runtime/runc.js';
 import { unmount } from '../snapshot/overlay.js';
 import { containerHolder, containerPaths, RUNTIME_STATE_DIR } from './paths.js';
 
@@ -18,10 +18,10 @@ export interface RemoveContainerOptions {
 export async function removeContainer(store: Store, word: string, options: RemoveContainerOptions = {}): Promise<ContainerRecord> {
   const record = await store.containers.find(word);
   const runtime = options.runtime ?? 'runc';
-  if (record.status === 'running') {
-    if (options.force !== true) throw buildError(BuildErrors.containerRunning, [record.name, 'remove']);
-    await killRuntimeContainer(runtime, RUNTIME_STATE_DIR, record.id, 'KILL');
-  }
+  if (record.status === 'running' && options.force !== true) throw buildError(BuildErrors.containerRunning, [record.name, 'remove']);
+  // also when the record says exited: a strata process killed with SIGKILL leaves runc and its process behind
+  await killRuntimeContainer(runtime, RUNTIME_STATE_DIR, record.id, 'KILL');
+  await deleteRuntimeContainer(runtime, RUNTIME_STATE_DIR, record.id);
   const paths = containerPaths(store, record.id);
   await unmount(paths.merged);
   await store.containers.remove(record.id);
