@@ -182,6 +182,12 @@ describe('strata run, ps, start, rm, commit', () => {
     expect(existsSync(join(host, 'nope'))).toBe(false);
   });
 
+  it('runs an arm64 image through qemu-user, as a foreign RUN step', async () => {
+    const store = await Store.open(root);
+    await loadTestImage(store, testImage('busybox', 'arm64'), 'localhost/test/busybox-arm64:latest');
+    expect(await strata(['run', '--rm', 'localhost/test/busybox-arm64:latest', 'uname', '-m'])).toMatchObject({ code: 0, out: 'aarch64\n' });
+  });
+
   it('gives -it a terminal (under script(1), which supplies one)', async () => {
     const r = await strata(['-qec', `${process.execPath} ${BIN} run --rm -it ${base} sh -c 'tty; exit 5'`, '/dev/null'], { cmd: ['script'] });
     expect(r.code).toBe(5);

@@ -5,6 +5,7 @@ import { buildError, BuildErrors } from '../errors.js';
 import { openImageManifest } from '../image/resolve-base.js';
 import { envMap, setEnv } from '../image/state.js';
 import { deleteRuntimeContainer, type ContainerStdio, type RuntimeName } from '../runtime/runc.js';
+import { checkEmulation } from '../runtime/emulation.js';
 import { runStep } from '../runtime/run-step.js';
 import { resolveUser } from '../runtime/user.js';
 import { unmount } from '../snapshot/overlay.js';
@@ -59,6 +60,8 @@ export async function startContainer(store: Store, word: string, options: StartC
     await mkdir(paths.empty, { recursive: true });
     await mkdir(paths.upper, { recursive: true });
     const image = await openImageManifest(store, record.manifest.digest, record.imageName);
+    // an arm64 image on an x86-64 machine runs through qemu-user, as a foreign RUN step does
+    await checkEmulation({ os: image.config.os, architecture: image.config.architecture, ...(image.config.variant === undefined ? {} : { variant: image.config.variant }) });
     const lowerDirs = await new Snapshotter(store, containerHolder(record.id)).lowerDirs(image.layers);
     // the container's own changes count too (a user it added with adduser)
     const user = resolveUser(record.process.user, await readUserFiles([paths.upper, ...lowerDirs]));
