@@ -5,10 +5,18 @@ import {
   defaultStoreRoot, digestHex, isCacheError, maxLayerSizeFromEnv, normalizeReference, readImage, Store,
   type Descriptor, type PlatformChooser, type StoredImage,
 } from '@strata/cache';
-import { isDockerfileError } from '@strata/parser';
 import { formatPlatform, hostPlatform, isRegistryError, parsePlatform, platformMatches, type Platform } from '@strata/registry';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
+
+/**
+ * A @strata/parser DockerfileError (from `--change` text), told by name and
+ * code as the parser's own isDockerfileError does: importing the parser here
+ * would load its grammar into every image and registry verb.
+ */
+function isDockerfileError(value: unknown): value is Error & { code: string } {
+  return typeof value === 'object' && value !== null && (value as { name?: unknown }).name === 'DockerfileError' && typeof (value as { code?: unknown }).code === 'string';
+}
 
 /** Opens the store named by STRATA_ROOT (or the default root), with the layer size limit of STRATA_MAX_LAYER_SIZE. */
 export function openStore(io: CliIo): Promise<Store> {

@@ -8,7 +8,7 @@ import type { RegistryClient, RepositoryRef } from './client.js';
 import { digestAlgorithm, type DigestString } from './digest.js';
 import { isRegistryError, registryError, RegistryErrors } from './errors.js';
 import type { Descriptor } from './manifest.js';
-import { isRetryableNetworkError, networkError } from './transport.js';
+import { isRetryableNetworkError, networkError, type HttpResponse } from './transport.js';
 
 /** Content to push: opened again from the start for each attempt. */
 export interface BlobSource {
@@ -125,17 +125,18 @@ export async function openBlob(
 ): Promise<Readable> {
   const path = blobPath(repo, descriptor.digest);
   const url = client.url(repo.registry, path);
-  const response = await client.request(repo.registry, { method: 'GET', path, scopes: [pullScope(repo.repository)] });
+  const response: HttpResponse = await client.request(repo.registry, { method: 'GET', path, scopes: [pullScope(repo.repository)], download: true });
   if (!response.ok) throw await client.failure(repo.registry, response, 'GET', url, descriptor.digest);
   const what = `blob ${descriptor.digest} from ${repo.registry}/${repo.repository}`;
   const verifier = new DigestVerifier(descriptor, what, (complete) => {
     client.onEvent({ type: 'blob-progress', direction: 'download', digest: descriptor.digest, complete, total: descriptor.size });
   }, options.verify !== false);
-  if (response.body === null) {
+  if (response.stream === undefined && response.body === null) {
     verifier.end();
     return verifier;
   }
-  const source = Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
+  // node:http's stream when the transport used it (markedly cheaper per byte than fetch's web stream)
+  const source = response.stream ?? Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
   // a socket failure becomes a typed (retryable) error on the stream the consumer reads
   source.on('error', (error) => verifier.destroy(networkError(url, error)));
   // pipeline (unlike pipe) keeps an error listener on both streams and destroys
@@ -237,7 +238,7 @@ async function* rechunk(input: AsyncIterable<Uint8Array>, size: number): AsyncGe
   if (pendingBytes > 0) yield Buffer.concat(pending);
 }
 
-function locationOf(client: RegistryClient, repo: RepositoryRef, response: Response, requestUrl: string): string {
+function locationOf(client: RegistryClient, repo: RepositoryRef, response: HttpResponse, requestUrl: string): string {
   const location = response.headers.get('location');
   if (location === null) {
     throw registryError(RegistryErrors.http, ['POST', requestUrl, response.status, 'the registry sent no upload Location'], { retryable: true });
@@ -245,7 +246,7 @@ function locationOf(client: RegistryClient, repo: RepositoryRef, response: Respo
   return new URL(location, client.url(repo.registry, '/')).toString();
 }
 
-async function startUpload(client: RegistryClient, repo: RepositoryRef, mount?: { digest: DigestString; from: string }): Promise<{ response: Response; url: string }> {
+async function startUpload(client: RegistryClient, repo: RepositoryRef, mount?: { digest: DigestString; from: string }): Promise<{ response: HttpResponse; url: string }> {
   const query = mount === undefined ? '' : `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}`;
   const path = `/v2/${repo.repository}/blobs/uploads/${query}`;
   const response = await client.request(repo.registry, {

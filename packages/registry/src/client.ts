@@ -13,7 +13,7 @@ import {
 } from './manifest.js';
 import { hostPlatform, type Platform } from './platform.js';
 import { formatReference, manifestReference, type Reference } from './reference.js';
-import { isRetryableStatus, readErrorBody, Transport, type FetchFunction, type RetryOptions } from './transport.js';
+import { isRetryableStatus, readErrorBody, Transport, type FetchFunction, type HttpResponse, type RetryOptions } from './transport.js';
 
 /** A repository on a registry: what blob operations need. */
 export interface RepositoryRef {
@@ -52,6 +52,8 @@ export interface ClientRequest {
   readonly retry?: boolean;
   /** A large upload body (see SendRequest.upload). */
   readonly upload?: boolean;
+  /** A large download: a 2xx body comes as a Node stream (see SendRequest.download). */
+  readonly download?: boolean;
 }
 
 export interface PingResult {
@@ -117,7 +119,7 @@ export class RegistryClient {
    * Sends a request with the registry's authorization; on a 401 learns the
    * challenge and retries once with (new) credentials. Resolves any status.
    */
-  async request(registry: string, request: ClientRequest, session = this.session(registry)): Promise<Response> {
+  async request(registry: string, request: ClientRequest, session = this.session(registry)): Promise<HttpResponse> {
     const url = this.url(registry, request.path);
     // learn the auth scheme once up front, so parallel first requests do not all meet a 401
     await this.pingOnce(registry, session);
@@ -133,6 +135,7 @@ export class RegistryClient {
         ...(request.body !== undefined ? { body: request.body } : {}),
         ...(request.retry !== undefined ? { retry: request.retry } : {}),
         ...(request.upload !== undefined ? { upload: request.upload } : {}),
+        ...(request.download !== undefined ? { download: request.download } : {}),
       });
       if (response.status !== 401 || round > 0) return response;
       const retry = await session.onUnauthorized(response.headers.get('www-authenticate'), request.scopes, auth);
@@ -142,7 +145,7 @@ export class RegistryClient {
   }
 
   /** Turns an unexpected response into a typed error (reads and discards the body). */
-  async failure(registry: string, response: Response, method: string, url: string, subject?: string, session = this.session(registry)): Promise<Error> {
+  async failure(registry: string, response: HttpResponse, method: string, url: string, subject?: string, session = this.session(registry)): Promise<Error> {
     const { codes, detail } = await readErrorBody(response);
     const status = response.status;
     if (status === 401) return session.unauthorizedError(`${method} ${subject ?? url}`, status, codes);

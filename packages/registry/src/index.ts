@@ -22,7 +22,7 @@ export type {
   RegistryEvent, RegistryEventSink, BlobProgressEvent, BlobPushedEvent, BlobDownloadedEvent, BlobPresentEvent,
   ManifestPushedEvent, RequestRetryEvent, TokenFetchedEvent,
 } from './events.js';
-export { isInsecureRegistry, insecureRegistriesFromEnv, type RetryOptions, type FetchFunction } from './transport.js';
+export { isInsecureRegistry, insecureRegistriesFromEnv, type RetryOptions, type FetchFunction, type HttpResponse } from './transport.js';
 export { parseChallenges, type AuthChallenge } from './auth/challenge.js';
 export {
   getCredentials, storeCredentials, eraseCredentials, dockerConfigDir, dockerConfigPath,

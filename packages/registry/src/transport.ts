@@ -43,11 +43,13 @@ export interface SendRequest {
   readonly body?: () => RequestInit['body'] | AsyncIterable<Uint8Array>;
   /** False for requests that must not be repeated blindly (upload PATCH/PUT). */
   readonly retry?: boolean;
-  /**
-   * A large upload: sent through node:http(s) rather than fetch, which moves
-   * request bodies markedly slower (unless the caller injected its own fetch).
-   */
+  /** A large upload (kept for callers; every body is streamed with backpressure). */
   readonly upload?: boolean;
+  /**
+   * A large download (a blob GET): a 2xx answer's body is left streaming in
+   * `HttpResponse.stream` (through an injected fetch: `body`); others are buffered.
+   */
+  readonly download?: boolean;
 }
 
 const RETRY_CODES = new Set([
@@ -198,35 +200,23 @@ export class Transport {
    * `retry` is not false. Resolves the last response (any status); rejects
    * with REGISTRY_CONNECTION_FAILED or REGISTRY_UNKNOWN_HOST.
    */
-  async send(request: SendRequest): Promise<Response> {
+  async send(request: SendRequest): Promise<HttpResponse> {
     const attempts = request.retry === false ? 1 : this.attempts;
     for (let attempt = 1; ; attempt++) {
       const body = request.body?.();
-      const init: RequestInit & { duplex?: 'half' } = {
-        method: request.method,
-        headers: { 'user-agent': this.userAgent, ...request.headers },
-        redirect: 'follow',
-      };
-      if (body !== undefined) {
-        init.body = body as RequestInit['body'];
-        if (typeof body === 'object' && body !== null && Symbol.asyncIterator in body) init.duplex = 'half';
-      }
-      let response: Response;
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(timeoutError(request.url, this.idleTimeoutMs)), this.idleTimeoutMs);
+      const headers = { 'user-agent': this.userAgent, ...request.headers };
+      let response: HttpResponse;
       try {
-        response = request.upload === true && !this.customFetch && body !== undefined && body !== null
-          ? await sendUpload(request.url, request.method, init.headers as Record<string, string>, body, this.idleTimeoutMs)
-          : await this.fetch(request.url, { ...init, signal: abort.signal });
+        response = this.customFetch
+          ? await this.sendFetch(request, headers, body)
+          : await sendNode(request.url, request.method, headers, body, { download: request.download === true, idleTimeoutMs: this.idleTimeoutMs });
       } catch (error) {
-        clearTimeout(timer);
         if (attempt < attempts && isRetryableNetworkError(error)) {
           await this.sleepBeforeRetry(request.method, request.url, attempt, describe(error));
           continue;
         }
         throw networkError(request.url, error);
       }
-      clearTimeout(timer);
       if (attempt < attempts && isRetryableStatus(response.status)) {
         await response.arrayBuffer().catch(() => undefined);
         await this.sleepBeforeRetry(request.method, request.url, attempt, `HTTP ${response.status}`, response.headers.get('retry-after'));
@@ -235,6 +225,78 @@ export class Transport {
       return response;
     }
   }
+
+  /** One attempt through the fetch the caller injected (tests script registries this way). */
+  private async sendFetch(request: SendRequest, headers: Record<string, string>, body: RequestBody | undefined): Promise<HttpResponse> {
+    const init: RequestInit & { duplex?: 'half' } = { method: request.method, headers, redirect: 'follow' };
+    if (body !== undefined) {
+      init.body = body as RequestInit['body'];
+      if (typeof body === 'object' && body !== null && Symbol.asyncIterator in body) init.duplex = 'half';
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(timeoutError(request.url, this.idleTimeoutMs)), this.idleTimeoutMs);
+    try {
+      return await this.fetch(request.url, { ...init, signal: abort.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+type RequestBody = ReturnType<NonNullable<SendRequest['body']>>;
+
+/**
+ * What the client reads of an HTTP answer: the part of fetch's Response it
+ * uses, so an injected fetch's Response fits, and so does NodeResponse.
+ */
+export interface HttpResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  /** fetch's body stream (null from node:http, whose 2xx download body is `stream`). */
+  readonly body: ReadableStream<Uint8Array> | null;
+  /** A download's body as a Node stream (see SendRequest.download). */
+  readonly stream?: Readable;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/** An answer from node:http: headers, and the body buffered (or, for a download, left streaming). */
+class NodeResponse implements HttpResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly body = null;
+  readonly headers: { get(name: string): string | null };
+
+  constructor(res: IncomingMessage, private readonly data: Buffer, readonly stream?: Readable) {
+    this.status = res.statusCode ?? 502;
+    this.ok = this.status >= 200 && this.status < 300;
+    const raw = res.headers;
+    this.headers = {
+      get: (name: string) => {
+        const value = raw[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    };
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.stream !== undefined) {
+      // an unread download body: drain it so the connection can be reused
+      this.stream.resume();
+      return new ArrayBuffer(0);
+    }
+    return this.data.buffer.slice(this.data.byteOffset, this.data.byteOffset + this.data.byteLength) as ArrayBuffer;
+  }
+
+  async text(): Promise<string> {
+    return this.data.toString('utf8');
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(this.data.toString('utf8')) as unknown;
+  }
 }
 
 /** The error of an attempt that saw no activity for `ms` (code ETIMEDOUT: retried). */
@@ -242,54 +304,67 @@ function timeoutError(url: string, ms: number): Error {
   return Object.assign(new Error(`no answer from ${new URL(url).host} within ${ms} ms`), { code: 'ETIMEDOUT' });
 }
 
-/** Statuses whose responses carry no body (the Response constructor refuses one). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
-function toResponse(res: IncomingMessage, body: Buffer): Response {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
-  }
-  const status = res.statusCode ?? 502;
-  return new Response(NULL_BODY.has(status) ? null : body, { status, statusText: res.statusMessage ?? '', headers });
-}
+const MAX_REDIRECTS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
- * Sends an upload through node:http(s) (TLS verified as everywhere), streaming
- * the body with backpressure; resolves a Response holding the (small) answer.
- * A source that fails, or a connection that closes early, rejects.
+ * One request through node:http(s) (fetch is not used: loading it costs a
+ * CLI about 0.3 s, and its web-stream bodies several times the CPU per byte).
+ * TLS is verified as everywhere; the global agents keep connections alive.
+ * Redirects of GET and HEAD are followed as fetch does, without the
+ * Authorization header to another origin (blobs are often served from a
+ * CDN). Bodies: bytes, or a stream sent with backpressure (uploads). The
+ * answer is buffered, except a download's 2xx body, left streaming in
+ * `stream` while the idle timeout keeps watching the socket.
  */
-function sendUpload(
+async function sendNode(
   url: string,
   method: string,
   headers: Record<string, string>,
-  body: NonNullable<ReturnType<NonNullable<SendRequest['body']>>>,
-  idleTimeoutMs: number,
-): Promise<Response> {
-  return new Promise<Response>((resolve, reject) => {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(target, { method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve(toResponse(res, Buffer.concat(chunks))));
-      res.on('error', reject);
+  body: RequestBody | undefined,
+  options: { download: boolean; idleTimeoutMs: number },
+): Promise<HttpResponse> {
+  let target = new URL(url);
+  let sendHeaders = headers;
+  for (let hop = 0; ; hop++) {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(target, { method, headers: sendHeaders }, resolve);
+      req.on('error', reject);
+      req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError(target.toString(), options.idleTimeoutMs)));
+      if (body === undefined || body === null) {
+        req.end();
+      } else if (typeof body === 'string' || body instanceof Uint8Array) {
+        req.end(body);
+      } else if (typeof body === 'object' && Symbol.asyncIterator in body) {
+        // pipeline destroys the source when the request fails, and the request when the source does
+        pipeline(Readable.from(body as AsyncIterable<Uint8Array>, { objectMode: false }), req, (error) => {
+          if (error) req.destroy(error);
+        });
+      } else {
+        req.end(String(body));
+      }
     });
-    req.on('error', reject);
-    req.setTimeout(idleTimeoutMs, () => req.destroy(timeoutError(url, idleTimeoutMs)));
-    const source = typeof body === 'string' || body instanceof Uint8Array
-      ? Readable.from([Buffer.from(body)])
-      : Readable.from(body as AsyncIterable<Uint8Array>, { objectMode: false });
-    // pipeline destroys the source when the request fails, and the request when the source does
-    pipeline(source, req, (error) => {
-      if (error) req.destroy(error);
-    });
-  });
+    const status = res.statusCode ?? 502;
+    const location = res.headers.location;
+    if (REDIRECTS.has(status) && location !== undefined && hop < MAX_REDIRECTS && (method === 'GET' || method === 'HEAD')) {
+      res.resume();
+      const next = new URL(location, target);
+      if (next.origin !== target.origin) {
+        sendHeaders = Object.fromEntries(Object.entries(sendHeaders).filter(([name]) => name.toLowerCase() !== 'authorization'));
+      }
+      target = next;
+      continue;
+    }
+    if (options.download && status >= 200 && status < 300 && method !== 'HEAD') return new NodeResponse(res, Buffer.alloc(0), res);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    return new NodeResponse(res, Buffer.concat(chunks));
+  }
 }
 
 /** The `errors[].code` values and first message of a registry error body. */
-export async function readErrorBody(response: Response): Promise<{ codes: string[]; detail: string }> {
+export async function readErrorBody(response: HttpResponse): Promise<{ codes: string[]; detail: string }> {
   let text = '';
   try {
     text = await response.text();

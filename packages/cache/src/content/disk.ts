@@ -58,6 +58,7 @@ export class DiskContentStore implements ContentStore {
     const handle = await open(tmp, 'wx', 0o644).catch((error: unknown) => Promise.reject(diskFullOr(error, this.#opts.blobs)));
     let digest: Digest;
     let size = 0;
+    let writing: Promise<void> | undefined;
     try {
       const hash = createHash('sha256');
       if (isBufferSource(source)) {
@@ -68,16 +69,24 @@ export class DiskContentStore implements ContentStore {
       } else {
         let batch: Uint8Array[] = [];
         let batched = 0;
-        for await (const chunk of chunksOf(source)) {
-          hash.update(chunk);
-          size += chunk.length;
-          batch.push(chunk);
-          batched += chunk.length;
-          if (batched >= BATCH) {
-            await writeAll(handle, batch);
-            batch = [];
-            batched = 0;
+        try {
+          for await (const chunk of chunksOf(source)) {
+            hash.update(chunk);
+            size += chunk.length;
+            batch.push(chunk);
+            batched += chunk.length;
+            if (batched >= BATCH) {
+              // one write in flight while the next batch is read: the source (a download) keeps flowing
+              if (writing !== undefined) await writing;
+              writing = writeAll(handle, batch);
+              writing.catch(() => undefined);
+              batch = [];
+              batched = 0;
+            }
           }
+        } finally {
+          // settle the write in flight before going on (or before the handle is closed on failure)
+          if (writing !== undefined) await writing;
         }
         if (batch.length > 0) await writeAll(handle, batch);
       }
