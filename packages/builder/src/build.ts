@@ -440,6 +440,8 @@ async function buildForPlatform(
   } finally {
     await session.snapshotter.releaseAll();
     await rm(workDir, { recursive: true, force: true });
+    // the context's memo table: written only when an entry changed (a no-op rebuild writes nothing)
+    await options.store.memo.flush();
   }
 }
 

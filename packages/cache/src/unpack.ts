@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { extract as tarExtract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import type { DiffId } from './digest.js';
 import { cacheError, CacheErrors, errnoCode, isCacheError } from './errors.js';
 import { fsyncDir } from './fs-util.js';
@@ -83,6 +83,8 @@ export async function extractLayer(blob: Readable, gzip: boolean, root: string, 
       callback(null, chunk);
     },
   });
+  // tar-stream is loaded when a layer is first extracted, not at start-up (a no-op rebuild never extracts)
+  const { extract: tarExtract } = await import('tar-stream');
   const extract = tarExtract();
   const feeding = pipeline(gzip ? [blob, createGunzip(), hasher, extract] : [blob, hasher, extract]);
   feeding.catch(() => undefined);

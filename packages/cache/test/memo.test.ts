@@ -1,4 +1,4 @@
-import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { digestOf, factsOf, Store } from '../src/index.js';
 import { tempRoot } from './helpers.js';
@@ -45,5 +45,30 @@ describe('context content-hash memo', () => {
     writeFileSync(path, 'fresh');
     await expect(store.memo.hashFile(path)).resolves.toMatchObject({ memoized: false });
     await expect(store.memo.hashFile(path)).resolves.toMatchObject({ memoized: false });
+  });
+
+  it('keeps a build context in one table: one file after flush, read back by a new process, not rewritten when unchanged', async () => {
+    const root = join(dir, 'ctx');
+    mkdirSync(root);
+    const files = ['a', 'b', 'c'].map((n) => oldFile(join('ctx', `${n}.txt`), `bytes ${n}`));
+    for (const f of files) await expect(store.memo.hashFile(f, { root })).resolves.toMatchObject({ memoized: false });
+    await store.memo.flush();
+    const tables = readdirSync(join(store.paths.memo, 'roots'));
+    expect(tables).toHaveLength(1);
+    // no per-path entries were written for the context's files
+    expect(readdirSync(store.paths.memo)).toEqual(['roots']);
+    const table = join(store.paths.memo, 'roots', tables[0] as string);
+    const written = statSync(table).mtimeMs;
+    const again = await Store.open(store.root);
+    for (const f of files) await expect(again.memo.hashFile(f, { root })).resolves.toMatchObject({ memoized: true });
+    await again.memo.flush();
+    expect(statSync(table).mtimeMs).toBe(written);
+    // a changed file is hashed again and the table rewritten
+    writeFileSync(files[0] as string, 'new bytes');
+    utimesSync(files[0] as string, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    await expect(again.memo.hashFile(files[0] as string, { root })).resolves.toEqual({ digest: digestOf('new bytes'), size: 9, memoized: false });
+    await again.memo.flush();
+    const third = await Store.open(store.root);
+    await expect(third.memo.hashFile(files[0] as string, { root })).resolves.toMatchObject({ digest: digestOf('new bytes'), memoized: true });
   });
 });

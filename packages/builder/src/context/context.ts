@@ -1,7 +1,6 @@
 import dockerignore from '@balena/dockerignore';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, join, posix, relative, resolve, sep } from 'node:path';
-import fg from 'fast-glob';
 import { buildError, BuildErrors } from '../errors.js';
 
 /** One entry selected from the build context. */
@@ -178,6 +177,8 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
       }
       return [host];
     }
+    // loaded on the first pattern only: a build without wildcards never pays for fast-glob's ~100 modules
+    const { default: fg } = await import('fast-glob');
     const matches = await fg(cleaned, { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, unique: true });
     // a pattern's fixed folders may be symlinks that fast-glob followed on the host: keep only what lies inside
     const kept: string[] = [];

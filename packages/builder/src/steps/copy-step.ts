@@ -211,7 +211,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
     const facts = await sourceFacts(
       locals.map((l) => l.source),
-      async (file) => (await session.store.memo.hashFile(file)).digest,
+      async (file) => (await session.store.memo.hashFile(file, { root: session.context.root })).digest,
       { normalizePermissions: normalize },
     );
     for (const remote of remotes) {

@@ -205,7 +205,7 @@ async function planMounts(
         const [selected] = await session.context.select([source]);
         if (selected === undefined) throw buildError(BuildErrors.contextPath, [source, 'was not found in the build context']);
         // what the step can read is part of its key, as for COPY
-        const facts = await sourceFacts([selected], async (file) => (await session.store.memo.hashFile(file)).digest);
+        const facts = await sourceFacts([selected], async (file) => (await session.store.memo.hashFile(file, { root: session.context.root })).digest);
         const hostPath = selected.root.hostPath;
         setups.push(async (scratch) => {
           if (readonly) return { bind: { source: hostPath, target, readonly } };

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { pack as tarPack, type Pack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 import { digestHex, parseDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors } from '../errors.js';
 import { tempName } from '../fs-util.js';
@@ -178,13 +178,19 @@ async function writeOciArchive(store: Store, images: readonly ExportImage[], pac
  * (docker format: one manifest.json entry with both RepoTags).
  */
 export function exportImages(store: Store, images: readonly ExportImage[], options: ExportOptions): Readable {
+  return Readable.from(archiveChunks(store, images, options), { objectMode: false });
+}
+
+/** The archive's bytes; tar-stream is loaded here, when an archive is written, not when the CLI starts. */
+async function* archiveChunks(store: Store, images: readonly ExportImage[], options: ExportOptions): AsyncGenerator<Uint8Array> {
+  const { pack: tarPack } = await import('tar-stream');
   const pack = tarPack();
   const write = options.format === 'docker' ? writeDockerArchive(store, images, options, pack) : writeOciArchive(store, images, pack);
   write.then(
     () => pack.finalize(),
     (error: unknown) => pack.destroy(error as Error),
   );
-  return Readable.from(pack as AsyncIterable<Uint8Array>, { objectMode: false });
+  yield* pack as AsyncIterable<Uint8Array>;
 }
 
 /**

@@ -10,7 +10,6 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { extract as tarExtract } from 'tar-stream';
 import { digestHex, isDigest, parseDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors, errnoCode, isCacheError } from '../errors.js';
 import { isIndexMediaType, isManifestMediaType, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
@@ -88,6 +87,8 @@ async function readArchiveEntries(store: Store, file: string): Promise<Map<strin
   } finally {
     await handle.close();
   }
+  // tar-stream is loaded when an archive is first read, not when the CLI starts
+  const { extract: tarExtract } = await import('tar-stream');
   const raw = createReadStream(file);
   const input: Readable = isGzip(first) ? raw.pipe(createGunzip()) : raw;
   if (input !== raw) raw.on('error', (error) => input.destroy(error));
