@@ -11,7 +11,7 @@ export type { RunStepOptions } from './runtime/run-step.js';
 export { parsePasswd, parseGroup, resolveUser } from './runtime/user.js';
 export type { PasswdEntry, GroupEntry, ResolvedUser } from './runtime/user.js';
 export { mountOverlay, unmount } from './snapshot/overlay.js';
-export type { OverlayMount } from './snapshot/overlay.js';
+export type { OverlayMount, ReadOnlyOverlayMount } from './snapshot/overlay.js';
 export { build } from './build.js';
 export type { StageState, StageResult } from './build.js';
 export type { BuildOptions, BuildResult, StageSummary } from './build-options.js';

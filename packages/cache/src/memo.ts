@@ -61,6 +61,22 @@ interface MemoTable {
 
 const TABLE_FORMAT = 'strata.memo-table.v1';
 
+/** Files up to this size are read in one call: a stream costs a thread-pool round trip per chunk and per open/close. */
+const WHOLE_READ = 1n << 20n;
+
+/**
+ * The sha256 of a file's bytes, read every time: for files whose path is
+ * never seen again (a source stage mounted for one COPY --from), where a
+ * memo entry would cost a write and an fsync and never be read back.
+ * `size`, when known, picks one read for small files over a stream.
+ */
+export async function hashFileContent(file: string, size?: bigint): Promise<Digest> {
+  const hash = createHash('sha256');
+  if (size !== undefined && size <= WHOLE_READ) hash.update(await readFile(file));
+  else for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}` as Digest;
+}
+
 /**
  * The context content-hash memo: (path, size, mtime, ctime, inode) → sha256 of
  * the file's bytes. Files under a build context (`hashFile(file, {root})`)
@@ -180,9 +196,7 @@ export class ContentMemo {
     const before = factsOf(await stat(file, { bigint: true }));
     const memo = await this.lookup(file, before, options);
     if (memo !== undefined) return { digest: memo, size: Number(before.size), memoized: true };
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-    const digest = `sha256:${hash.digest('hex')}` as Digest;
+    const digest = await hashFileContent(file, before.size);
     const after = factsOf(await stat(file, { bigint: true }));
     const unchanged = after.size === before.size && after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs && after.ino === before.ino;
     if (unchanged) await this.record(file, after, digest, undefined, options);

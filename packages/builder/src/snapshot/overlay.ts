@@ -3,17 +3,21 @@ import { mkdir } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
 
-export interface OverlayMount {
+/** A read-only overlay: lower directories only (COPY --from reads a stage through one). */
+export interface ReadOnlyOverlayMount {
   /** Lower directories, topmost first (the order overlayfs wants). Empty: an empty lower is used. */
   readonly lowerDirs: readonly string[];
-  readonly upperDir: string;
-  /** overlayfs's work folder: empty, on the same filesystem as upperDir. */
-  readonly workDir: string;
   readonly target: string;
   /** A folder that holds the lower dirs: mount options are written relative to it when they would exceed a page. */
   readonly baseDir?: string;
-  /** An existing empty folder used as the lower of a layer over nothing (FROM scratch). */
+  /** An existing empty folder used as the lower of a layer over nothing (FROM scratch), or to make up overlayfs's count. */
   readonly emptyDir: string;
+}
+
+export interface OverlayMount extends ReadOnlyOverlayMount {
+  readonly upperDir: string;
+  /** overlayfs's work folder: empty, on the same filesystem as upperDir. */
+  readonly workDir: string;
 }
 
 const PAGE = 4096;
@@ -29,27 +33,40 @@ function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code
   });
 }
 
+/** overlayfs's mount options; paths relative to `base` when given. */
+function overlayOptions(lowers: readonly string[], m: OverlayMount | ReadOnlyOverlayMount, base?: string): string {
+  const path = (p: string): string => (base === undefined ? p : relative(base, p));
+  const lowerdir = `lowerdir=${lowers.map(path).join(':')}`;
+  if (!('upperDir' in m)) return lowerdir;
+  // redirect_dir and metacopy store changes a layer tar cannot carry: keep them off
+  return `${lowerdir},upperdir=${path(m.upperDir)},workdir=${path(m.workDir)},redirect_dir=off,metacopy=off`;
+}
+
 /**
  * Mounts an overlay whose upper directory collects exactly what a step
- * changes. Mount options are limited to one page; with many layers the paths
- * are given relative to `baseDir` and mount runs there.
+ * changes, or, given no upperDir, a read-only view of the lower
+ * directories (COPY --from reads a stage through one). Mount options are
+ * limited to one page; with many layers the paths are given relative to
+ * `baseDir` and mount runs there.
  */
-export async function mountOverlay(m: OverlayMount): Promise<void> {
-  await mkdir(m.upperDir, { recursive: true });
-  await mkdir(m.workDir, { recursive: true });
+export async function mountOverlay(m: OverlayMount | ReadOnlyOverlayMount): Promise<void> {
+  const readOnly = !('upperDir' in m);
+  if (!readOnly) {
+    await mkdir(m.upperDir, { recursive: true });
+    await mkdir(m.workDir, { recursive: true });
+  }
   await mkdir(m.target, { recursive: true });
-  const lowers = m.lowerDirs.length > 0 ? m.lowerDirs : [m.emptyDir];
+  // overlayfs without an upper directory wants at least two lowers: the empty folder makes up the count
+  const lowers = m.lowerDirs.length === 0 ? [m.emptyDir] : m.lowerDirs;
+  const used = readOnly && m.lowerDirs.length === 1 ? [...lowers, m.emptyDir] : lowers;
   let cwd: string | undefined;
-  // redirect_dir and metacopy store changes a layer tar cannot carry: keep them off
-  const features = 'redirect_dir=off,metacopy=off';
-  let options = `lowerdir=${lowers.join(':')},upperdir=${m.upperDir},workdir=${m.workDir},${features}`;
+  let options = overlayOptions(used, m);
   if (options.length >= PAGE && m.baseDir !== undefined) {
-    const base = m.baseDir;
-    cwd = base;
-    options = `lowerdir=${lowers.map((l) => relative(base, l)).join(':')},upperdir=${relative(base, m.upperDir)},workdir=${relative(base, m.workDir)},${features}`;
+    cwd = m.baseDir;
+    options = overlayOptions(used, m, m.baseDir);
   }
   if (options.length >= PAGE) {
-    throw buildError(BuildErrors.mountFailed, ['the overlay', `${lowers.length} layers make mount options of ${options.length} bytes (limit ${PAGE - 1})`]);
+    throw buildError(BuildErrors.mountFailed, ['the overlay', `${used.length} layers make mount options of ${options.length} bytes (limit ${PAGE - 1})`]);
   }
   const { code, stderr } = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], cwd);
   if (code !== 0) throw buildError(BuildErrors.mountFailed, [`an overlay at ${m.target}`, stderr.trim() || `mount exited with ${code}`]);

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { makeCacheKey, type CacheKey, type ContainerConfig } from '@strata/cache';
+import { hashFileContent, makeCacheKey, type CacheKey, type ContainerConfig } from '@strata/cache';
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
@@ -12,12 +11,12 @@ import { resolveBaseImage } from '../image/resolve-base.js';
 import { containerConfig, type ImageState } from '../image/state.js';
 import { findStage } from '../plan/plan.js';
 import { resolveUser } from '../runtime/user.js';
-import { unmount } from '../snapshot/overlay.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
 import { resolveInImage } from './dest-path.js';
-import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
+import { mountRoot } from './mount-source.js';
+import { copyIntoUpper, forEachLimit, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
 
 /** Where COPY reads from: the build context, or a stage's / image's root filesystem mounted read-only. */
@@ -25,12 +24,33 @@ interface SourceRoot {
   readonly context: BuildContext;
   /** The source stage's or image's identity, for the cache key. */
   readonly identity: string;
+  /** The sha256 of a selected file, for the cache key. */
+  hashFile(entry: ContextEntry): Promise<string>;
   release(): Promise<void>;
+}
+
+/** Files hashed at once: each hash waits on a few reads, so keeping several in flight hides their latency. */
+const HASH_CONCURRENCY = 8;
+
+/**
+ * The digests of every selected file, by host path, several at a time (a
+ * sequential loop pays one thread-pool round trip after another, which on a
+ * loaded machine is most of a big COPY's time).
+ */
+async function hashSelected(selection: readonly SelectedSource[], hashFile: (entry: ContextEntry) => Promise<string>): Promise<Map<string, string>> {
+  const files = selection.flatMap((s) => [s.root, ...s.children]).filter((e) => e.type === 'file');
+  const digests = new Map<string, string>();
+  await forEachLimit(files, HASH_CONCURRENCY, async (entry) => void digests.set(entry.hostPath, await hashFile(entry)));
+  return digests;
 }
 
 async function sourceRoot(ins: CopyInstruction | AddInstruction, session: BuildSession, state: StageState): Promise<SourceRoot> {
   const from = ins.kind === 'copy' && ins.from !== undefined ? expanderFor(session, state)(ins.from) : undefined;
-  if (from === undefined) return { context: session.context, identity: 'context', release: async () => undefined };
+  if (from === undefined) {
+    // the build context: the memo makes a rebuild read no file whose facts did not change
+    const hashFile = async (entry: ContextEntry) => (await session.store.memo.hashFile(entry.hostPath, { root: session.context.root })).digest;
+    return { context: session.context, identity: 'context', hashFile, release: async () => undefined };
+  }
   let image: ImageState;
   let identity: string;
   const stage = findStage(session.stages, from, session.stages.length);
@@ -44,35 +64,21 @@ async function sourceRoot(ins: CopyInstruction | AddInstruction, session: BuildS
     image = base.image;
     identity = `image:${base.manifestDigest}`;
   }
-  const lowers = await session.snapshotter.lowerDirs(image.layers);
+  // a stage's files sit under a mount made for this step only: a memo entry for their path would never be read again
+  const hashFile = (entry: ContextEntry) => hashFileContent(entry.hostPath, BigInt(entry.size));
   const dir = join(session.workDir, session.nextId());
-  const empty = join(dir, 'empty');
-  await mkdir(empty, { recursive: true });
-  const merged = join(dir, 'merged');
-  if (lowers.length === 0) {
-    return { context: await openContext(empty, { ignoreFiles: false }), identity, release: async () => undefined };
+  if (image.layers.length === 0) {
+    const empty = join(dir, 'empty');
+    await mkdir(empty, { recursive: true });
+    return { context: await openContext(empty, { ignoreFiles: false }), identity, hashFile, release: () => rm(dir, { recursive: true, force: true }) };
   }
-  // a read-only overlay: lower directories only (the empty folder keeps the count >= 2)
-  await mkdir(merged, { recursive: true });
-  await mountOverlayReadOnly([...lowers, empty], merged);
-  return {
-    context: await openContext(merged, { ignoreFiles: false }),
-    identity,
-    release: () => unmount(merged),
-  };
-}
-
-async function mountOverlayReadOnly(lowers: readonly string[], target: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')}`, target], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(buildError(BuildErrors.mountFailed, [`a source stage at ${target}`, stderr.trim()])),
-    );
-  });
+  const mounted = await mountRoot(image, session, dir, { readOnly: true });
+  try {
+    return { context: await openContext(mounted.path, { ignoreFiles: false }), identity, hashFile, release: () => mounted.release() };
+  } catch (error) {
+    await mounted.release();
+    throw error;
+  }
 }
 
 async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<readonly string[]>): Promise<Owner | undefined> {
@@ -209,9 +215,15 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       }));
     // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
+    const selection = locals.map((l) => l.source);
+    const digests = await hashSelected(selection, (entry) => root.hashFile(entry));
     const facts = await sourceFacts(
-      locals.map((l) => l.source),
-      async (file) => (await session.store.memo.hashFile(file, { root: session.context.root })).digest,
+      selection,
+      async (file) => {
+        const digest = digests.get(file);
+        if (digest === undefined) throw new Error(`internal: ${file} was not hashed`);
+        return digest;
+      },
       { normalizePermissions: normalize },
     );
     for (const remote of remotes) {

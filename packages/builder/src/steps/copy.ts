@@ -61,8 +61,30 @@ async function makeRoom(target: string, isDir: boolean): Promise<void> {
 /**
  * Files of one source already written, by source inode: a second name of the
  * same file becomes a hardlink to the first copy, as BuildKit's copier does.
+ * The value settles once the first copy is complete (files are copied
+ * several at a time).
  */
-type LinkMemo = Map<string, string>;
+type LinkMemo = Map<string, { readonly target: string; readonly written: Promise<void> }>;
+
+/** Files and symlinks written at once: each is a handful of dependent syscalls, so several in flight hide their latency. */
+const COPY_CONCURRENCY = 8;
+
+/** Runs `fn` over `items`, at most `limit` at a time; the first failure is thrown once all started calls settle. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      try {
+        await fn(items[next++] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
 
 // Owner before mode: chown(2) clears the setuid and setgid bits of a file.
 async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan, links?: LinkMemo): Promise<void> {
@@ -83,17 +105,16 @@ async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan, li
           const inode = `${st.dev}:${st.ino}`;
           const first = links.get(inode);
           if (first !== undefined) {
-            await link(first, target);
+            await first.written;
+            await link(first.target, target);
             return;
           }
-          links.set(inode, target);
+          const written = writeCopy(entry, target, owner, mtime, plan);
+          links.set(inode, { target, written });
+          return written;
         }
       }
-      await copyFile(entry.hostPath, target);
-      await lchown(target, owner.uid, owner.gid);
-      await chmod(target, plan.chmod ? plan.chmod(entry.mode, false) : entry.mode);
-      await utimes(target, mtime, mtime);
-      return;
+      return writeCopy(entry, target, owner, mtime, plan);
     }
     case 'symlink':
       await symlink(entry.linkTarget ?? '', target);
@@ -101,6 +122,13 @@ async function copyEntry(entry: ContextEntry, target: string, plan: CopyPlan, li
       await lutimes(target, mtime, mtime);
       return;
   }
+}
+
+async function writeCopy(entry: ContextEntry, target: string, owner: Owner, mtime: number, plan: CopyPlan): Promise<void> {
+  await copyFile(entry.hostPath, target);
+  await lchown(target, owner.uid, owner.gid);
+  await chmod(target, plan.chmod ? plan.chmod(entry.mode, false) : entry.mode);
+  await utimes(target, mtime, mtime);
 }
 
 /**
@@ -164,12 +192,27 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
     }
     const prefix = root.contextPath === '' ? '' : `${root.contextPath}/`;
     const links: LinkMemo = new Map();
-    for (const child of source.children) {
+    const target = (child: ContextEntry): string => {
       const rel = child.contextPath.slice(prefix.length);
-      const childRel = baseRel === '' ? rel : `${baseRel}/${rel}`;
-      if (child.type === 'directory') await refuseNonDirectory(upper, lowerDirs, childRel);
-      await copyEntry(child, join(upper, childRel), plan, links);
+      return baseRel === '' ? rel : `${baseRel}/${rel}`;
+    };
+    // folders one by one, in order (each comes before what it holds); the
+    // files and symlinks between two folders several at a time
+    let run: ContextEntry[] = [];
+    const flush = async (): Promise<void> => {
+      await forEachLimit(run, COPY_CONCURRENCY, (child) => copyEntry(child, join(upper, target(child)), plan, links));
+      run = [];
+    };
+    for (const child of source.children) {
+      if (child.type !== 'directory') {
+        run.push(child);
+        continue;
+      }
+      await flush();
+      await refuseNonDirectory(upper, lowerDirs, target(child));
+      await copyEntry(child, join(upper, target(child)), plan, links);
     }
+    await flush();
   }
 }
 

@@ -37,21 +37,28 @@ export interface MountedRoot {
   release(): Promise<void>;
 }
 
+export interface MountRootOptions {
+  /** A read-only overlay (COPY --from): no upper directory to make or to drop. */
+  readonly readOnly?: boolean;
+}
+
 /**
  * Mounts an image's root filesystem as an overlay whose upper directory is a
  * throwaway folder under `dir`: writes through it (a `rw` bind mount) never
- * reach the snapshots or the step's layer, and vanish on release.
+ * reach the snapshots or the step's layer, and vanish on release. With
+ * `readOnly`, the overlay has no upper directory at all.
  */
-export async function mountRoot(image: ImageState, session: BuildSession, dir: string): Promise<MountedRoot> {
-  return mountOver(await session.snapshotter.lowerDirs(image.layers), session, dir);
+export async function mountRoot(image: ImageState, session: BuildSession, dir: string, options: MountRootOptions = {}): Promise<MountedRoot> {
+  return mountOver(await session.snapshotter.lowerDirs(image.layers), session, dir, options);
 }
 
-/** An overlay over `lowerDirs` (topmost first) with a throwaway upper directory under `dir`. */
-export async function mountOver(lowerDirs: readonly string[], session: BuildSession, dir: string): Promise<MountedRoot> {
+/** An overlay over `lowerDirs` (topmost first) with a throwaway upper directory under `dir` (none when `readOnly`). */
+export async function mountOver(lowerDirs: readonly string[], session: BuildSession, dir: string, options: MountRootOptions = {}): Promise<MountedRoot> {
   const target = join(dir, 'merged');
   const emptyDir = join(dir, 'empty');
   await mkdir(emptyDir, { recursive: true });
-  await mountOverlay({ lowerDirs, upperDir: join(dir, 'upper'), workDir: join(dir, 'work'), target, emptyDir, baseDir: session.store.root });
+  const base = { lowerDirs, target, emptyDir, baseDir: session.store.root };
+  await mountOverlay(options.readOnly === true ? base : { ...base, upperDir: join(dir, 'upper'), workDir: join(dir, 'work') });
   return {
     path: target,
     release: async () => {
