@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MediaType, tempName, type CacheKey, type CacheRecord, type Descriptor, type Index, type Store } from '@strata/cache';
+import { diskFullOr, MediaType, tempName, type CacheKey, type CacheRecord, type Descriptor, type Index, type Store } from '@strata/cache';
 import { pullImage } from '@strata/registry';
 import {
   expandWord,
@@ -281,7 +281,8 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
         });
       }
     } catch (thrown) {
-      const error = withInstruction(thrown, ins);
+      // a write that found the disk full (a layer, an upper folder) is CACHE_DISK_FULL naming the store, whichever writer met it
+      const error = withInstruction(diskFullOr(thrown, session.store.root), ins);
       const e = error as { code?: string; message?: string };
       session.emit({ type: 'step-failed', ...ev, timestamp: Date.now(), code: e.code ?? 'BUILD_INTERNAL', message: e.message ?? String(error), durationMs: Date.now() - started });
       throw error;

@@ -13,7 +13,7 @@ export {
   type DiffId,
   type Digest,
 } from './digest.js';
-export { CacheError, CacheErrors, cacheError, isCacheError, type CacheErrorCode, type ErrorRule } from './errors.js';
+export { CacheError, CacheErrors, cacheError, diskFullOr, isCacheError, type CacheErrorCode, type ErrorRule } from './errors.js';
 export {
   MediaType,
   REF_NAME_ANNOTATION,
