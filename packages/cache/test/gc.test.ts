@@ -1,18 +1,11 @@
 import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf, Store } from '../src/index.js';
-import { tempRoot } from './helpers.js';
+import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf } from '../src/index.js';
+import { tempStoreEach } from './helpers.js';
 import { writeTestImage } from './image-fixtures.js';
 
 describe('du, prune and verify', () => {
-  let dir: string;
-  let cleanup: () => void;
-  let store: Store;
-  beforeEach(async () => {
-    ({ dir, cleanup } = tempRoot());
-    store = await Store.open(dir);
-  });
-  afterEach(() => cleanup());
+  const temp = tempStoreEach();
 
   /** Ages every file in a folder tree's top level, so the grace period does not protect it. */
   function age(folder: string, ms: number): void {
@@ -21,19 +14,19 @@ describe('du, prune and verify', () => {
   }
 
   async function cacheLayer(seed: string): Promise<{ key: ReturnType<typeof makeCacheKey>; digest: ReturnType<typeof digestOf> }> {
-    const put = await store.putBlob(`layer ${seed}`);
+    const put = await temp.store.putBlob(`layer ${seed}`);
     const key = makeCacheKey(seed);
-    await store.putCacheRecord(key, {
+    await temp.store.putCacheRecord(key, {
       layer: { mediaType: MediaType.ociLayerGzip, digest: put.digest, size: put.size, diffId: parseDiffId(digestOf(`tar ${seed}`)) },
     });
     return { key, digest: put.digest };
   }
 
   it('reports usage by kind', async () => {
-    const image = await writeTestImage(store, [[{ name: 'a', body: 'aaaa' }]], 'app:1');
+    const image = await writeTestImage(temp.store, [[{ name: 'a', body: 'aaaa' }]], 'app:1');
     await cacheLayer('step');
-    await store.putBlob('stray');
-    const du = await store.du();
+    await temp.store.putBlob('stray');
+    const du = await temp.store.du();
     expect(du.images.count).toBe(1);
     expect(du.images.size).toBe(image.manifest.size + image.config.size + image.layers[0]!.size);
     expect(du.cache.count).toBe(1);
@@ -43,126 +36,126 @@ describe('du, prune and verify', () => {
   });
 
   it('removes unreferenced blobs but keeps images, cache and recent blobs', async () => {
-    const image = await writeTestImage(store, [[{ name: 'a', body: 'a' }]], 'app:1');
+    const image = await writeTestImage(temp.store, [[{ name: 'a', body: 'a' }]], 'app:1');
     const cached = await cacheLayer('step');
-    const old = await store.putBlob('old stray');
-    age(join(dir, 'blobs', 'sha256'), 3_600_000);
-    const recent = await store.putBlob('recent stray');
-    const result = await store.prune();
+    const old = await temp.store.putBlob('old stray');
+    age(join(temp.dir, 'blobs', 'sha256'), 3_600_000);
+    const recent = await temp.store.putBlob('recent stray');
+    const result = await temp.store.prune();
     expect(result.removed).toMatchObject({ blobs: 1, records: 0 });
     expect(result.keptRecent).toBe(1);
-    expect(await store.hasBlob(old.digest)).toBe(false);
-    expect(await store.hasBlob(recent.digest)).toBe(true);
-    expect(await store.hasBlob(cached.digest)).toBe(true);
-    expect(await store.hasBlob(image.layers[0]!.digest)).toBe(true);
-    expect((await store.verify()).ok).toBe(true);
+    expect(await temp.store.hasBlob(old.digest)).toBe(false);
+    expect(await temp.store.hasBlob(recent.digest)).toBe(true);
+    expect(await temp.store.hasBlob(cached.digest)).toBe(true);
+    expect(await temp.store.hasBlob(image.layers[0]!.digest)).toBe(true);
+    expect((await temp.store.verify()).ok).toBe(true);
   });
 
   it('--all drops the cache; an untagged image goes too', async () => {
-    const image = await writeTestImage(store, [[{ name: 'a', body: 'a' }]], 'app:1');
-    const kept = await writeTestImage(store, [[{ name: 'b', body: 'b' }]], 'app:2');
+    const image = await writeTestImage(temp.store, [[{ name: 'a', body: 'a' }]], 'app:1');
+    const kept = await writeTestImage(temp.store, [[{ name: 'b', body: 'b' }]], 'app:2');
     const cached = await cacheLayer('step');
-    await store.untag('app:1');
-    const result = await store.prune({ all: true, gracePeriodMs: 0 });
+    await temp.store.untag('app:1');
+    const result = await temp.store.prune({ all: true, gracePeriodMs: 0 });
     expect(result.removed.records).toBe(1);
     expect(result.removed.blobs).toBe(4);
-    expect(await store.hasBlob(cached.digest)).toBe(false);
-    expect(await store.hasBlob(image.manifest.digest)).toBe(false);
-    expect(await store.hasBlob(kept.layers[0]!.digest)).toBe(true);
-    expect(await store.getCacheRecord(cached.key)).toBeUndefined();
-    await expect(store.resolve('app:2')).resolves.toMatchObject({ digest: kept.manifest.digest });
+    expect(await temp.store.hasBlob(cached.digest)).toBe(false);
+    expect(await temp.store.hasBlob(image.manifest.digest)).toBe(false);
+    expect(await temp.store.hasBlob(kept.layers[0]!.digest)).toBe(true);
+    expect(await temp.store.getCacheRecord(cached.key)).toBeUndefined();
+    await expect(temp.store.resolve('app:2')).resolves.toMatchObject({ digest: kept.manifest.digest });
   });
 
   it('--keep-storage drops least recently used records first', async () => {
     const a = await cacheLayer('a');
     const b = await cacheLayer('b');
     const c = await cacheLayer('c');
-    const { records } = await store.records.list();
+    const { records } = await temp.store.records.list();
     const when = new Map([[a.key, 3], [b.key, 1], [c.key, 2]]);
     for (const r of records) {
       const t = new Date(Date.now() - (when.get(r.record.key) ?? 0) * 3_600_000);
       utimesSync(r.path, t, t);
     }
     const perRecord = records[0]!.size + 'layer a'.length;
-    const result = await store.prune({ keepStorage: perRecord * 2 + 1, gracePeriodMs: 0 });
+    const result = await temp.store.prune({ keepStorage: perRecord * 2 + 1, gracePeriodMs: 0 });
     expect(result.removed.records).toBe(1);
-    expect(await store.getCacheRecord(a.key)).toBeUndefined();
-    expect(await store.getCacheRecord(b.key)).toBeDefined();
-    expect(await store.getCacheRecord(c.key)).toBeDefined();
-    expect(await store.hasBlob(a.digest)).toBe(false);
+    expect(await temp.store.getCacheRecord(a.key)).toBeUndefined();
+    expect(await temp.store.getCacheRecord(b.key)).toBeDefined();
+    expect(await temp.store.getCacheRecord(c.key)).toBeDefined();
+    expect(await temp.store.hasBlob(a.digest)).toBe(false);
   });
 
   it('until removes records unused for longer than the duration', async () => {
     const a = await cacheLayer('a');
     const b = await cacheLayer('b');
-    const path = (await store.records.list()).records.find((r) => r.record.key === a.key)!.path;
+    const path = (await temp.store.records.list()).records.find((r) => r.record.key === a.key)!.path;
     const t = new Date(Date.now() - 48 * 3_600_000);
     utimesSync(path, t, t);
-    const result = await store.prune({ until: 24 * 3_600_000 });
+    const result = await temp.store.prune({ until: 24 * 3_600_000 });
     expect(result.removed.records).toBe(1);
-    expect(await store.getCacheRecord(a.key)).toBeUndefined();
-    expect(await store.getCacheRecord(b.key)).toBeDefined();
+    expect(await temp.store.getCacheRecord(a.key)).toBeUndefined();
+    expect(await temp.store.getCacheRecord(b.key)).toBeDefined();
   });
 
   it('keeps held and image snapshots, removes the rest', async () => {
-    const image = await writeTestImage(store, [[{ name: 'a', body: 'a' }], [{ name: 'b', body: 'b' }]], 'app:1');
+    const image = await writeTestImage(temp.store, [[{ name: 'a', body: 'a' }], [{ name: 'b', body: 'b' }]], 'app:1');
     const chains = chainIdsOf(image.diffIds);
-    const lower = await store.snapshots.unpack({ layer: image.layers[0]!, diffId: image.diffIds[0]! });
-    await store.snapshots.unpack({ layer: image.layers[1]!, diffId: image.diffIds[1]!, parent: lower.chainId });
-    const other = await writeTestImage(store, [[{ name: 'c', body: 'c' }]]);
-    const loose = await store.snapshots.unpack({ layer: other.layers[0]! });
-    const held = await writeTestImage(store, [[{ name: 'd', body: 'd' }]]);
-    const mine = await store.snapshots.unpack({ layer: held.layers[0]! });
-    await store.snapshots.acquire(mine.chainId, 'build 7');
-    const result = await store.prune({ gracePeriodMs: 0 });
+    const lower = await temp.store.snapshots.unpack({ layer: image.layers[0]!, diffId: image.diffIds[0]! });
+    await temp.store.snapshots.unpack({ layer: image.layers[1]!, diffId: image.diffIds[1]!, parent: lower.chainId });
+    const other = await writeTestImage(temp.store, [[{ name: 'c', body: 'c' }]]);
+    const loose = await temp.store.snapshots.unpack({ layer: other.layers[0]! });
+    const held = await writeTestImage(temp.store, [[{ name: 'd', body: 'd' }]]);
+    const mine = await temp.store.snapshots.unpack({ layer: held.layers[0]! });
+    await temp.store.snapshots.acquire(mine.chainId, 'build 7');
+    const result = await temp.store.prune({ gracePeriodMs: 0 });
     expect(result.removed.snapshots).toBe(1);
-    expect(await store.snapshots.get(loose.chainId)).toBeUndefined();
-    expect(await store.snapshots.get(mine.chainId)).toBeDefined();
-    expect(await store.snapshots.get(chains[1]!)).toBeDefined();
-    expect(await store.snapshots.get(chains[0]!)).toBeDefined();
-    const du = await store.du();
+    expect(await temp.store.snapshots.get(loose.chainId)).toBeUndefined();
+    expect(await temp.store.snapshots.get(mine.chainId)).toBeDefined();
+    expect(await temp.store.snapshots.get(chains[1]!)).toBeDefined();
+    expect(await temp.store.snapshots.get(chains[0]!)).toBeDefined();
+    const du = await temp.store.du();
     expect(du.snapshots.count).toBe(3);
   });
 
   it('keeps a snapshot unpacked or reused within the grace period', async () => {
-    const other = await writeTestImage(store, [[{ name: 'c', body: 'c' }]]);
-    const snap = await store.snapshots.unpack({ layer: other.layers[0]! });
-    const meta = join(dir, 'snapshots-v1', 'layers', digestHex(snap.chainId), 'meta.json');
+    const other = await writeTestImage(temp.store, [[{ name: 'c', body: 'c' }]]);
+    const snap = await temp.store.snapshots.unpack({ layer: other.layers[0]! });
+    const meta = join(temp.dir, 'snapshots-v1', 'layers', digestHex(snap.chainId), 'meta.json');
     const old = new Date(Date.now() - 3_600_000);
     utimesSync(meta, old, old);
     // Reuse marks it as used now.
-    const again = await store.snapshots.unpack({ layer: other.layers[0]!, diffId: other.diffIds[0]! });
+    const again = await temp.store.snapshots.unpack({ layer: other.layers[0]!, diffId: other.diffIds[0]! });
     expect(again.lastUsedMs).toBeGreaterThan(old.getTime() + 1000);
-    expect((await store.prune()).removed.snapshots).toBe(0);
+    expect((await temp.store.prune()).removed.snapshots).toBe(0);
     utimesSync(meta, old, old);
-    expect((await store.prune()).removed.snapshots).toBe(1);
+    expect((await temp.store.prune()).removed.snapshots).toBe(1);
   });
 
   it('keeps an unreferenced blob that a writer just found present', async () => {
-    const put = await store.putBlob('already here');
-    age(join(dir, 'blobs', 'sha256'), 3_600_000);
-    expect(await store.hasBlob(put.digest)).toBe(true);
-    expect((await store.prune()).removed.blobs).toBe(0);
-    age(join(dir, 'blobs', 'sha256'), 3_600_000);
-    expect((await store.prune()).removed.blobs).toBe(1);
+    const put = await temp.store.putBlob('already here');
+    age(join(temp.dir, 'blobs', 'sha256'), 3_600_000);
+    expect(await temp.store.hasBlob(put.digest)).toBe(true);
+    expect((await temp.store.prune()).removed.blobs).toBe(0);
+    age(join(temp.dir, 'blobs', 'sha256'), 3_600_000);
+    expect((await temp.store.prune()).removed.blobs).toBe(1);
   });
 
   it('dry run removes nothing', async () => {
-    await store.putBlob('stray');
-    const result = await store.prune({ all: true, gracePeriodMs: 0, dryRun: true });
+    await temp.store.putBlob('stray');
+    const result = await temp.store.prune({ all: true, gracePeriodMs: 0, dryRun: true });
     expect(result.removed.blobs).toBe(1);
-    expect((await store.du()).blobs.count).toBe(1);
+    expect((await temp.store.du()).blobs.count).toBe(1);
   });
 
   it('verify finds and repairs damage', async () => {
-    const image = await writeTestImage(store, [[{ name: 'a', body: 'a' }]], 'app:1');
-    const broken = await writeTestImage(store, [[{ name: 'b', body: 'b' }]], 'app:2');
+    const image = await writeTestImage(temp.store, [[{ name: 'a', body: 'a' }]], 'app:1');
+    const broken = await writeTestImage(temp.store, [[{ name: 'b', body: 'b' }]], 'app:2');
     const cached = await cacheLayer('step');
-    writeFileSync(join(dir, 'blobs', 'sha256', digestHex(image.layers[0]!.digest)), 'rot');
-    writeFileSync(join(dir, 'blobs', 'sha256', digestHex(broken.manifest.digest)), 'rot');
-    writeFileSync(join(dir, 'blobs', 'sha256', digestHex(cached.digest)), 'rot');
-    writeFileSync(join(dir, 'blobs', 'sha256', 'junk'), 'x');
-    const report = await store.verify();
+    writeFileSync(join(temp.dir, 'blobs', 'sha256', digestHex(image.layers[0]!.digest)), 'rot');
+    writeFileSync(join(temp.dir, 'blobs', 'sha256', digestHex(broken.manifest.digest)), 'rot');
+    writeFileSync(join(temp.dir, 'blobs', 'sha256', digestHex(cached.digest)), 'rot');
+    writeFileSync(join(temp.dir, 'blobs', 'sha256', 'junk'), 'x');
+    const report = await temp.store.verify();
     expect(report.ok).toBe(false);
     // Reading a damaged manifest quarantines it at once (a bad blob is never served), so its tag already dangles.
     expect(report.problems.map((p) => p.kind).sort()).toEqual(
@@ -170,28 +163,28 @@ describe('du, prune and verify', () => {
     );
     expect(report.problems.every((p) => !p.repaired)).toBe(true);
     // The manifest went to quarantine during the first run; the rest is repaired now.
-    const repaired = await store.verify({ repair: true });
+    const repaired = await temp.store.verify({ repair: true });
     expect(repaired.problems.map((p) => `${p.kind} ${p.subject}`).sort()).toEqual(
       [
         `corrupt-blob ${image.layers[0]!.digest}`,
         `corrupt-blob ${cached.digest}`,
-        `stray-file ${join(dir, 'blobs', 'sha256', 'junk')}`,
+        `stray-file ${join(temp.dir, 'blobs', 'sha256', 'junk')}`,
         `dangling-tag docker.io/library/app:2`,
         `missing-blob docker.io/library/app:1`,
         `record-missing-layer ${cached.key}`,
       ].sort(),
     );
-    await expect(store.resolve('app:2')).rejects.toMatchObject({ code: 'CACHE_REF_NOT_FOUND' });
-    const again = await store.verify();
+    await expect(temp.store.resolve('app:2')).rejects.toMatchObject({ code: 'CACHE_REF_NOT_FOUND' });
+    const again = await temp.store.verify();
     // The image with a lost layer stays tagged (a pull can restore the layer) and is still reported.
     expect(again.problems.map((p) => p.kind)).toEqual(['missing-blob']);
   });
 
   it('verify repairs a damaged index.json', async () => {
-    writeFileSync(join(dir, 'index.json'), 'garbage');
-    expect((await store.verify()).problems.map((p) => p.kind)).toEqual(['corrupt-index']);
-    await store.verify({ repair: true });
-    expect((await store.verify()).ok).toBe(true);
-    expect(readdirSync(join(dir, 'quarantine-v1')).some((n) => n.startsWith('index.json.'))).toBe(true);
+    writeFileSync(join(temp.dir, 'index.json'), 'garbage');
+    expect((await temp.store.verify()).problems.map((p) => p.kind)).toEqual(['corrupt-index']);
+    await temp.store.verify({ repair: true });
+    expect((await temp.store.verify()).ok).toBe(true);
+    expect(readdirSync(join(temp.dir, 'quarantine-v1')).some((n) => n.startsWith('index.json.'))).toBe(true);
   });
 });

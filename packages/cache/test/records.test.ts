@@ -1,6 +1,6 @@
 import { utimesSync, writeFileSync } from 'node:fs';
-import { digestOf, makeCacheKey, parseCacheKey, parseDiffId, Store, type CacheKey } from '../src/index.js';
-import { tempRoot } from './helpers.js';
+import { digestOf, makeCacheKey, parseCacheKey, parseDiffId, type CacheKey } from '../src/index.js';
+import { tempStoreEach } from './helpers.js';
 
 describe('cache keys', () => {
   it('are versioned and branded', () => {
@@ -14,14 +14,7 @@ describe('cache keys', () => {
 });
 
 describe('cache records', () => {
-  let dir: string;
-  let cleanup: () => void;
-  let store: Store;
-  beforeEach(async () => {
-    ({ dir, cleanup } = tempRoot());
-    store = await Store.open(dir);
-  });
-  afterEach(() => cleanup());
+  const temp = tempStoreEach();
 
   const layer = {
     mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -32,35 +25,35 @@ describe('cache records', () => {
 
   it('round-trips a layer and a config delta', async () => {
     const key = makeCacheKey('step 1');
-    expect(await store.getCacheRecord(key)).toBeUndefined();
-    await store.putCacheRecord(key, { layer, config: { Env: ['A=1'], WorkingDir: '/src' }, createdBy: 'RUN make' });
-    await expect(store.getCacheRecord(key)).resolves.toMatchObject({ key, layer, config: { Env: ['A=1'], WorkingDir: '/src' }, createdBy: 'RUN make' });
+    expect(await temp.store.getCacheRecord(key)).toBeUndefined();
+    await temp.store.putCacheRecord(key, { layer, config: { Env: ['A=1'], WorkingDir: '/src' }, createdBy: 'RUN make' });
+    await expect(temp.store.getCacheRecord(key)).resolves.toMatchObject({ key, layer, config: { Env: ['A=1'], WorkingDir: '/src' }, createdBy: 'RUN make' });
     // A different version of the same material is a different key space.
-    expect(await store.getCacheRecord(makeCacheKey('step 1', 'strata.v2'))).toBeUndefined();
+    expect(await temp.store.getCacheRecord(makeCacheKey('step 1', 'strata.v2'))).toBeUndefined();
   });
 
   it('treats a damaged record as a miss', async () => {
     const key = makeCacheKey('step 2');
-    await store.putCacheRecord(key, { config: { User: 'app' } });
-    const { records } = await store.records.list();
+    await temp.store.putCacheRecord(key, { config: { User: 'app' } });
+    const { records } = await temp.store.records.list();
     const path = records[0]!.path;
     writeFileSync(path, '{"key": "strata.v1:sha');
-    expect(await store.getCacheRecord(key)).toBeUndefined();
-    expect((await store.records.list()).damaged).toEqual([path]);
+    expect(await temp.store.getCacheRecord(key)).toBeUndefined();
+    expect((await temp.store.records.list()).damaged).toEqual([path]);
   });
 
   it('marks a hit as a use', async () => {
     const key = makeCacheKey('step 3');
-    await store.putCacheRecord(key, { layer });
-    const { records } = await store.records.list();
+    await temp.store.putCacheRecord(key, { layer });
+    const { records } = await temp.store.records.list();
     const old = new Date(Date.now() - 86_400_000);
     utimesSync(records[0]!.path, old, old);
-    await store.getCacheRecord(key);
-    const after = (await store.records.list()).records[0]!;
+    await temp.store.getCacheRecord(key);
+    const after = (await temp.store.records.list()).records[0]!;
     expect(after.lastUsedMs).toBeGreaterThan(old.getTime() + 1000);
   });
 
   it('rejects keys that are not strata keys', async () => {
-    await expect(store.getCacheRecord('nope' as CacheKey)).rejects.toMatchObject({ code: 'CACHE_INVALID_KEY' });
+    await expect(temp.store.getCacheRecord('nope' as CacheKey)).rejects.toMatchObject({ code: 'CACHE_INVALID_KEY' });
   });
 });
