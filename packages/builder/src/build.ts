@@ -398,7 +398,7 @@ async function buildForPlatform(
     store: options.store,
     options,
     context: await openContext(paths.contextDir, { dockerfile: paths.dockerfilePath }),
-    snapshotter: new Snapshotter(options.store, `build-${process.pid}-${randomBytes(4).toString('hex')}`),
+    snapshotter: new Snapshotter(options.store, tempName('build')),
     platform,
     platformText,
     targetPlatform: platform,

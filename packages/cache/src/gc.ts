@@ -7,7 +7,7 @@ import { withLock } from './lock.js';
 import type { StoredRecord } from './records.js';
 import type { SnapshotInfo } from './snapshots.js';
 import type { Store } from './store.js';
-import { fsyncDir } from './fs-util.js';
+import { fsyncDir, isIdentityAlive, tempOwner } from './fs-util.js';
 import { dropRepoDigests } from './repo-digests.js';
 import { inventory, type StoreInventory } from './usage.js';
 
@@ -82,6 +82,21 @@ function chooseRecords(inv: StoreInventory, options: PruneOptions, now: number):
     keep = keep.slice(i);
   }
   return { keep, drop };
+}
+
+/**
+ * A snapshot's holders, after dropping the holds of builds whose process is
+ * gone (a SIGKILLed build never releases its holds). Holders named by
+ * `tempName` carry their owner's identity; others (containers) are kept.
+ */
+async function liveHolders(store: Store, chainId: ChainId): Promise<string[]> {
+  const live: string[] = [];
+  for (const holder of await store.snapshots.holders(chainId)) {
+    const owner = tempOwner(holder);
+    if (owner !== undefined && !isIdentityAlive(owner)) await store.snapshots.release(chainId, holder);
+    else live.push(holder);
+  }
+  return live;
 }
 
 /** Snapshots to keep: held ones, those of tagged images and kept records, and their parents. */
@@ -165,7 +180,7 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     for (const s of inv.snapshots) {
       // Held, or unpacked or reused within the grace period (a build may be using it without a hold).
       const recent = s.lastUsedMs !== undefined && s.lastUsedMs > now - grace;
-      if (recent || (await store.snapshots.holders(s.chainId)).length > 0) held.add(s.chainId);
+      if (recent || (await liveHolders(store, s.chainId)).length > 0) held.add(s.chainId);
     }
     const live = liveSnapshots(inv.snapshots, rootChains, held);
     let snapshots = 0;

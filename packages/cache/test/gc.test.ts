@@ -1,6 +1,6 @@
 import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf } from '../src/index.js';
+import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf, tempName } from '../src/index.js';
 import { tempStoreEach } from './helpers.js';
 import { writeTestImage } from './image-fixtures.js';
 
@@ -115,6 +115,27 @@ describe('du, prune and verify', () => {
     expect(await temp.store.snapshots.get(chains[0]!)).toBeDefined();
     const du = await temp.store.du();
     expect(du.snapshots.count).toBe(3);
+  });
+
+  it('drops the holds of builds whose process is gone (a SIGKILLed build), keeps live and container holds', async () => {
+    const snapshot = async (body: string) => {
+      const image = await writeTestImage(temp.store, [[{ name: body, body }]]);
+      return (await temp.store.snapshots.unpack({ layer: image.layers[0]! })).chainId;
+    };
+    const dead = await snapshot('dead');
+    const live = await snapshot('live');
+    const container = await snapshot('container');
+    // a pid with a start time that cannot match: the owner of this hold is gone
+    await temp.store.snapshots.acquire(dead, 'build-999999.1-0123456789ab');
+    const mine = tempName('build');
+    await temp.store.snapshots.acquire(live, mine);
+    await temp.store.snapshots.acquire(container, 'container:0123abcd');
+    const result = await temp.store.prune({ gracePeriodMs: 0 });
+    expect(result.removed.snapshots).toBe(1);
+    expect(await temp.store.snapshots.get(dead)).toBeUndefined();
+    expect(await temp.store.snapshots.holders(dead)).toEqual([]);
+    expect(await temp.store.snapshots.holders(live)).toEqual([mine]);
+    expect(await temp.store.snapshots.holders(container)).toEqual(['container:0123abcd']);
   });
 
   it('keeps a snapshot unpacked or reused within the grace period', async () => {
