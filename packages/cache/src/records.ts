@@ -171,6 +171,30 @@ export class RecordStore {
     await writeFileAtomic(this.#tmp, path, JSON.stringify({ locator, key }));
   }
 
+  /**
+   * Removes the side files no kept record needs: source listings whose digest
+   * no kept record names, and step positions whose last key has no record.
+   * Returns how many files went (or would go, with `dryRun`).
+   */
+  async pruneSideFiles(kept: readonly CacheRecord[], dryRun = false): Promise<number> {
+    const keys = new Set<string>(kept.map((r) => r.key));
+    const sources = new Set<string>(kept.flatMap((r) => (r.inputs?.sources === undefined ? [] : [r.inputs.sources])));
+    let removed = 0;
+    const sweep = async (dir: string, stale: (value: { digest?: unknown; key?: unknown } | undefined) => boolean) => {
+      for (const shard of await readdir(dir).catch(() => [] as string[])) {
+        for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
+          const path = join(dir, shard, name);
+          if (!stale((await readJsonFile(path)) as { digest?: unknown; key?: unknown } | undefined)) continue;
+          removed += 1;
+          if (!dryRun) await unlink(path).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+        }
+      }
+    };
+    await sweep(this.#sources, (v) => typeof v?.digest !== 'string' || !sources.has(v.digest));
+    await sweep(this.#steps, (v) => typeof v?.key !== 'string' || !keys.has(v.key));
+    return removed;
+  }
+
   /** Writes a record; `now` is its creation time (an imported record keeps its own, so image IDs match). */
   async put(key: CacheKey, input: CacheRecordInput, now: Date = new Date()): Promise<CacheRecord> {
     const record: CacheRecord = { key: parseCacheKey(key), ...input, createdAt: now.toISOString() };

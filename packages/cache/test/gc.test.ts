@@ -138,6 +138,30 @@ describe('du, prune and verify', () => {
     expect(await temp.store.snapshots.holders(container)).toEqual(['container:0123abcd']);
   });
 
+  it('drops COPY source listings and last-run step keys that no kept record needs', async () => {
+    const inputs = (sources: string) => ({ parent: '', instruction: 'i', env: {}, sources });
+    const kept = makeCacheKey('kept step');
+    const dropped = makeCacheKey('dropped step');
+    await temp.store.records.put(kept, { inputs: inputs('sha256:aaa') });
+    await temp.store.records.put(dropped, { inputs: inputs('sha256:bbb') });
+    await temp.store.records.putSources('sha256:aaa', { 'src/a': 'x' });
+    await temp.store.records.putSources('sha256:bbb', { 'src/b': 'y' });
+    await temp.store.records.putSources('sha256:ccc', { 'src/c': 'z' });
+    await temp.store.records.setLastKey('stage 0 step 1', kept);
+    await temp.store.records.setLastKey('stage 0 step 2', dropped);
+    await temp.store.records.delete(dropped);
+    await temp.store.prune({ gracePeriodMs: 0 });
+    expect(await temp.store.records.getSources('sha256:aaa')).toEqual({ 'src/a': 'x' });
+    expect(await temp.store.records.getSources('sha256:bbb')).toBeUndefined();
+    expect(await temp.store.records.getSources('sha256:ccc')).toBeUndefined();
+    expect(await temp.store.records.lastKey('stage 0 step 1')).toBe(kept);
+    expect(await temp.store.records.lastKey('stage 0 step 2')).toBeUndefined();
+    // --all drops every record, and with them every side file
+    await temp.store.prune({ gracePeriodMs: 0, all: true });
+    expect(await temp.store.records.getSources('sha256:aaa')).toBeUndefined();
+    expect(await temp.store.records.lastKey('stage 0 step 1')).toBeUndefined();
+  });
+
   it('keeps a snapshot unpacked or reused within the grace period', async () => {
     const other = await writeTestImage(temp.store, [[{ name: 'c', body: 'c' }]]);
     const snap = await temp.store.snapshots.unpack({ layer: other.layers[0]! });
