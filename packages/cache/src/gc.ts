@@ -133,7 +133,7 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
       if (!dry) await unlink(r.path).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
     }
     // COPY source listings and last-run keys serve only the records kept
-    await store.records.pruneSideFiles(keep.map((r) => r.record), dry);
+    await store.records.pruneSideFiles(keep.map((r) => r.record), now - grace, dry);
     const liveBlobs = new Set(inv.imageBlobs);
     const rootChains = new Set(inv.imageChains);
     for (const r of keep) {

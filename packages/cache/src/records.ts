@@ -174,9 +174,10 @@ export class RecordStore {
   /**
    * Removes the side files no kept record needs: source listings whose digest
    * no kept record names, and step positions whose last key has no record.
+   * Files changed after `notAfterMs` stay (a build may be writing its record now).
    * Returns how many files went (or would go, with `dryRun`).
    */
-  async pruneSideFiles(kept: readonly CacheRecord[], dryRun = false): Promise<number> {
+  async pruneSideFiles(kept: readonly CacheRecord[], notAfterMs: number, dryRun = false): Promise<number> {
     const keys = new Set<string>(kept.map((r) => r.key));
     const sources = new Set<string>(kept.flatMap((r) => (r.inputs?.sources === undefined ? [] : [r.inputs.sources])));
     let removed = 0;
@@ -185,6 +186,8 @@ export class RecordStore {
         for (const name of await readdir(join(dir, shard)).catch(() => [] as string[])) {
           const path = join(dir, shard, name);
           if (!stale((await readJsonFile(path)) as { digest?: unknown; key?: unknown } | undefined)) continue;
+          const facts = await stat(path).catch(() => undefined);
+          if (facts !== undefined && facts.mtimeMs > notAfterMs) continue;
           removed += 1;
           if (!dryRun) await unlink(path).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
         }
