@@ -23,7 +23,7 @@ describe('progress renderers', () => {
     for (const e of events) r.onEvent(e);
     r.close();
     expect(out.split('\n')).toEqual([
-      '#0 building build for linux/amd64',
+      '#0 building stage build for linux/amd64',
       '#1 [build 1/3] FROM busybox',
       '#1 DONE 0.0s',
       '#2 [build 2/3] COPY . /src',

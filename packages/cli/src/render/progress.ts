@@ -41,7 +41,7 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
     onEvent(event: BuildEvent): void {
       switch (event.type) {
         case 'build-started':
-          write(`#0 building ${event.target} for ${event.platform}\n`);
+          write(`#0 building stage ${event.target} for ${event.platform}\n`);
           return;
         case 'step-started': {
           const n = num(event.stepId);
