@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
 
 const repo = new URL('..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -35,6 +36,8 @@ const seed = Number(arg('seed', 1));
 const count = Number(arg('count', 20));
 const minutes = Number(arg('minutes', Infinity));
 const keep = process.argv.includes('--keep');
+/** `--only 7,15`: run just these case indexes of the seed (to replay a finding). */
+const only = arg('only', undefined)?.split(',').map(Number);
 
 const work = mkdtempSync(join(process.env.STRATA_BENCH_DIR ?? '/dev/shm', 'strata-fuzz-diff-'));
 
@@ -90,7 +93,8 @@ function generate(rand) {
     switch (n(9)) {
       case 0: return `mkdir -p ${p}`;
       case 1: return `mkdir -p $(dirname ${p}) && touch ${p}`;
-      case 2: return `mkdir -p $(dirname ${p}) && echo ${JSON.stringify(pick(WORDS))} > ${p}`;
+      // never into a fifo: opening one for writing blocks until a reader comes
+      case 2: return `mkdir -p $(dirname ${p}) && { [ -p ${p} ] || echo ${JSON.stringify(pick(WORDS))} > ${p}; }`;
       case 3: return `rm -rf ${p}`;
       case 4: return `mkdir -p $(dirname ${p}) && ln -sfn ${pick([q, 'dangling', '../x', q.slice(1)])} ${p}`;
       case 5: return `mkdir -p $(dirname ${q}) && touch ${p} && ln -f ${p} ${q}`;
@@ -152,11 +156,12 @@ const store = await Store.open(join(work, 'store'));
 const buildah = new Buildah(join(work, 'buildah'));
 const client = new RegistryClient({});
 
-const results = { run: 0, equal: 0, different: [], failed: [] };
+const results = { run: 0, equal: 0, bothRejected: 0, different: [], failed: [] };
 const started = performance.now();
 try {
   for (let i = 0; i < count; i++) {
     if ((performance.now() - started) / 60000 >= minutes) break;
+    if (only !== undefined && !only.includes(i)) continue;
     const caseSeed = seed * 100003 + i;
     const c = generate(prng(caseSeed));
     const name = `fuzz-${i}`;
@@ -167,7 +172,15 @@ try {
     results.run++;
     const t = performance.now();
     try {
-      await Promise.all([build({ store, context, registry: client, tags: [tag], buildArgs }), buildah.bud({ context, tag, buildArgs })]);
+      const [s, p] = await Promise.allSettled([build({ store, context, registry: client, tags: [tag], buildArgs }), buildah.bud({ context, tag, buildArgs })]);
+      if (s.status === 'rejected' && p.status === 'rejected') {
+        // both refuse the Dockerfile (COPY onto a file a RUN made, ...): they agree
+        results.bothRejected++;
+        process.stdout.write(`case ${i} (seed ${caseSeed}): both builders failed (agree): ${String(s.reason.message).split('\n')[0]}\n`);
+        continue;
+      }
+      if (s.status === 'rejected') throw new Error(`only strata failed: ${s.reason.message}`);
+      if (p.status === 'rejected') throw new Error(`only buildah failed: ${p.reason.message}`);
       const peerLayout = join(work, 'buildah-oci', name);
       await buildah.pushOci(tag, peerLayout);
       const [ours, theirs] = await Promise.all([unpack(store.root, tag, join(work, 'rootfs', `${name}-strata`)), unpack(peerLayout, 'latest', join(work, 'rootfs', `${name}-buildah`))]);
@@ -177,24 +190,28 @@ try {
       const a = comparableConfig(ourConfig, 'strata');
       const b = comparableConfig(await buildah.config(tag), 'buildah');
       for (const field of new Set([...Object.keys(a), ...Object.keys(b)])) {
-        if (JSON.stringify(a[field]) !== JSON.stringify(b[field])) diffs.push(`config ${field}: strata ${JSON.stringify(a[field])} | buildah ${JSON.stringify(b[field])}`);
+        if (!isDeepStrictEqual(a[field], b[field])) diffs.push(`config ${field}: strata ${JSON.stringify(a[field])} | buildah ${JSON.stringify(b[field])}`);
       }
       if (diffs.length === 0) results.equal++;
       else results.different.push({ i, caseSeed, diffs, dockerfile: c.dockerfile });
       for (const d of [ours, theirs, peerLayout]) rmSync(d, { recursive: true, force: true });
-      process.stdout.write(`case ${i} (seed ${caseSeed}): ${diffs.length === 0 ? 'equal' : `${diffs.length} differences`} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`case ${i} (seed ${caseSeed}): ${diffs.length === 0 ? 'equal' : `${diffs.length} differences: ${diffs[0]}`} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
     } catch (error) {
       results.failed.push({ i, caseSeed, error: String(error.message ?? error).split('\n').slice(0, 6).join('\n'), dockerfile: c.dockerfile });
-      process.stdout.write(`case ${i} (seed ${caseSeed}): failed\n`);
+      process.stdout.write(`case ${i} (seed ${caseSeed}): failed: ${results.failed.at(-1).error.split('\n')[0]}\n`);
     }
   }
 } finally {
   await registry.stop();
   await buildah.cleanup();
-  if (!keep) rmSync(work, { recursive: true, force: true });
+  try {
+    if (!keep) rmSync(work, { recursive: true, force: true });
+  } catch (error) {
+    console.error(`could not remove ${work}: ${error.message}`);
+  }
 }
 
-console.log(`\n${results.run} cases (seed ${seed}) in ${((performance.now() - started) / 60000).toFixed(1)} min: ${results.equal} equal, ${results.different.length} different, ${results.failed.length} failed`);
+console.log(`\n${results.run} cases (seed ${seed}) in ${((performance.now() - started) / 60000).toFixed(1)} min: ${results.equal} equal, ${results.bothRejected} rejected by both, ${results.different.length} different, ${results.failed.length} failed`);
 for (const d of results.different) console.log(`\n--- different: case ${d.i} (seed ${d.caseSeed})\n${d.dockerfile}${d.diffs.slice(0, 8).join('\n')}`);
 for (const f of results.failed) console.log(`\n--- failed: case ${f.i} (seed ${f.caseSeed})\n${f.dockerfile}${f.error}`);
 process.exitCode = results.different.length + results.failed.length > 0 ? 1 : 0;
