@@ -141,4 +141,23 @@ CMD ["--serve"]
       details: { location: { start: { line: 3, column: 1 } }, instruction: 'RUN id' },
     });
   });
+
+  it('ENTRYPOINT resets an inherited CMD but keeps one set earlier in the stage (docker build)', async () => {
+    const dockerfileText = [
+      `FROM ${base} AS withcmd`,
+      'CMD ["serve"]',
+      'ENTRYPOINT ["/bin/tool"]',
+      'FROM withcmd',
+      'ENTRYPOINT ["/bin/other"]',
+      '',
+    ].join('\n');
+    const config = (ref: string) =>
+      (JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${store.root}:${ref}`], { encoding: 'utf8' })) as { config: Record<string, unknown> }).config;
+    await build({ store, context, dockerfileText, target: 'withcmd', tags: ['localhost/test/cmd:set'] });
+    expect(config('localhost/test/cmd:set')).toMatchObject({ Entrypoint: ['/bin/tool'], Cmd: ['serve'] });
+    await build({ store, context, dockerfileText, tags: ['localhost/test/cmd:inherited'] });
+    const inherited = config('localhost/test/cmd:inherited');
+    expect(inherited.Entrypoint).toEqual(['/bin/other']);
+    expect(inherited.Cmd ?? null).toBeNull();
+  });
 });

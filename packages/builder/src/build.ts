@@ -52,6 +52,8 @@ export interface StageState {
   readonly time: string;
   /** How the step being run uses the cache: set by buildStage before each step. */
   readonly cache?: StepCacheScope;
+  /** A CMD came earlier in this stage: a later ENTRYPOINT keeps it (docker resets only an inherited CMD). */
+  readonly cmdSet?: boolean;
 }
 
 /** The cache side of one step: where it is (for explaining a miss) and whether its stage reads the cache. */
@@ -338,11 +340,11 @@ async function runInstruction(
       return runWorkdirStep(ins, state, session);
     default: {
       const expand = expanderFor(session, state);
-      const change = applyMetadata(ins, containerConfig(state.image), expand);
+      const change = applyMetadata(ins, containerConfig(state.image), expand, state);
       if (change === undefined) throw buildError(BuildErrors.unsupported, [`the ${ins.keyword.toUpperCase()} instruction`]);
       const key = stepKey({ parent: state.key, platform: session.platformText, kind: ins.kind, instruction: change.canonical, env: [] });
       const image = withHistory(withConfig(state.image, () => change.config), { created: state.time, created_by: change.createdBy, comment: 'buildkit.dockerfile.v0' });
-      return { state: { ...state, image, key }, cached: false };
+      return { state: { ...state, image, key, ...(ins.kind === 'cmd' ? { cmdSet: true } : {}) }, cached: false };
     }
   }
 }

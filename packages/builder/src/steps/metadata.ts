@@ -37,8 +37,9 @@ export const DEFAULT_SHELL = ['/bin/sh', '-c'] as const;
  * Applies ENV, LABEL, EXPOSE, VOLUME, USER, CMD, ENTRYPOINT, SHELL,
  * STOPSIGNAL, HEALTHCHECK, ONBUILD and MAINTAINER to a container config, the
  * way docker build records them. Returns undefined for other instructions.
+ * `stage.cmdSet`: a CMD came earlier in this stage (ENTRYPOINT then keeps it).
  */
-export function applyMetadata(ins: Instruction, config: ContainerConfig, expand: Expand): MetadataChange | undefined {
+export function applyMetadata(ins: Instruction, config: ContainerConfig, expand: Expand, stage: { readonly cmdSet?: boolean } = {}): MetadataChange | undefined {
   const shell = config.Shell ?? DEFAULT_SHELL;
   switch (ins.kind) {
     case 'env': {
@@ -82,8 +83,9 @@ export function applyMetadata(ins: Instruction, config: ContainerConfig, expand:
     }
     case 'entrypoint': {
       const ep = commandOf(ins, shell);
-      // docker build: a new ENTRYPOINT resets a CMD inherited from the base image
-      return { config: { ...config, Entrypoint: ep, Cmd: null }, createdBy: `ENTRYPOINT ${JSON.stringify(ep)}`, canonical: ep };
+      // docker build: a new ENTRYPOINT resets a CMD inherited from the base image,
+      // not one this stage set before it
+      return { config: { ...config, Entrypoint: ep, Cmd: stage.cmdSet === true ? (config.Cmd ?? null) : null }, createdBy: `ENTRYPOINT ${JSON.stringify(ep)}`, canonical: ep };
     }
     case 'shell':
       return { config: { ...config, Shell: [...ins.shell] }, createdBy: `SHELL ${JSON.stringify(ins.shell)}`, canonical: ins.shell };
