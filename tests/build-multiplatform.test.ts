@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaType, Store, type Descriptor } from '@strata/cache';
+import { MediaType, Store } from '@strata/cache';
 import { build } from '@strata/builder';
 import { main } from '@strata/cli';
 import { memoryIo } from '../packages/cli/test/memory-io.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
-import { loadTestImage, testImage } from './support/test-images.js';
+import { loadMultiArchBusybox } from './support/test-images.js';
 
 // --platform linux/amd64,linux/arm64: one image per platform, tagged as an OCI index, pushed as one.
 describe('multi-platform build', () => {
@@ -19,15 +19,7 @@ describe('multi-platform build', () => {
     dir = mkdtempSync('/dev/shm/strata-multi-');
     store = await Store.open(join(dir, 'store'));
     registry = await startRegistry({ auth: 'none' });
-    const manifests: Descriptor[] = [];
-    for (const arch of ['amd64', 'arm64']) {
-      const name = await loadTestImage(store, testImage('busybox', arch), `localhost/test/busybox:${arch}`);
-      const d = await store.resolve(name);
-      const config = await store.readConfig((await store.readManifest(d.digest)).config.digest);
-      manifests.push({ ...d, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } });
-    }
-    const index = await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex);
-    await store.tag('localhost/test/busybox:multi', index);
+    await loadMultiArchBusybox(store);
     context = join(dir, 'ctx');
     mkdirSync(context);
     writeFileSync(join(context, 'Dockerfile'), 'FROM localhost/test/busybox:multi\nARG TARGETARCH\nRUN echo "$TARGETARCH $(uname -m)" > /built-for\n');

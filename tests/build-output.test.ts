@@ -6,9 +6,9 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { MediaType, Store, type Descriptor } from '@strata/cache';
+import { MediaType, Store } from '@strata/cache';
 import { startRegistry, type TestRegistry } from './support/registry.js';
-import { loadTestImage, testImage } from './support/test-images.js';
+import { loadMultiArchBusybox } from './support/test-images.js';
 
 const execFileAsync = promisify(execFile);
 const BIN = resolve(__dirname, '..', 'bin', 'strata');
@@ -42,14 +42,7 @@ describe('strata build --output and --push', () => {
     dir = mkdtempSync('/dev/shm/strata-build-output-');
     env = { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: join(dir, 'docker'), STRATA_ROOT: join(dir, 'store') };
     store = await Store.open(join(dir, 'store'));
-    const manifests: Descriptor[] = [];
-    for (const arch of ['amd64', 'arm64']) {
-      const name = await loadTestImage(store, testImage('busybox', arch), `localhost/test/busybox:${arch}`);
-      const d = await store.resolve(name);
-      const config = await store.readConfig((await store.readManifest(d.digest)).config.digest);
-      manifests.push({ ...d, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } });
-    }
-    await store.tag('localhost/test/busybox:multi', await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex));
+    await loadMultiArchBusybox(store);
     context = join(dir, 'ctx');
     mkdirSync(context);
     writeFileSync(join(context, 'hello.txt'), 'hello from the context\n');

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaType, Store, type Descriptor } from '@strata/cache';
+import { Store } from '@strata/cache';
 import { build, type BuildEvent } from '@strata/builder';
-import { loadTestImage, testImage } from './support/test-images.js';
+import { loadMultiArchBusybox } from './support/test-images.js';
 
 // The cross-compile pattern with --platform linux/amd64,linux/arm64: a stage
 // FROM --platform=$BUILDPLATFORM (and a stage built on it) runs once, on the
@@ -31,14 +31,7 @@ RUN uname -m > /runs-on
   beforeAll(async () => {
     dir = mkdtempSync('/dev/shm/strata-platform-shared-');
     store = await Store.open(join(dir, 'store'));
-    const manifests: Descriptor[] = [];
-    for (const arch of ['amd64', 'arm64']) {
-      const name = await loadTestImage(store, testImage('busybox', arch), `localhost/test/busybox:${arch}`);
-      const d = await store.resolve(name);
-      const config = await store.readConfig((await store.readManifest(d.digest)).config.digest);
-      manifests.push({ ...d, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } });
-    }
-    await store.tag('localhost/test/busybox:multi', await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex));
+    await loadMultiArchBusybox(store);
     context = join(dir, 'ctx');
     mkdirSync(context);
     writeFileSync(join(context, 'Dockerfile'), dockerfile);

@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Descriptor, Digest, Store } from '@strata/cache';
+import { MediaType, type Descriptor, type Digest, type Store } from '@strata/cache';
 
 /** One image made by scripts/test-images (its images.json entry). */
 export interface TestImage {
@@ -44,4 +44,20 @@ export async function loadTestImage(store: Store, image: TestImage, ref: string)
     await store.putBlob(createReadStream(blob(d.digest)), { expected: { digest: d.digest as Digest, size: d.size } });
   }
   return store.tag(ref, { mediaType: top.mediaType, digest: top.digest, size: top.size });
+}
+
+/**
+ * Loads busybox for amd64 and arm64 (tagged `<name>:amd64` / `<name>:arm64`)
+ * and tags an OCI index of both as `<name>:multi`, the shape a multi-arch
+ * image on a registry has. Returns the index's reference.
+ */
+export async function loadMultiArchBusybox(store: Store, name = 'localhost/test/busybox'): Promise<string> {
+  const manifests: Descriptor[] = [];
+  for (const arch of ['amd64', 'arm64']) {
+    const ref = await loadTestImage(store, testImage('busybox', arch), `${name}:${arch}`);
+    const d = await store.resolve(ref);
+    const config = await store.readConfig((await store.readManifest(d.digest)).config.digest);
+    manifests.push({ ...d, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } });
+  }
+  return store.tag(`${name}:multi`, await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex));
 }
