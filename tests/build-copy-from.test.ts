@@ -48,7 +48,8 @@ describe('strata build: COPY --from a stage', () => {
   function memoEntries(): number {
     const root = store.paths.memo;
     if (!existsSync(root)) return 0;
-    return readdirSync(root).reduce((n, d) => n + readdirSync(join(root, d)).length, 0);
+    // content entries only: a context's selection table (`*.selections.json`) is beside its content table
+    return readdirSync(root).reduce((n, d) => n + readdirSync(join(root, d)).filter((f) => !f.endsWith('.selections.json')).length, 0);
   }
   const mountsUnder = (path: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(path));
   /** Whether the final stage's COPY (step 2, after FROM) ran or was a cache hit. */

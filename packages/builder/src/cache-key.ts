@@ -92,6 +92,40 @@ export function sourcesDigest(facts: readonly SourceFact[]): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
+export const SELECTION_TAG = 'strata.selection.v1';
+
+/** A selection's stat fingerprint, and the newest mtime among its files (a selection changed in the last instant is not remembered). */
+export interface SelectionFingerprint {
+  readonly fingerprint: string;
+  readonly newestMtimeNs: bigint;
+}
+
+/**
+ * A fingerprint of everything `sourceFacts` reads from a context selection,
+ * with stat facts standing in for file contents (as the content memo does):
+ * equal fingerprints mean equal `sourcesDigest`. Undefined when a file has
+ * no facts from the walk (a symlink given as a source, followed).
+ */
+export function selectionFingerprint(selection: readonly SelectedSource[], options: { normalizePermissions?: boolean } = {}): SelectionFingerprint | undefined {
+  // one string, hashed once: thousands of small update() calls cost more than the hashing
+  const lines: string[] = [SELECTION_TAG, options.normalizePermissions === true ? 'normalize' : 'as-is'];
+  let newestMtimeNs = 0n;
+  for (const s of selection) {
+    for (const e of [s.root, ...s.children]) {
+      let line = `${e.hostPath}\0${e.contextPath}\0${e.type}\0${e.mode}\0${e.linkTarget ?? ''}`;
+      if (e.type === 'file') {
+        const f = e.facts;
+        if (f === undefined) return undefined;
+        if (f.mtimeNs > newestMtimeNs) newestMtimeNs = f.mtimeNs;
+        line += `\0${f.size}\0${f.mtimeNs}\0${f.ctimeNs}\0${f.ino}\0${f.dev}`;
+      }
+      lines.push(line);
+    }
+  }
+  const hash = createHash('sha256').update(lines.join('\n'));
+  return { fingerprint: hash.digest('hex'), newestMtimeNs };
+}
+
 /**
  * docker's canonical permissions (`--normalize-permissions`): folders 0755,
  * files 0755 when any execute bit is set, else 0644. Laptops with umask 002

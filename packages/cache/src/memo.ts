@@ -35,6 +35,11 @@ export interface MemoOptions {
   readonly root?: string;
 }
 
+export interface HashFileOptions extends MemoOptions {
+  /** The file's facts from a stat the caller just made (a context walk's lstat): saves `hashFile` its own first stat. */
+  readonly facts?: FileFacts | undefined;
+}
+
 /** The table a file's entry lives in: its context root when the file is under it. */
 function tableRoot(file: string, options: MemoOptions): string | undefined {
   const root = options.root;
@@ -43,7 +48,7 @@ function tableRoot(file: string, options: MemoOptions): string | undefined {
 }
 
 /** A change younger than this may share its mtime with a later one (racy-git): such files are not memoized. */
-const RACY_NS = 2_000_000_000n;
+export const RACY_NS = 2_000_000_000n;
 
 export interface HashFileResult {
   readonly digest: Digest;
@@ -60,6 +65,16 @@ interface MemoTable {
 }
 
 const TABLE_FORMAT = 'strata.memo-table.v1';
+const SELECTIONS_FORMAT = 'strata.memo-selections.v1';
+/** Selection digests kept per context root, newest last: enough for every COPY of a few Dockerfiles and their recent edits. */
+const SELECTIONS_KEPT = 256;
+
+/** One build context's selection memo: fingerprint of a COPY selection's stat facts → digest of its contents. */
+interface SelectionTable {
+  readonly path: string;
+  readonly entries: Map<string, string>;
+  dirty: boolean;
+}
 
 /** Files up to this size are read in one call: a stream costs a thread-pool round trip per chunk and per open/close. */
 const WHOLE_READ = 1n << 20n;
@@ -90,6 +105,7 @@ export class ContentMemo {
   readonly #dir: string;
   readonly #tmp: string;
   readonly #tables = new Map<string, Promise<MemoTable>>();
+  readonly #selections = new Map<string, Promise<SelectionTable>>();
 
   constructor(dir: string, tmp: string) {
     this.#dir = dir;
@@ -105,9 +121,61 @@ export class ContentMemo {
     return table;
   }
 
-  async #loadTable(root: string): Promise<MemoTable> {
+  #tablePath(root: string, suffix: string): string {
     const name = createHash('sha256').update(`root:${root}`).digest('hex');
-    const path = join(this.#dir, 'roots', `${name}.json`);
+    return join(this.#dir, 'roots', `${name}${suffix}`);
+  }
+
+  #selectionTable(root: string): Promise<SelectionTable> {
+    let table = this.#selections.get(root);
+    if (table === undefined) {
+      table = this.#loadSelections(root);
+      this.#selections.set(root, table);
+    }
+    return table;
+  }
+
+  async #loadSelections(root: string): Promise<SelectionTable> {
+    const path = this.#tablePath(root, '.selections.json');
+    const entries = new Map<string, string>();
+    try {
+      const value = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; root?: unknown; entries?: unknown };
+      if (value.format === SELECTIONS_FORMAT && value.root === root && Array.isArray(value.entries)) {
+        for (const e of value.entries as unknown[]) {
+          if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string') entries.set(e[0], e[1]);
+        }
+      }
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
+    }
+    return { path, entries, dirty: false };
+  }
+
+  /**
+   * The digest remembered for a whole selection of a context (a COPY's
+   * sources) whose stat facts hash to `fingerprint`: a no-op rebuild then
+   * neither looks up nor hashes its files one by one. The caller makes the
+   * fingerprint from every selected entry's path, type, mode, link target and
+   * file facts, so any change to any of them is a different fingerprint.
+   */
+  async lookupSelection(root: string, fingerprint: string): Promise<string | undefined> {
+    return (await this.#selectionTable(root)).entries.get(fingerprint);
+  }
+
+  /** Remembers a selection's digest (written at `flush()`); the caller skips selections with a file changed in the last two seconds. */
+  async recordSelection(root: string, fingerprint: string, digest: string): Promise<void> {
+    const table = await this.#selectionTable(root);
+    table.entries.delete(fingerprint);
+    table.entries.set(fingerprint, digest);
+    for (const old of table.entries.keys()) {
+      if (table.entries.size <= SELECTIONS_KEPT) break;
+      table.entries.delete(old);
+    }
+    table.dirty = true;
+  }
+
+  async #loadTable(root: string): Promise<MemoTable> {
+    const path = this.#tablePath(root, '.json');
     const entries = new Map<string, MemoEntry>();
     try {
       const value = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; root?: unknown; entries?: unknown };
@@ -127,6 +195,13 @@ export class ContentMemo {
       if (!table.dirty) continue;
       await mkdir(join(table.path, '..'), { recursive: true });
       await writeFileAtomic(this.#tmp, table.path, JSON.stringify({ format: TABLE_FORMAT, root, entries: [...table.entries.values()] }));
+      table.dirty = false;
+    }
+    for (const [root, pending] of this.#selections) {
+      const table = await pending;
+      if (!table.dirty) continue;
+      await mkdir(join(table.path, '..'), { recursive: true });
+      await writeFileAtomic(this.#tmp, table.path, JSON.stringify({ format: SELECTIONS_FORMAT, root, entries: [...table.entries] }));
       table.dirty = false;
     }
   }
@@ -192,8 +267,8 @@ export class ContentMemo {
    * The sha256 of a file's bytes, from the memo when the file is unchanged;
    * otherwise read, hashed and memoized (if it did not change while read).
    */
-  async hashFile(file: string, options: MemoOptions = {}): Promise<HashFileResult> {
-    const before = factsOf(await stat(file, { bigint: true }));
+  async hashFile(file: string, options: HashFileOptions = {}): Promise<HashFileResult> {
+    const before = options.facts ?? factsOf(await stat(file, { bigint: true }));
     const memo = await this.lookup(file, before, options);
     if (memo !== undefined) return { digest: memo, size: Number(before.size), memoized: true };
     const digest = await hashFileContent(file, before.size);

@@ -71,4 +71,30 @@ describe('context content-hash memo', () => {
     const third = await Store.open(store.root);
     await expect(third.memo.hashFile(files[0] as string, { root })).resolves.toMatchObject({ digest: digestOf('new bytes'), memoized: true });
   });
+
+  it('remembers whole selections per context: read back after flush, newest 256 kept, a foreign file ignored', async () => {
+    const root = join(dir, 'ctx');
+    mkdirSync(root);
+    const print = (n: number) => n.toString(16).padStart(64, '0');
+    expect(await store.memo.lookupSelection(root, print(1))).toBeUndefined();
+    for (let n = 0; n < 300; n += 1) await store.memo.recordSelection(root, print(n), `sha256:${print(n + 1000)}`);
+    // recording an old one again makes it the newest
+    await store.memo.recordSelection(root, print(10), `sha256:${print(10_000)}`);
+    await store.memo.flush();
+    const again = await Store.open(store.root);
+    expect(await again.memo.lookupSelection(root, print(299))).toBe(`sha256:${print(1299)}`);
+    expect(await again.memo.lookupSelection(root, print(10))).toBe(`sha256:${print(10_000)}`);
+    // 300 + 1 records, 256 kept: the oldest ones went
+    expect(await again.memo.lookupSelection(root, print(0))).toBeUndefined();
+    expect(await again.memo.lookupSelection(root, print(44))).toBeUndefined();
+    expect(await again.memo.lookupSelection(root, print(45))).toBe(`sha256:${print(1045)}`);
+    // another root has its own table
+    expect(await again.memo.lookupSelection(join(dir, 'other'), print(299))).toBeUndefined();
+    // a table that is not one (torn, foreign) reads as empty
+    const [table] = readdirSync(join(store.paths.memo, 'roots')).filter((n) => n.endsWith('.selections.json'));
+    writeFileSync(join(store.paths.memo, 'roots', table as string), '{"format":"something-else","entries":[["a","b"]]}');
+    const third = await Store.open(store.root);
+    expect(await third.memo.lookupSelection(root, print(299))).toBeUndefined();
+  });
 });
+

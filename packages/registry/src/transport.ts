@@ -2,9 +2,7 @@
 // loopback and registries the caller names insecure), retries with
 // exponential backoff on 5xx, 429 and connection failures, and the mapping of
 // low-level failures to typed errors.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { isIPv4 } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { registryError, RegistryErrors } from './errors.js';
 import type { RegistryEventSink } from './events.js';
@@ -110,6 +108,14 @@ export function networkError(url: string, error: unknown): Error {
 
 function ipv4ToInt(ip: string): number {
   return ip.split('.').reduce((n, part) => (n << 8) + Number(part), 0) >>> 0;
+}
+
+/** A dotted-quad IPv4 address as node:net's isIPv4 accepts it (no leading zeros), without loading node:net. */
+const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+
+function isIPv4(text: string): boolean {
+  return IPV4.test(text);
 }
 
 function hostOnly(host: string): string {
@@ -327,8 +333,9 @@ async function sendNode(
   let target = new URL(url);
   let sendHeaders = headers;
   for (let hop = 0; ; hop++) {
+    // loaded on the first request: node:https and its TLS stack cost ~12 ms, and a cached build sends none
+    const { request: send } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(target, { method, headers: sendHeaders }, resolve);
       req.on('error', reject);
       req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError(target.toString(), options.idleTimeoutMs)));

@@ -1,5 +1,7 @@
 import dockerignore from '@balena/dockerignore';
-import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
+import { factsOf, type FileFacts } from '@strata/cache';
 import { basename, join, posix, relative, resolve, sep } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
 
@@ -14,6 +16,8 @@ export interface ContextEntry {
   readonly size: number;
   readonly mtimeMs: number;
   readonly linkTarget?: string;
+  /** For a file: the facts the content memo is keyed on, from the same lstat (so a memo hit costs no second stat). */
+  readonly facts?: FileFacts;
 }
 
 /** A source of COPY/ADD as selected: a file or folder (whose contents are copied) and what lies under it. */
@@ -64,14 +68,20 @@ async function readIgnoreFile(root: string, dockerfile: string | undefined): Pro
   return [];
 }
 
-async function entryOf(root: string, hostPath: string): Promise<ContextEntry> {
-  const st = await lstat(hostPath);
-  const contextPath = toPosix(relative(root, hostPath));
+/**
+ * The entry for a path, from one synchronous lstat: a context walk makes
+ * thousands of these, and a thread-pool round trip each costs several times
+ * the call itself (most of a no-op rebuild's walk).
+ */
+function entryOf(root: string, hostPath: string, contextPath = toPosix(relative(root, hostPath))): ContextEntry {
+  const st = lstatSync(hostPath, { bigint: true });
+  const mode = Number(st.mode) & 0o7777;
+  const mtimeMs = Number(st.mtimeNs / 1000n) / 1000;
   if (st.isSymbolicLink()) {
-    return { hostPath, contextPath, type: 'symlink', mode: st.mode & 0o7777, size: 0, mtimeMs: st.mtimeMs, linkTarget: await readlink(hostPath) };
+    return { hostPath, contextPath, type: 'symlink', mode, size: 0, mtimeMs, linkTarget: readlinkSync(hostPath) };
   }
-  if (st.isDirectory()) return { hostPath, contextPath, type: 'directory', mode: st.mode & 0o7777, size: 0, mtimeMs: st.mtimeMs };
-  if (st.isFile()) return { hostPath, contextPath, type: 'file', mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs };
+  if (st.isDirectory()) return { hostPath, contextPath, type: 'directory', mode, size: 0, mtimeMs };
+  if (st.isFile()) return { hostPath, contextPath, type: 'file', mode, size: Number(st.size), mtimeMs, facts: factsOf(st) };
   throw buildError(BuildErrors.contextPath, [contextPath, 'is not a regular file, folder or symbolic link']);
 }
 
@@ -87,7 +97,8 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
   const patterns = options.ignoreFiles === false ? [] : await readIgnoreFile(root, options.dockerfile);
   const matcher = ignore().add(patterns);
   const hasExceptions = patterns.some((p) => p.startsWith('!'));
-  const isIgnored = (path: string): boolean => path !== '' && path !== '.' && matcher.ignores(path);
+  // no patterns: nothing is ignored, and a walk need not ask the matcher 2000 times
+  const isIgnored = patterns.length === 0 ? () => false : (path: string): boolean => path !== '' && path !== '.' && matcher.ignores(path);
 
   /**
    * --exclude patterns match a path relative to the context root or, below a
@@ -98,12 +109,13 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
     excludes.ignores(path) || (base !== '' && path.startsWith(`${base}/`) && excludes.ignores(path.slice(base.length + 1)));
 
   async function walk(dir: ContextEntry, excludes: Matcher | undefined, out: ContextEntry[], base = dir.contextPath): Promise<void> {
-    const names = (await readdir(dir.hostPath)).sort();
+    const names = readdirSync(dir.hostPath).sort();
     for (const name of names) {
-      const hostPath = join(dir.hostPath, name);
+      // names from readdir never hold a separator: plain concatenation is join() here
+      const hostPath = `${dir.hostPath}/${name}`;
       const contextPath = dir.contextPath === '' ? name : `${dir.contextPath}/${name}`;
       const ignored = isIgnored(contextPath);
-      const entry = await entryOf(root, hostPath);
+      const entry = entryOf(root, hostPath, contextPath);
       if (entry.type === 'directory') {
         if (ignored && !hasExceptions) continue;
         const before = out.length;
@@ -195,7 +207,7 @@ export async function openContext(rootDir: string, options: { dockerfile?: strin
     const out: SelectedSource[] = [];
     for (const source of sources) {
       for (const host of await resolveSource(source)) {
-        let entry = await entryOf(root, host);
+        let entry = entryOf(root, host);
         if (excludes !== undefined && entry.contextPath !== '' && excludes.ignores(entry.contextPath)) continue;
         if (entry.type === 'symlink') {
           // a source named explicitly is followed, but only inside the context

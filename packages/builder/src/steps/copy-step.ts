@@ -1,10 +1,10 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { hashFileContent, makeCacheKey, type CacheKey, type ContainerConfig } from '@strata/cache';
+import { hashFileContent, makeCacheKey, RACY_NS, type CacheKey, type ContainerConfig } from '@strata/cache';
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import type { BuildSession, StageState, StepOutcome } from '../build.js';
 import { expanderFor } from '../build.js';
-import { canonicalMode, keyInputs, sourceFacts, sourceListing, sourcesDigest, stepKey, type StepKeyInput } from '../cache-key.js';
+import { canonicalMode, keyInputs, selectionFingerprint, sourceFacts, sourceListing, sourcesDigest, stepKey, type SourceFact, type StepKeyInput } from '../cache-key.js';
 import { openContext, type BuildContext, type ContextEntry, type SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { resolveBaseImage } from '../image/resolve-base.js';
@@ -48,7 +48,7 @@ async function sourceRoot(ins: CopyInstruction | AddInstruction, session: BuildS
   const from = ins.kind === 'copy' && ins.from !== undefined ? expanderFor(session, state)(ins.from) : undefined;
   if (from === undefined) {
     // the build context: the memo makes a rebuild read no file whose facts did not change
-    const hashFile = async (entry: ContextEntry) => (await session.store.memo.hashFile(entry.hostPath, { root: session.context.root })).digest;
+    const hashFile = async (entry: ContextEntry) => (await session.store.memo.hashFile(entry.hostPath, { root: session.context.root, facts: entry.facts })).digest;
     return { context: session.context, identity: 'context', hashFile, release: async () => undefined };
   }
   let image: ImageState;
@@ -216,20 +216,34 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
     const selection = locals.map((l) => l.source);
-    const digests = await hashSelected(selection, (entry) => root.hashFile(entry));
-    const facts = await sourceFacts(
-      selection,
-      async (file) => {
-        const digest = digests.get(file);
-        if (digest === undefined) throw new Error(`internal: ${file} was not hashed`);
-        return digest;
-      },
-      { normalizePermissions: normalize },
-    );
-    for (const remote of remotes) {
-      // with --checksum the key needs no download: a hit never fetches
-      const digest = checksum?.text ?? (await fetchRemote(remote)).digest;
-      facts.push({ path: remote.url, type: 'file', mode: 0o600, digest });
+    let facts: SourceFact[] | undefined;
+    const allFacts = async (): Promise<SourceFact[]> => {
+      if (facts !== undefined) return facts;
+      const digests = await hashSelected(selection, (entry) => root.hashFile(entry));
+      const found = await sourceFacts(
+        selection,
+        async (file) => {
+          const digest = digests.get(file);
+          if (digest === undefined) throw new Error(`internal: ${file} was not hashed`);
+          return digest;
+        },
+        { normalizePermissions: normalize },
+      );
+      for (const remote of remotes) {
+        // with --checksum the key needs no download: a hit never fetches
+        const digest = checksum?.text ?? (await fetchRemote(remote)).digest;
+        found.push({ path: remote.url, type: 'file', mode: 0o600, digest });
+      }
+      return (facts = found);
+    };
+    // a context selection whose stat facts are all as last time has the digest it had: no per-file lookups
+    const memo = session.store.memo;
+    const contextRoot = session.context.root;
+    const print = root.identity === 'context' && remotes.length === 0 ? selectionFingerprint(selection, { normalizePermissions: normalize }) : undefined;
+    let digestOfSources = print === undefined ? undefined : await memo.lookupSelection(contextRoot, print.fingerprint);
+    if (digestOfSources === undefined) {
+      digestOfSources = sourcesDigest(await allFacts());
+      if (print !== undefined && BigInt(Date.now()) * 1_000_000n - print.newestMtimeNs >= RACY_NS) await memo.recordSelection(contextRoot, print.fingerprint, digestOfSources);
     }
     const canonical = {
       sources,
@@ -245,7 +259,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       ...(ins.kind === 'add' && ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
       ...(normalize ? { normalizePermissions: true } : {}),
     };
-    const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) };
+    const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: digestOfSources };
     const key = stepKey(keyInput);
     const createdBy = `${keyword} ${[...sources, ...inline.map((f) => `<<${f.name}`)].join(' ')} ${destinationText} # buildkit`;
     // --link: the layer depends on the sources and the instruction only, so a
@@ -253,13 +267,13 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // point of --link). Not with --chown by name: that reads the parent's /etc/passwd.
     const linkKey =
       ins.link && (chown === undefined || /^[0-9]+(:[0-9]+)?$/.test(chown))
-        ? stepKey({ parent: LINK_PARENT, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: sourcesDigest(facts) })
+        ? stepKey({ parent: LINK_PARENT, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: digestOfSources })
         : undefined;
     if (linkKey !== undefined && session.options.noCache !== true) await adoptLinkedLayer(session, linkKey, key, config, createdBy);
     const outcome = await layerStep(session, state, {
       key,
       inputs: keyInputs(keyInput),
-      sources: sourceListing(facts),
+      sources: async () => sourceListing(await allFacts()),
       createdBy,
       config,
       produce: async () => {

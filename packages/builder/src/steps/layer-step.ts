@@ -18,8 +18,8 @@ export interface LayerStepSpec {
   readonly produce: () => Promise<string | undefined>;
   /** What the key was made of (`keyInputs`), kept in the record so a later miss can say what changed. */
   readonly inputs?: KeyInputs;
-  /** COPY/ADD: the per-path listing behind `inputs.sources`. */
-  readonly sources?: SourceListing;
+  /** COPY/ADD: the per-path listing behind `inputs.sources`, made on a miss only (a hash per file). */
+  readonly sources?: () => Promise<SourceListing>;
 }
 
 /** A history time: SOURCE_DATE_EPOCH when set, else the given ISO time. */
@@ -47,7 +47,9 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
     const imported = await session.cacheImport?.lookup(spec.key);
     if (imported !== undefined) return cachedOutcome(session, state, spec, imported.record, `imported from ${imported.source}`);
   }
-  const reason = disabled ?? (await missReason(session, scope?.locator, spec));
+  let listing: Promise<SourceListing> | undefined;
+  const sources = spec.sources === undefined ? undefined : () => (listing ??= (spec.sources as () => Promise<SourceListing>)());
+  const reason = disabled ?? (await missReason(session, scope?.locator, spec, sources));
   const upper = await spec.produce();
   const layer =
     upper === undefined
@@ -61,7 +63,7 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
     const chain = Snapshotter.chainIds([...state.image.layers, layer]);
     session.snapshotter.adopt(chain[chain.length - 1] as ChainId, upper);
   }
-  if (spec.sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, spec.sources);
+  if (sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, await sources());
   const record = await session.store.putCacheRecord(spec.key, {
     ...(spec.inputs === undefined ? {} : { inputs: spec.inputs }),
     ...(layer === undefined
@@ -106,7 +108,7 @@ function cachedOutcome(session: BuildSession, state: StageState, spec: LayerStep
 }
 
 /** Why this step ran: compared with the inputs the same step had when it last ran. */
-async function missReason(session: BuildSession, locator: string | undefined, spec: LayerStepSpec): Promise<string> {
+async function missReason(session: BuildSession, locator: string | undefined, spec: LayerStepSpec, sources: (() => Promise<SourceListing>) | undefined): Promise<string> {
   if (locator === undefined || spec.inputs === undefined) return 'not in the cache';
   const lastKey = await session.store.records.lastKey(locator);
   const last = lastKey === undefined ? undefined : await session.store.records.get(lastKey, { touch: false });
@@ -115,6 +117,6 @@ async function missReason(session: BuildSession, locator: string | undefined, sp
   const before = bothHaveSources ? await session.store.records.getSources(previous.sources as string) : undefined;
   return explainMiss(previous, spec.inputs, {
     ...(before === undefined ? {} : { previous: before }),
-    ...(spec.sources === undefined ? {} : { current: spec.sources }),
+    ...(sources === undefined ? {} : { current: await sources() }),
   });
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { openContext, sourcesDigest } from '@strata/builder';
-import { sourceFacts } from '../../src/cache-key.js';
+import { selectionFingerprint, sourceFacts } from '../../src/cache-key.js';
 import { scratchDir } from '../support/busybox-rootfs.js';
 
 describe('build context', () => {
@@ -69,5 +69,37 @@ describe('build context', () => {
     chmodSync(join(root, 'src', 'a.ts'), 0o600);
     expect(await hash()).not.toBe(first);
     chmodSync(join(root, 'src', 'a.ts'), 0o644);
+  });
+
+  it('fingerprints a selection by its stat facts: any touch, chmod, rename or new file is a new fingerprint', async () => {
+    const ctx = await openContext(root);
+    const print = async (options: { normalizePermissions?: boolean } = {}) => selectionFingerprint(await ctx.select(['src']), options)?.fingerprint;
+    const first = await print();
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(await print()).toBe(first);
+    expect(await print({ normalizePermissions: true })).not.toBe(first);
+    // a touch alone changes no content digest, but the fingerprint stands in for content: it must change
+    const later = new Date(Date.now() + 7_200_000);
+    utimesSync(join(root, 'src', 'a.ts'), later, later);
+    const touched = await print();
+    expect(touched).not.toBe(first);
+    chmodSync(join(root, 'src', 'a.ts'), 0o600);
+    const chmodded = await print();
+    expect(chmodded).not.toBe(touched);
+    chmodSync(join(root, 'src', 'a.ts'), 0o644);
+    writeFileSync(join(root, 'src', 'new.ts'), 'x');
+    expect(await print()).not.toBe(chmodded);
+    rmSync(join(root, 'src', 'new.ts'));
+  });
+
+  it('gives no fingerprint when a selected file carries no facts from the walk', async () => {
+    const ctx = await openContext(root);
+    const [selected] = await ctx.select(['src']);
+    if (selected === undefined) throw new Error('nothing selected');
+    const file = selected.children.find((c) => c.type === 'file');
+    if (file === undefined) throw new Error('no file under src');
+    const children = selected.children.map((c) => (c === file ? { ...c, facts: undefined } : c));
+    expect(selectionFingerprint([{ root: selected.root, children }])).toBeUndefined();
+    expect(selectionFingerprint([selected])?.newestMtimeNs).toBeGreaterThan(0n);
   });
 });

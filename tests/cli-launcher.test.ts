@@ -1,0 +1,77 @@
+// bin/strata's launcher: it runs the bundle (packages/cli/dist/bundle/strata.cjs)
+// with a V8 code cache beside it, and falls back to the packages' own modules
+// when a package was compiled after the bundle or STRATA_NO_BUNDLE=1. Tested on
+// a copy of the launcher and the bundle laid out as in the repository (without
+// packages/cli/dist/index.js, so that choosing the fallback shows as an
+// error), so that other tests running bin/strata at the same time do not race
+// with the cache file this test deletes and corrupts.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const repo = join(__dirname, '..');
+const PACKAGES = ['parser', 'cache', 'registry', 'builder', 'cli'];
+const version = (JSON.parse(readFileSync(join(repo, 'packages', 'cli', 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('bin/strata launcher', () => {
+  let tree: string;
+  let cacheFile: string;
+  const run = (env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [join(tree, 'bin', 'strata'), '--version'], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+  beforeEach(() => {
+    tree = mkdtempSync('/dev/shm/strata-launcher-');
+    mkdirSync(join(tree, 'bin'));
+    copyFileSync(join(repo, 'bin', 'strata'), join(tree, 'bin', 'strata'));
+    // the root package.json makes bin/strata an ES module, as in the repository
+    copyFileSync(join(repo, 'package.json'), join(tree, 'package.json'));
+    const bundleDir = join(tree, 'packages', 'cli', 'dist', 'bundle');
+    mkdirSync(bundleDir, { recursive: true });
+    copyFileSync(join(repo, 'packages', 'cli', 'dist', 'bundle', 'strata.cjs'), join(bundleDir, 'strata.cjs'));
+    symlinkSync(join(repo, 'packages', 'cli', 'node_modules'), join(tree, 'packages', 'cli', 'node_modules'));
+    const old = new Date(Date.now() - 60_000);
+    for (const p of PACKAGES) {
+      const info = join(tree, 'packages', p, 'dist', '.tsbuildinfo');
+      mkdirSync(join(info, '..'), { recursive: true });
+      writeFileSync(info, '{}');
+      utimesSync(info, old, old);
+    }
+    cacheFile = join(bundleDir, 'strata.cjs.cache');
+  });
+  afterEach(() => rmSync(tree, { recursive: true, force: true }));
+
+  it('runs the bundle and leaves a code cache that the next run uses', () => {
+    expect(existsSync(cacheFile)).toBe(false);
+    const first = run();
+    expect(first.stderr).toBe('');
+    expect(first.stdout.trim()).toContain(version);
+    expect(existsSync(cacheFile)).toBe(true);
+    const written = readFileSync(cacheFile);
+    expect(written.length).toBeGreaterThan(10_000);
+    const second = run();
+    expect(second.stdout).toBe(first.stdout);
+    // accepted by V8: not rewritten
+    expect(readFileSync(cacheFile).equals(written)).toBe(true);
+  });
+
+  it('replaces a corrupt code cache and still runs', () => {
+    writeFileSync(cacheFile, 'not a code cache');
+    const r = run();
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toContain(version);
+    expect(readFileSync(cacheFile, 'utf8')).not.toBe('not a code cache');
+  });
+
+  it('uses the packages when one was compiled after the bundle, or when STRATA_NO_BUNDLE=1', () => {
+    // this tree has no packages/cli/dist/index.js: choosing the packages shows as the launcher's load error
+    const fallback = run({ STRATA_NO_BUNDLE: '1' });
+    expect(fallback.status).toBe(1);
+    expect(fallback.stderr).toContain('strata: cannot load the CLI');
+    expect(fallback.stderr).toContain('pnpm run build');
+    const future = new Date(Date.now() + 60_000);
+    utimesSync(join(tree, 'packages', 'builder', 'dist', '.tsbuildinfo'), future, future);
+    const stale = run();
+    expect(stale.status).toBe(1);
+    expect(stale.stderr).toContain('strata: cannot load the CLI');
+    expect(existsSync(cacheFile)).toBe(false);
+  });
+});
