@@ -22,8 +22,9 @@ describe('bin/strata launcher', () => {
     tree = mkdtempSync('/dev/shm/strata-launcher-');
     mkdirSync(join(tree, 'bin'));
     copyFileSync(join(repo, 'bin', 'strata'), join(tree, 'bin', 'strata'));
-    // the root package.json makes bin/strata an ES module, as in the repository
+    // the root package.json says ES module; bin/package.json makes the launcher CommonJS, as in the repository
     copyFileSync(join(repo, 'package.json'), join(tree, 'package.json'));
+    copyFileSync(join(repo, 'bin', 'package.json'), join(tree, 'bin', 'package.json'));
     const bundleDir = join(tree, 'packages', 'cli', 'dist', 'bundle');
     mkdirSync(bundleDir, { recursive: true });
     copyFileSync(join(repo, 'packages', 'cli', 'dist', 'bundle', 'strata.cjs'), join(bundleDir, 'strata.cjs'));
