@@ -10,6 +10,7 @@ import type { Store } from './store.js';
 import { fsyncDir, isIdentityAlive, tempOwner } from './fs-util.js';
 import { dropRepoDigests } from './repo-digests.js';
 import { inventory, type StoreInventory } from './usage.js';
+import { pruneMemoTables } from './memo.js';
 
 export interface PruneOptions {
   /** Remove every cache record (and what only they keep), not only what nothing references. */
@@ -35,8 +36,10 @@ export interface PruneResult {
     readonly snapshots: number;
     readonly quarantined: number;
     readonly temp: number;
+    /** Context memo table files (content and selection memo) of context folders that are gone, or unreadable. */
+    readonly memoTables: number;
   };
-  /** Bytes freed (blobs, record files, snapshot contents). */
+  /** Bytes freed (blobs, record files, snapshot contents, memo tables). */
   readonly reclaimed: number;
   /** Unreferenced blobs left because they are younger than the grace period. */
   readonly keptRecent: number;
@@ -117,7 +120,8 @@ function liveSnapshots(snapshots: SnapshotInfo[], roots: Set<ChainId>, held: Set
 /**
  * Removes what no tag and no container references: cache records (by `all`, `until`,
  * `keepStorage`, least recently used first), then blobs and snapshots that
- * nothing kept needs, the quarantine, and dead writers' temp files.
+ * nothing kept needs, the quarantine, dead writers' temp files, and the
+ * context memo tables of deleted context folders (`all`: the whole memo).
  * One prune runs at a time per store (a lock); writers are not blocked.
  */
 export async function prune(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
@@ -197,8 +201,16 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
       quarantined += 1;
       if (!dry) await rm(join(store.paths.quarantine, name), { force: true, recursive: true });
     }
-    if (!dry && options.all === true) await rm(store.paths.memo, { recursive: true, force: true }).then(() => undefined);
+    let memoTables = 0;
+    if (options.all === true) {
+      if (!dry) await rm(store.paths.memo, { recursive: true, force: true }).then(() => undefined);
+    } else {
+      // the memo tables of contexts that were deleted would otherwise stay forever (one per root ever built)
+      const memo = await pruneMemoTables(store.paths.memo, { dryRun: dry });
+      memoTables = memo.files;
+      reclaimed += memo.bytes;
+    }
     const temp = dry ? 0 : await store.sweepTemp();
-    return { removed: { records: drop.length, blobs, snapshots, quarantined, temp }, reclaimed, keptRecent };
+    return { removed: { records: drop.length, blobs, snapshots, quarantined, temp, memoTables }, reclaimed, keptRecent };
   });
 }

@@ -44,7 +44,7 @@ export {
   type LayerRecord,
   type StoredRecord,
 } from './records.js';
-export { ContentMemo, RACY_NS, factsOf, hashFileContent, type FileFacts, type HashFileOptions, type HashFileResult, type MemoOptions } from './memo.js';
+export { ContentMemo, RACY_NS, factsOf, hashFileContent, pruneMemoTables, type MemoPruneResult, type FileFacts, type HashFileOptions, type HashFileResult, type MemoOptions } from './memo.js';
 export type { BlobInfo, BlobSource, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
 export { DiskContentStore, type ContentEvent } from './content/disk.js';
 export { MemoryContentStore } from './content/memory.js';

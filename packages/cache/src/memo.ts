@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import { isDigest, type Digest } from './digest.js';
@@ -76,6 +76,85 @@ interface SelectionTable {
   dirty: boolean;
 }
 
+/** A context root's table file name (without suffix): the sha256 of `root:<root>`. */
+function tableName(root: string): string {
+  return createHash('sha256').update(`root:${root}`).digest('hex');
+}
+
+/** What `pruneMemoTables` removed (or would remove, with `dryRun`). */
+export interface MemoPruneResult {
+  /** Table files: a root's content table and its selection table count as two. */
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/** Why a file under roots/ is kept or goes: the root it serves, or undefined for a file that is no table of this version. */
+async function tableRootOf(path: string, name: string): Promise<string | undefined> {
+  const suffix = name.endsWith('.selections.json') ? '.selections.json' : name.endsWith('.json') ? '.json' : undefined;
+  if (suffix === undefined) return undefined;
+  let value: { format?: unknown; root?: unknown };
+  try {
+    value = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; root?: unknown };
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+  const format = suffix === '.json' ? TABLE_FORMAT : SELECTIONS_FORMAT;
+  if (typeof value !== 'object' || value === null || value.format !== format || typeof value.root !== 'string') return undefined;
+  // a table stored under another root's name is never read (the loader checks `root`): foreign too
+  return `${tableName(value.root)}${suffix}` === name ? value.root : undefined;
+}
+
+/** True when the context folder a table serves is gone (or is no folder any more); unknown (EACCES…) counts as present. */
+async function rootGone(root: string): Promise<boolean> {
+  try {
+    return !(await stat(root)).isDirectory();
+  } catch (error) {
+    const code = errnoCode(error);
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
+/**
+ * The memo's share of `strata prune`: removes both tables (content and
+ * selection memo) of every context root whose folder no longer exists, and
+ * files under `roots/` that are no table of this version (unreadable JSON, a
+ * foreign format, a name that does not match their root): nothing reads them
+ * again. A table whose folder exists stays, however old: a rebuild of that
+ * context would otherwise hash every file again. Tables are written by
+ * rename, so a file seen here is never half-written. `memoDir` is the store's
+ * memo folder; returns the count and bytes removed (or, with `dryRun`, that
+ * would be).
+ */
+export async function pruneMemoTables(memoDir: string, options: { readonly dryRun?: boolean } = {}): Promise<MemoPruneResult> {
+  const dir = join(memoDir, 'roots');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return { files: 0, bytes: 0 };
+    throw error;
+  }
+  let files = 0;
+  let bytes = 0;
+  const gone = new Map<string, Promise<boolean>>();
+  for (const name of names.sort()) {
+    const path = join(dir, name);
+    const facts = await stat(path).catch(() => undefined);
+    if (facts === undefined || !facts.isFile()) continue;
+    const root = await tableRootOf(path, name);
+    if (root !== undefined) {
+      let check = gone.get(root);
+      if (check === undefined) gone.set(root, (check = rootGone(root)));
+      if (!(await check)) continue;
+    }
+    files += 1;
+    bytes += facts.size;
+    if (options.dryRun !== true) await unlink(path).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
+  }
+  return { files, bytes };
+}
+
 /** Files up to this size are read in one call: a stream costs a thread-pool round trip per chunk and per open/close. */
 const WHOLE_READ = 1n << 20n;
 
@@ -122,8 +201,7 @@ export class ContentMemo {
   }
 
   #tablePath(root: string, suffix: string): string {
-    const name = createHash('sha256').update(`root:${root}`).digest('hex');
-    return join(this.#dir, 'roots', `${name}${suffix}`);
+    return join(this.#dir, 'roots', `${tableName(root)}${suffix}`);
   }
 
   #selectionTable(root: string): Promise<SelectionTable> {

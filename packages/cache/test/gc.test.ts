@@ -1,6 +1,6 @@
-import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf, tempName } from '../src/index.js';
+import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf, Store, tempName } from '../src/index.js';
 import { tempStoreEach } from './helpers.js';
 import { writeTestImage } from './image-fixtures.js';
 
@@ -190,6 +190,69 @@ describe('du, prune and verify', () => {
     const result = await temp.store.prune({ all: true, gracePeriodMs: 0, dryRun: true });
     expect(result.removed.blobs).toBe(1);
     expect((await temp.store.du()).blobs.count).toBe(1);
+  });
+
+  it('drops the memo tables of deleted contexts (and foreign files), keeps those whose folder exists', async () => {
+    /** A context with one old file, hashed and remembered as a whole selection: both of its tables written. */
+    const context = async (name: string) => {
+      const root = join(temp.dir, 'contexts', name);
+      mkdirSync(root, { recursive: true });
+      const file = join(root, 'main.py');
+      writeFileSync(file, `print("${name}")`);
+      const t = new Date(Date.now() - 3_600_000);
+      utimesSync(file, t, t);
+      await temp.store.memo.hashFile(file, { root });
+      await temp.store.memo.recordSelection(root, 'f'.repeat(64), `sha256:${'e'.repeat(64)}`);
+      return root;
+    };
+    const kept = await context('kept');
+    await temp.store.memo.flush();
+    const keptNames = readdirSync(join(temp.store.paths.memo, 'roots'));
+    expect(keptNames).toHaveLength(2);
+    const deleted = await context('deleted');
+    const turnedFile = await context('turned-into-a-file');
+    await temp.store.memo.flush();
+    const roots = join(temp.store.paths.memo, 'roots');
+    const all = () => readdirSync(roots).sort();
+    expect(all()).toHaveLength(6);
+    writeFileSync(join(roots, `${'0'.repeat(64)}.json`), 'torn{');
+    writeFileSync(join(roots, `${'1'.repeat(64)}.selections.json`), JSON.stringify({ format: 'strata.memo-selections.v9', root: kept, entries: [] }));
+    // a well-formed table of an existing root filed under another name is never read either
+    const keptTable = keptNames.find((n) => !n.endsWith('.selections.json')) as string;
+    writeFileSync(join(roots, `${'2'.repeat(64)}.json`), readFileSync(join(roots, keptTable)));
+    rmSync(deleted, { recursive: true });
+    rmSync(turnedFile, { recursive: true });
+    writeFileSync(turnedFile, 'now a file');
+    const before = all();
+    const doomed = before.filter((n) => !keptNames.includes(n));
+    expect(doomed).toHaveLength(7);
+    const bytes = doomed.reduce((n, name) => n + statSync(join(roots, name)).size, 0);
+
+    // dry run: counted with their bytes (the store holds nothing else), nothing removed
+    const dry = await temp.store.prune({ dryRun: true });
+    expect(dry.removed.memoTables).toBe(7);
+    expect(dry.reclaimed).toBe(bytes);
+    expect(all()).toEqual(before);
+    const result = await temp.store.prune();
+    expect(result.removed.memoTables).toBe(7);
+    expect(result.reclaimed).toBe(bytes);
+    expect(all()).toEqual(keptNames.sort());
+    // the kept context's tables still answer: its file is not hashed again
+    const reopened = await Store.open(temp.dir);
+    await expect(reopened.memo.hashFile(join(kept, 'main.py'), { root: kept })).resolves.toMatchObject({ memoized: true });
+    await expect(reopened.memo.lookupSelection(kept, 'f'.repeat(64))).resolves.toBe(`sha256:${'e'.repeat(64)}`);
+    // nothing more to do the second time
+    expect((await temp.store.prune()).removed.memoTables).toBe(0);
+  });
+
+  it('counts the bytes of the memo tables it removes', async () => {
+    const roots = join(temp.store.paths.memo, 'roots');
+    mkdirSync(roots, { recursive: true });
+    writeFileSync(join(roots, 'stray.json'), 'x'.repeat(1000));
+    const result = await temp.store.prune();
+    expect(result.removed.memoTables).toBe(1);
+    expect(result.reclaimed).toBe(1000);
+    expect(readdirSync(roots)).toEqual([]);
   });
 
   it('verify finds and repairs damage', async () => {

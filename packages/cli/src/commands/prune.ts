@@ -76,7 +76,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const verb = options.dryRun === true ? 'Would delete' : 'Deleted';
     const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
     io.stdout.write(`${verb} ${plural(r.records, 'cache record')}, ${plural(r.blobs, 'blob')}, ${plural(r.snapshots, 'snapshot')}`);
-    io.stdout.write(r.quarantined > 0 ? `, ${plural(r.quarantined, 'quarantined file')}\n` : '\n');
+    if (r.quarantined > 0) io.stdout.write(`, ${plural(r.quarantined, 'quarantined file')}`);
+    io.stdout.write(r.memoTables > 0 ? `, ${plural(r.memoTables, 'stale memo table')}\n` : '\n');
     if (result.keptRecent > 0) io.stdout.write(`Kept ${plural(result.keptRecent, 'unreferenced blob')} written in the last 5 minutes\n`);
     io.stdout.write(`Total reclaimed space: ${formatBytes(result.reclaimed)}\n`);
     return ExitCode.ok;
