@@ -11,7 +11,7 @@
 // that there is one comparison, not two. Prints cases run, equal, different
 // (case index, seed and the first differences) and failures; exit 1 when a
 // case differs or fails.
-// usage: node bench/fuzz-differential.mjs [--seed 1] [--count 20] [--minutes M] [--keep]
+// usage: node bench/fuzz-differential.mjs [--seed 1] [--count 20] [--minutes M] [--case-timeout S] [--keep]
 //   (after `pnpm run build`; as root; buildah, umoci, skopeo, docker-registry installed;
 //    scripts/test-images run). --minutes stops starting new cases after M minutes.
 import { execFileSync } from 'node:child_process';
@@ -35,6 +35,8 @@ const arg = (name, fallback) => {
 const seed = Number(arg('seed', 1));
 const count = Number(arg('count', 20));
 const minutes = Number(arg('minutes', Infinity));
+/** `--case-timeout S`: a case whose builds take longer is stopped and counted as failed (a hang is a finding too). */
+const caseTimeoutMs = Number(arg('case-timeout', 300)) * 1000;
 const keep = process.argv.includes('--keep');
 /** `--only 7,15`: run just these case indexes of the seed (to replay a finding). */
 const only = arg('only', undefined)?.split(',').map(Number);
@@ -58,7 +60,7 @@ function loadTs(files) {
 const load = loadTs(['differential/harness.ts', 'differential/manifest.ts', 'differential/known-differences.ts', 'support/registry.ts', 'support/token-server.ts']);
 const { Buildah, unpack, layoutConfig } = load('differential/harness.js');
 const { compareManifests, readManifest } = load('differential/manifest.js');
-const { comparableConfig, dropKnownPaths } = load('differential/known-differences.js');
+const { comparableConfig, dropKnownPaths, workdirsOf } = load('differential/known-differences.js');
 const { startRegistry } = load('support/registry.js');
 
 /** mulberry32: a small seeded generator, so a case is reproduced by its seed. */
@@ -172,7 +174,11 @@ try {
     results.run++;
     const t = performance.now();
     try {
-      const [s, p] = await Promise.allSettled([build({ store, context, registry: client, tags: [tag], buildArgs }), buildah.bud({ context, tag, buildArgs })]);
+      const [s, p] = await Promise.allSettled([
+        build({ store, context, registry: client, tags: [tag], buildArgs, signal: AbortSignal.timeout(caseTimeoutMs) }),
+        buildah.bud({ context, tag, buildArgs, timeoutMs: caseTimeoutMs }),
+      ]);
+      if (performance.now() - t >= caseTimeoutMs) throw new Error(`timed out after ${caseTimeoutMs / 1000} s (strata ${s.status}, buildah ${p.status})`);
       if (s.status === 'rejected' && p.status === 'rejected') {
         // both refuse the Dockerfile (COPY onto a file a RUN made, ...): they agree
         results.bothRejected++;
@@ -185,7 +191,7 @@ try {
       await buildah.pushOci(tag, peerLayout);
       const [ours, theirs] = await Promise.all([unpack(store.root, tag, join(work, 'rootfs', `${name}-strata`)), unpack(peerLayout, 'latest', join(work, 'rootfs', `${name}-buildah`))]);
       const ourConfig = await layoutConfig(store.root, tag);
-      const [ourTree, theirTree] = dropKnownPaths(name, readManifest(ours), readManifest(theirs), ourConfig.WorkingDir);
+      const [ourTree, theirTree] = dropKnownPaths(name, readManifest(ours), readManifest(theirs), [...workdirsOf(c.dockerfile), ...(ourConfig.WorkingDir ? [ourConfig.WorkingDir] : [])]);
       const diffs = compareManifests(ourTree, theirTree, ['strata', 'buildah']);
       const a = comparableConfig(ourConfig, 'strata');
       const b = comparableConfig(await buildah.config(tag), 'buildah');

@@ -52,10 +52,14 @@ export function prepareContext(c: DiffCase, dest: string): string {
 export class Buildah {
   constructor(private readonly dir: string) {}
 
-  private async run(args: readonly string[]): Promise<string> {
+  private async run(args: readonly string[], options: { timeoutMs?: number } = {}): Promise<string> {
     const global = ['--root', join(this.dir, 'root'), '--runroot', join(this.dir, 'runroot'), '--storage-driver', 'overlay'];
     try {
-      const { stdout } = await execFileAsync('buildah', [...global, ...args], { maxBuffer: 64 << 20, env: { ...process.env, BUILDAH_LAYERS: 'true' } });
+      const { stdout } = await execFileAsync('buildah', [...global, ...args], {
+        maxBuffer: 64 << 20,
+        env: { ...process.env, BUILDAH_LAYERS: 'true' },
+        ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+      });
       return stdout;
     } catch (error) {
       const e = error as { stdout?: string; stderr?: string; message: string };
@@ -64,12 +68,12 @@ export class Buildah {
   }
 
   /** `buildah bud --layers --isolation chroot` in docker format (HEALTHCHECK, SHELL and ONBUILD exist only there). */
-  async bud(options: { context: string; tag: string; buildArgs: Readonly<Record<string, string>>; target?: string }): Promise<void> {
+  async bud(options: { context: string; tag: string; buildArgs: Readonly<Record<string, string>>; target?: string; timeoutMs?: number }): Promise<void> {
     const args = ['bud', '--layers', '--isolation', 'chroot', '--format', 'docker', '--tls-verify=false', '-t', options.tag];
     for (const [k, v] of Object.entries(options.buildArgs)) args.push('--build-arg', `${k}=${v}`);
     if (options.target !== undefined) args.push('--target', options.target);
     args.push('-f', join(options.context, 'Dockerfile'), options.context);
-    await this.run(args);
+    await this.run(args, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
   }
 
   /** The image's docker-format config (`.config` of the config blob). */

@@ -92,11 +92,12 @@ export function comparableConfig(config: Record<string, unknown>, side: 'strata'
 }
 
 /**
- * A final WORKDIR that no later RUN or COPY used: BuildKit (and strata) create
- * the directory when the WORKDIR step runs (with its parents, owned by the
- * USER in effect); Buildah 1.28 creates it only when a later step needs it, so
- * its image lacks it. Dropped from strata's side: the image's WorkingDir and
- * its ancestors, when Buildah has no entry there.
+ * A WORKDIR that no later RUN or COPY used: BuildKit (and strata) create the
+ * directory when the WORKDIR step runs (with its parents, owned by the USER in
+ * effect); Buildah 1.28 creates it only when a later step needs it, so its
+ * image lacks it. Dropped from strata's side: each WORKDIR the stage went
+ * through (the final one is the image's WorkingDir) and its ancestors, when
+ * Buildah has no entry there.
  */
 export const UNUSED_WORKDIR_WHY = 'Buildah creates a WORKDIR lazily, when a later RUN/COPY runs in it; BuildKit creates it at the WORKDIR step';
 
@@ -128,8 +129,24 @@ export const CASE_DIFFERENCES: readonly CaseDifference[] = [
   { case: 'add-tar', path: '/extract/plain', kind: 'archive-root' },
 ];
 
-/** The two manifests with the listed differences removed. */
-export function dropKnownPaths(caseName: string, strata: Manifest, buildah: Manifest, workingDir: string | undefined): [Manifest, Manifest] {
+/**
+ * The absolute WORKDIRs a single-stage Dockerfile goes through, in order
+ * (relative ones resolved against the one before; no variables).
+ */
+export function workdirsOf(dockerfile: string): string[] {
+  const out: string[] = [];
+  let current = '/';
+  for (const line of dockerfile.split('\n')) {
+    const m = /^\s*WORKDIR\s+(\S+)\s*$/i.exec(line);
+    if (m?.[1] === undefined) continue;
+    current = m[1].startsWith('/') ? m[1] : `${current.replace(/\/$/, '')}/${m[1]}`;
+    out.push(current);
+  }
+  return out;
+}
+
+/** The two manifests with the listed differences removed; `workingDirs` is the image's WorkingDir or every WORKDIR the stage went through. */
+export function dropKnownPaths(caseName: string, strata: Manifest, buildah: Manifest, workingDirs: string | readonly string[] | undefined): [Manifest, Manifest] {
   const ours = new Map(strata);
   const theirs = new Map(buildah);
   for (const known of CASE_DIFFERENCES.filter((k) => k.case === caseName)) {
@@ -148,7 +165,8 @@ export function dropKnownPaths(caseName: string, strata: Manifest, buildah: Mani
     const entry = theirs.get(known.path);
     if (entry !== undefined && !ours.has(known.path) && known.buildahLeaves(entry)) theirs.delete(known.path);
   }
-  if (workingDir !== undefined && workingDir !== '/') {
+  const dirs = workingDirs === undefined ? [] : typeof workingDirs === 'string' ? [workingDirs] : workingDirs;
+  for (const workingDir of dirs) {
     const parts = workingDir.split('/').filter((p) => p !== '');
     for (let i = parts.length; i > 0; i--) {
       const path = `/${parts.slice(0, i).join('/')}`;
