@@ -256,6 +256,8 @@ describe('the ways a user brings a layer in', () => {
     // snapshots hold setuid files and devices of any image: root only
     expect(statSync(join(store.root, 'snapshots-v1')).mode & 0o777).toBe(0o700);
     expect(statSync(store.paths.tmp).mode & 0o777).toBe(0o700);
+    // and so do cache mounts (whatever RUN steps left in them)
+    expect(statSync(store.paths.cacheMounts).mode & 0o777).toBe(0o700);
   });
 
   it('strata load stores an escaping layer by digest only; the build that uses it refuses it', async () => {

@@ -45,6 +45,8 @@ export interface StorePaths {
   readonly repoDigests: string;
   /** Containers: `<id>.json` records and `<id>/` writable layers. */
   readonly containers: string;
+  /** RUN `--mount=type=cache` folders, one per id (and seed); they outlive builds. */
+  readonly cacheMounts: string;
 }
 
 export function storePaths(root: string): StorePaths {
@@ -62,5 +64,6 @@ export function storePaths(root: string): StorePaths {
     snapshotRefs: join(root, 'snapshots-v1', 'refs'),
     repoDigests: join(root, 'repo-digests-v1'),
     containers: join(root, 'containers-v1'),
+    cacheMounts: join(root, 'cache-mounts-v1'),
   };
 }

@@ -84,12 +84,14 @@ export class Store {
     const store = new Store(root, options);
     const p = store.paths;
     try {
-      for (const dir of [p.blobs, p.tmp, p.locks, p.quarantine, p.records, p.memo, p.snapshots, p.snapshotRefs]) {
+      for (const dir of [p.blobs, p.tmp, p.locks, p.quarantine, p.records, p.memo, p.snapshots, p.snapshotRefs, p.cacheMounts]) {
         await mkdir(dir, { recursive: true });
       }
       // Unpacked layers and running steps hold any image's setuid files and
-      // device nodes: only root may reach them (docker keeps /var/lib/docker 0710).
-      if (process.getuid?.() === 0) for (const dir of [dirname(p.snapshots), p.tmp]) await chmod(dir, 0o700);
+      // device nodes, cache mounts what RUN steps left there (package caches,
+      // build trees, tokens a tool wrote): only root may reach them (docker
+      // keeps /var/lib/docker 0710).
+      if (process.getuid?.() === 0) for (const dir of [dirname(p.snapshots), p.tmp, p.cacheMounts]) await chmod(dir, 0o700);
       await store.#createIfAbsent(p.ociLayout, OCI_LAYOUT);
       await store.#createIfAbsent(p.index, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2)}\n`);
       const layout = JSON.parse(await readFile(p.ociLayout, 'utf8')) as { imageLayoutVersion?: unknown };

@@ -102,7 +102,7 @@ async function setupAll(setups: readonly Setup[], scratch: string): Promise<Acti
 /** A cache mount's host folder: by id, and (with from=) by the source it was seeded from. */
 function cacheDir(session: BuildSession, id: string, seed?: { identity: string; source: string }): string {
   const name = seed === undefined ? id : JSON.stringify([id, seed.identity, seed.source]);
-  return join(session.store.root, 'cache-mounts-v1', Buffer.from(name).toString('base64url'));
+  return join(session.store.paths.cacheMounts, Buffer.from(name).toString('base64url'));
 }
 
 async function planMounts(
