@@ -294,7 +294,9 @@ async function startDockerd() {
 // --- cleanup, also on failure and on signals ------------------------------------------
 const buildahDirs = new Set();
 const buildahCli = (dir) => `buildah --root ${q(join(dir, 'root'))} --runroot ${q(join(dir, 'runroot'))} --storage-driver overlay`;
-const buildahReset = (dir) => `${buildahCli(dir)} rm --all >/dev/null 2>&1; ${unmountUnder(dir)}; rm -rf ${q(dir)}`;
+/** Removes buildah's working containers and unmounts its layers (its images stay). */
+const buildahRelease = (dir) => `${buildahCli(dir)} rm --all >/dev/null 2>&1; ${unmountUnder(dir)}`;
+const buildahReset = (dir) => `${buildahRelease(dir)}; rm -rf ${q(dir)}`;
 
 let cleaning;
 function cleanup() {
@@ -314,7 +316,7 @@ function cleanup() {
         // already gone
       }
     }
-    for (const dir of buildahDirs) spawnSync('bash', ['-c', `${buildahReset(dir)}; true`], { stdio: 'ignore' });
+    for (const dir of buildahDirs) spawnSync('bash', ['-c', `${(options.keep ? buildahRelease : buildahReset)(dir)}; true`], { stdio: 'ignore' });
     await stopChild(dockerd, 20_000);
     await stopChild(registry, 5_000);
     spawnSync('bash', ['-c', `${unmountUnder(work)}; true`], { stdio: 'ignore' });
@@ -434,7 +436,7 @@ async function benchContext(kind, services) {
   const runsRan = imported.filter((e) => e.type === 'step-completed' && isRun(e)).length;
   const runsImported = imported.filter((e) => e.type === 'step-cached' && isRun(e) && /^imported from/.test(e.reason ?? '')).length;
   const importedImage = imported.find((e) => e.type === 'build-completed')?.imageId;
-  for (const store of [exportStore, importStore]) rmSync(store, { recursive: true, force: true });
+  if (!options.keep) for (const store of [exportStore, importStore]) rmSync(store, { recursive: true, force: true });
 
   results.noop = await hyperfine(`${kind}: no-op (everything cached)`, [...tools.map((t) => ({ name: t.name, command: t.build })), floor], ['--warmup', '1']);
   results.one = await hyperfine(
@@ -447,9 +449,12 @@ async function benchContext(kind, services) {
     tools.map((t) => ({ name: t.name, prepare: touchAll, command: t.build })),
     ['--warmup', '1'],
   );
-  spawnSync('bash', ['-c', `${buildahReset(buildahDir)}; true`], { stdio: 'ignore' });
-  buildahDirs.delete(buildahDir);
-  rmSync(strataStore, { recursive: true, force: true });
+  // free the disk before the next context (--keep: keep the stores to look into)
+  if (!options.keep) {
+    spawnSync('bash', ['-c', `${buildahReset(buildahDir)}; true`], { stdio: 'ignore' });
+    buildahDirs.delete(buildahDir);
+    rmSync(strataStore, { recursive: true, force: true });
+  }
 
   return report(kind, made, results, { exportEvent, runsRan, runsImported, sameImage: exportedImage !== undefined && exportedImage === importedImage, buildkit: services.buildkit, loads: [startLoad, load()] });
 }
