@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// No-op rebuild of a 2000-file context: strata (this checkout's bin/strata)
+// Rebuilds of a 2000-file context: strata (this checkout's bin/strata)
 // against `buildah bud --layers`, BuildKit (`docker build`, only when a
-// dockerd answers on DOCKER_HOST or /var/run/docker.sock) and a node script
-// that only stats every file of the context (the floor a rebuild can reach).
-// One Dockerfile for all: base image, RUN, COPY of the folder, RUN, ENV, CMD.
-// Every tool builds once (cold, not timed), then hyperfine times the no-op
-// rebuilds; ratios are against the stat script and against the peers.
+// dockerd answers on DOCKER_HOST or /var/run/docker.sock) and, for the no-op
+// scenario, a node script that only stats every file of the context (the
+// floor a rebuild can reach). One Dockerfile for all: base image, RUN, COPY
+// of the folder, RUN, ENV, CMD. Every tool builds once (cold, not timed),
+// then hyperfine times the rebuilds; ratios are against the stat script and
+// against the peers.
 //
-//   node bench/rebuild-noop.mjs [--files 2000] [--runs 10]
+// --scenario noop (default): nothing changed, everything cached.
+// --scenario one-changed: before each timed run (hyperfine --prepare, not
+//   timed) one file of the folder gets new content, so the COPY and the RUN
+//   after it run again and the metadata steps follow.
+// --compare BIN: also time another strata launcher (e.g. an older checkout's
+//   bin/strata) in the same run, with its own store.
+//
+//   node bench/rebuild-noop.mjs [--files 2000] [--runs 10] [--scenario noop|one-changed] [--compare BIN]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,6 +27,13 @@ const opt = (name, fallback) => {
 };
 const FILES = opt('files', 2000);
 const RUNS = opt('runs', 10);
+const text = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : args[i + 1];
+};
+const SCENARIO = text('scenario', 'noop');
+if (!['noop', 'one-changed'].includes(SCENARIO)) throw new Error(`--scenario noop|one-changed, not ${SCENARIO}`);
+const COMPARE = text('compare', undefined);
 const STRATA = resolve(new URL('..', import.meta.url).pathname, 'bin', 'strata');
 const IMAGE_TAR = '/var/cache/strata/test-images/busybox-amd64.oci.tar';
 const base = 'localhost/test/busybox:latest';
@@ -45,11 +60,15 @@ try {
   );
 
   const commands = [];
-  const store = join(work, 'strata-store');
-  sh(`${STRATA} load --name ${base} -i ${IMAGE_TAR} >/dev/null`, { STRATA_ROOT: store });
-  const strata = `STRATA_ROOT=${store} ${STRATA} build -q -t bench/app:1 ${ctx}`;
-  sh(strata);
-  commands.push(['strata', strata]);
+  const strataCommand = (name, bin) => {
+    const store = join(work, `${name}-store`);
+    sh(`${bin} load --name ${base} -i ${IMAGE_TAR} >/dev/null`, { STRATA_ROOT: store });
+    const strata = `STRATA_ROOT=${store} ${bin} build -q -t bench/app:1 ${ctx} >/dev/null`;
+    sh(strata);
+    commands.push([name, strata]);
+  };
+  strataCommand('strata', STRATA);
+  if (COMPARE !== undefined) strataCommand('compare', resolve(COMPARE));
 
   if (has('buildah')) {
     const root = join(work, 'buildah-root');
@@ -68,22 +87,30 @@ try {
       console.log('BuildKit: docker build failed (is the base image loaded under its name?), left out');
     }
   } else console.log('BuildKit: no dockerd answering, left out');
-  commands.push(['stat-only', `node ${statScript}`]);
+  if (SCENARIO === 'noop') commands.push(['stat-only', `node ${statScript}`]);
 
+  // one-changed: a file's content is new before every run (warm-ups included), so every timed build misses the COPY
+  const changed = join(ctx, 'files', 'd7', 'f7.txt');
+  const prepare = SCENARIO === 'one-changed' ? ['--prepare', `sh -c 'date +%s%N > ${changed}'`] : [];
+  const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const json = join(work, 'hyperfine.json');
-  execFileSync('hyperfine', ['-N', '--warmup', '2', '--runs', String(RUNS), '--export-json', json, ...commands.flatMap(([name, cmd]) => ['-n', name, cmd.includes('>') || cmd.includes('=') ? `sh -c '${cmd}'` : cmd])], {
+  execFileSync('hyperfine', ['-N', ...prepare, '--warmup', '2', '--runs', String(RUNS), '--export-json', json, ...commands.flatMap(([name, cmd]) => ['-n', name, cmd.includes('>') || cmd.includes('=') ? `sh -c '${cmd}'` : cmd])], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const results = JSON.parse(readFileSync(json, 'utf8')).results;
   const mean = Object.fromEntries(results.map((r) => [r.command, r.mean]));
   const median = Object.fromEntries(results.map((r) => [r.command, r.median]));
+  // CPU seconds of the command and its children (hyperfine's user + system): steadier than wall time on a shared machine
+  const cpu = Object.fromEntries(results.map((r) => [r.command, r.user + r.system]));
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`no-op rebuild, ${FILES}-file context, ${RUNS} runs each (load average ${load})`);
-  for (const [name] of commands) console.log(`  ${name.padEnd(10)} mean ${mean[name].toFixed(3)} s  median ${median[name].toFixed(3)} s`);
-  const floor = median['stat-only'];
-  console.log(`  strata / stat-only: ${(median.strata / floor).toFixed(2)}x (target <= 2x)`);
-  if (median.buildah !== undefined) console.log(`  strata / buildah:   ${(median.strata / median.buildah).toFixed(2)}`);
-  if (median.buildkit !== undefined) console.log(`  strata / buildkit:  ${(median.strata / median.buildkit).toFixed(2)} (target <= 0.40)`);
+  const title = SCENARIO === 'noop' ? 'no-op rebuild' : 'one file changed';
+  console.log(`${title}, ${FILES}-file context, ${RUNS} runs each (load average before ${loadBefore}, after ${load})`);
+  for (const [name] of commands) console.log(`  ${name.padEnd(10)} mean ${mean[name].toFixed(3)} s  median ${median[name].toFixed(3)} s  cpu ${cpu[name].toFixed(3)} s`);
+  if (SCENARIO === 'noop') console.log(`  strata / stat-only: ${(median.strata / median['stat-only']).toFixed(2)}x (target <= 2x)`);
+  if (median.compare !== undefined) console.log(`  strata / compare:   ${(median.strata / median.compare).toFixed(2)} (cpu ${(cpu.strata / cpu.compare).toFixed(2)})`);
+  if (median.buildah !== undefined) console.log(`  strata / buildah:   ${(median.strata / median.buildah).toFixed(2)} (cpu ${(cpu.strata / cpu.buildah).toFixed(2)})`);
+  const buildkitTarget = SCENARIO === 'noop' ? '<= 0.40' : '<= 1';
+  if (median.buildkit !== undefined) console.log(`  strata / buildkit:  ${(median.strata / median.buildkit).toFixed(2)} (target ${buildkitTarget})`);
 } finally {
   if (existsSync(join(work, 'buildah-root'))) spawnSync('buildah', ['--root', join(work, 'buildah-root'), '--runroot', join(work, 'buildah-run'), '--storage-driver', 'overlay', 'rm', '-a'], { stdio: 'ignore' });
   spawnSync('sh', ['-c', `umount -R ${join(work, 'buildah-root')}/overlay/* 2>/dev/null; true`]);
