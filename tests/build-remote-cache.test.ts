@@ -96,14 +96,15 @@ describe('remote build cache', () => {
       expect(firstId).toMatch(/^sha256:/);
       expect(ran(events)).toEqual(['deps RUN', '1 WORKDIR', '1 COPY', '1 RUN', '1 COPY']);
       const done = exported(events);
-      expect(done).toMatchObject({ records: 5, present: 0 });
+      expect(done).toMatchObject({ records: 5, listings: 2, present: 0 });
       const { stdout } = await execFileAsync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]);
       const manifest = JSON.parse(stdout) as { artifactType?: string; layers: unknown[]; config: { mediaType: string } };
       expect(manifest.artifactType).toBe(CACHE_ARTIFACT_TYPE);
       expect(manifest.config.mediaType).toBe('application/vnd.strata.cache.config.v1+json');
-      // WORKDIR, COPY, RUN and the deps RUN each made a layer; COPY --from /deps.txt made the deps RUN's layer again (same bytes, one blob)
-      expect(manifest.layers).toHaveLength(4);
-      expect(done?.uploaded).toBe(5);
+      // WORKDIR, COPY, RUN and the deps RUN each made a layer; COPY --from /deps.txt made the deps RUN's layer again (same bytes, one blob);
+      // the last layer holds the two COPYs' source listings
+      expect(manifest.layers).toHaveLength(5);
+      expect(done?.uploaded).toBe(6);
     });
 
     it('an empty store builds the same image from it: every step CACHED, no RUN runs', async () => {
@@ -120,7 +121,7 @@ describe('remote build cache', () => {
     it('exporting again uploads no blob', async () => {
       const events = await strataBuild(exporter, '--cache-to', `type=registry,ref=${ref},mode=max`);
       expect(ran(events)).toEqual([]);
-      expect(exported(events)).toMatchObject({ uploaded: 0, present: 5, records: 5 });
+      expect(exported(events)).toMatchObject({ uploaded: 0, present: 6, records: 5 });
     });
 
     it('mode=min exports the final image steps only: the deps stage runs again, the final stage hits', async () => {
@@ -144,13 +145,13 @@ describe('remote build cache', () => {
       const layout = join(dir, 'layout-cache');
       const exporter = await freshStore();
       const first = await strataBuild(exporter, '--cache-to', `type=local,dest=${layout},mode=max`);
-      expect(exported(first)).toMatchObject({ records: 5, uploaded: 5, present: 0 });
+      expect(exported(first)).toMatchObject({ records: 5, uploaded: 6, present: 0 });
       const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { artifactType?: string }[] };
       expect(index.manifests).toHaveLength(1);
       const { stdout } = await execFileAsync('skopeo', ['inspect', '--raw', `oci:${layout}:latest`]);
-      expect((JSON.parse(stdout) as { layers: unknown[] }).layers).toHaveLength(4);
+      expect((JSON.parse(stdout) as { layers: unknown[] }).layers).toHaveLength(5);
       const again = await strataBuild(exporter, '--cache-to', `type=local,dest=${layout},mode=max`);
-      expect(exported(again)).toMatchObject({ uploaded: 0, present: 5 });
+      expect(exported(again)).toMatchObject({ uploaded: 0, present: 6 });
       const imported = await strataBuild(await freshStore(), '--cache-from', `type=local,src=${layout}`);
       expect(ran(imported)).toEqual([]);
       expect(imageId(imported)).toBe(imageId(first));

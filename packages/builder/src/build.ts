@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { diskFullOr, MediaType, tempName, type CacheKey, type CacheRecord, type Descriptor, type Index, type Store } from '@strata/cache';
+import { diskFullOr, MediaType, tempName, type CacheKey, type CacheRecord, type Descriptor, type Index, type KeyInputs, type SourceListing, type Store } from '@strata/cache';
 import { pullImage } from '@strata/registry';
 import {
   expandWord,
@@ -70,6 +70,10 @@ export interface StepCacheScope {
 /** Records from elsewhere (`--cache-from`): a hit brings its layer into the store and its record into the local cache. */
 export interface CacheImportSource {
   lookup(key: CacheKey): Promise<{ readonly record: CacheRecord; readonly source: string } | undefined>;
+  /** For a miss reason when the step position has no last key here: the inputs the imported run of this step had. */
+  previousInputs?(current: KeyInputs): KeyInputs | undefined;
+  /** A COPY/ADD source listing the imports carry, for a miss reason. */
+  sources?(digest: string): Promise<SourceListing | undefined>;
 }
 
 /** A built stage: its image and key, for FROM <stage> and COPY --from. */

@@ -53,6 +53,8 @@ export type BuildEvent =
       readonly destination: string;
       readonly manifestDigest: string;
       readonly records: number;
+      /** COPY/ADD source listings sent with the records (they name the changed file in an importer's miss reason). */
+      readonly listings: number;
       readonly uploaded: number;
       readonly present: number;
       readonly bytesUploaded: number;

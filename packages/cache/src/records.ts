@@ -163,7 +163,7 @@ export class RecordStore {
     return value?.locator === locator && isCacheKey(value.key) ? value.key : undefined;
   }
 
-  /** Remembers the key a step position ran with (written only when a step runs, never on a hit). */
+  /** Remembers the key a step position ran with (written when a step runs or an imported record is adopted, never on a local hit). */
   async setLastKey(locator: string, key: CacheKey): Promise<void> {
     const name = hashName(locator);
     const path = join(this.#steps, name.slice(0, 2), `${name}.json`);

@@ -1,4 +1,4 @@
-import type { CacheRecord, Store } from '@strata/cache';
+import type { CacheRecord, SourceListing, Store } from '@strata/cache';
 import { encodeArtifact, type MountEntry } from './artifact.js';
 import type { BlobOutcome, CacheEndpoint } from './endpoint.js';
 
@@ -8,6 +8,8 @@ export interface CacheExportResult {
   /** Of the artifact manifest written. */
   readonly manifestDigest: string;
   readonly records: number;
+  /** COPY/ADD source listings exported with the records (in the listings blob). */
+  readonly listings: number;
   /** Blobs sent, and blobs the endpoint already had (HEAD check or mount). */
   readonly uploaded: number;
   readonly present: number;
@@ -30,13 +32,31 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 }
 
 /**
- * Exports cache records (and mount tars already in the store) to an endpoint:
- * every blob the endpoint lacks, then the config with the records, then the
- * manifest. Blobs the endpoint has are not sent again, so exporting an
- * unchanged cache uploads nothing but the manifest document.
+ * The source listings the records name, from the store. A record whose
+ * listing is not stored (a step imported before listings were exported, or
+ * a listing removed by hand) goes without: its importer's misses say
+ * "sources changed".
+ */
+async function listingsOf(store: Store, records: readonly CacheRecord[]): Promise<Map<string, SourceListing>> {
+  const out = new Map<string, SourceListing>();
+  for (const r of records) {
+    const digest = r.inputs?.sources;
+    if (digest === undefined || out.has(digest)) continue;
+    const listing = await store.records.getSources(digest);
+    if (listing !== undefined) out.set(digest, listing);
+  }
+  return out;
+}
+
+/**
+ * Exports cache records (and mount tars already in the store, and the source
+ * listings the records name) to an endpoint: every blob the endpoint lacks,
+ * then the config with the records, then the manifest. Blobs the endpoint has
+ * are not sent again, so exporting an unchanged cache uploads nothing but the
+ * manifest document.
  */
 export async function exportCache(store: Store, endpoint: CacheEndpoint, records: readonly CacheRecord[], mounts: readonly MountEntry[] = []): Promise<CacheExportResult> {
-  const artifact = encodeArtifact(records, mounts);
+  const artifact = encodeArtifact(records, mounts, await listingsOf(store, records));
   let uploaded = 0;
   let present = 0;
   let bytesUploaded = 0;
@@ -47,7 +67,8 @@ export async function exportCache(store: Store, endpoint: CacheEndpoint, records
     } else present += 1;
   };
   await eachLimited(artifact.blobs, PARALLEL, async (d) => count(await endpoint.sendFromStore(store, d), d.size));
+  if (artifact.sources !== undefined) count(await endpoint.sendBytes(artifact.sources.descriptor, artifact.sources.bytes), artifact.sources.descriptor.size);
   count(await endpoint.sendBytes(artifact.config.descriptor, artifact.config.bytes), artifact.config.descriptor.size);
   await endpoint.writeManifest(artifact.manifest.descriptor, artifact.manifest.bytes);
-  return { destination: endpoint.name, manifestDigest: artifact.manifest.descriptor.digest, records: records.length, uploaded, present, bytesUploaded };
+  return { destination: endpoint.name, manifestDigest: artifact.manifest.descriptor.digest, records: records.length, listings: artifact.sources?.count ?? 0, uploaded, present, bytesUploaded };
 }

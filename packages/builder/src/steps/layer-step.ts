@@ -45,7 +45,12 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
   }
   if (disabled === undefined) {
     const imported = await session.cacheImport?.lookup(spec.key);
-    if (imported !== undefined) return cachedOutcome(session, state, spec, imported.record, `imported from ${imported.source}`);
+    if (imported !== undefined) {
+      // The import already wrote the record here; the position now has a last key, so the next miss at it
+      // (this machine's next change) is explained against what was imported, with or without --cache-from.
+      if (scope !== undefined) await session.store.records.setLastKey(scope.locator, spec.key);
+      return cachedOutcome(session, state, spec, imported.record, `imported from ${imported.source}`);
+    }
   }
   let listing: Promise<SourceListing> | undefined;
   const sources = spec.sources === undefined ? undefined : () => (listing ??= (spec.sources as () => Promise<SourceListing>)());
@@ -107,16 +112,27 @@ function cachedOutcome(session: BuildSession, state: StageState, spec: LayerStep
   return { state: { ...state, image, key: spec.key, time }, cached: true, reason };
 }
 
-/** Why this step ran: compared with the inputs the same step had when it last ran. */
+/**
+ * Why this step ran: compared with the inputs the same step had when it last
+ * ran (its position's last key), or, when this machine never ran it or met it
+ * through a hit, with the imported record of the same step (`--cache-from`).
+ * A listing missing from the store (a record adopted before listings were
+ * exported) is looked up in the import too.
+ */
 async function missReason(session: BuildSession, locator: string | undefined, spec: LayerStepSpec, sources: (() => Promise<SourceListing>) | undefined): Promise<string> {
   if (locator === undefined || spec.inputs === undefined) return 'not in the cache';
   const lastKey = await session.store.records.lastKey(locator);
   const last = lastKey === undefined ? undefined : await session.store.records.get(lastKey, { touch: false });
-  const previous = last?.inputs;
+  const previous = last?.inputs ?? session.cacheImport?.previousInputs?.(spec.inputs);
   const bothHaveSources = previous?.sources !== undefined && spec.inputs.sources !== undefined && previous.sources !== spec.inputs.sources;
-  const before = bothHaveSources ? await session.store.records.getSources(previous.sources as string) : undefined;
+  const before = bothHaveSources ? await listingOf(session, previous.sources as string) : undefined;
   return explainMiss(previous, spec.inputs, {
     ...(before === undefined ? {} : { previous: before }),
     ...(sources === undefined ? {} : { current: await sources() }),
   });
+}
+
+/** A stored source listing, else one the imports carry. */
+async function listingOf(session: BuildSession, digest: string): Promise<SourceListing | undefined> {
+  return (await session.store.records.getSources(digest)) ?? (await session.cacheImport?.sources?.(digest));
 }

@@ -115,7 +115,7 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
  *     {"type":"step-log","stream":"stdout","text":"compiling",...}
  *     {"type":"step-failed","code":"BUILD_STEP_FAILED","message":"…","durationMs":40,...}
  *     {"type":"warning","code":"CacheSourceEmpty","message":"…"}
- *     {"type":"cache-exported","destination":"reg/app:cache","manifestDigest":"sha256:…","records":5,"uploaded":1,"present":4,"bytesUploaded":2048,"durationMs":90,...}
+ *     {"type":"cache-exported","destination":"reg/app:cache","manifestDigest":"sha256:…","records":5,"listings":2,"uploaded":1,"present":4,"bytesUploaded":2048,"durationMs":90,...}
  *     {"type":"build-completed","imageId":"sha256:…","manifestDigest":"sha256:…","tags":["…"],"durationMs":2100}
  *
  * `reason` on a hit: `inputs unchanged` or `imported from <source>`. On a
