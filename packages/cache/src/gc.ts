@@ -10,7 +10,7 @@ import type { Store } from './store.js';
 import { fsyncDir, isIdentityAlive, tempOwner } from './fs-util.js';
 import { dropRepoDigests } from './repo-digests.js';
 import { inventory, type StoreInventory } from './usage.js';
-import { pruneMemoTables } from './memo.js';
+import { memoUsage, pruneMemoTables } from './memo.js';
 
 export interface PruneOptions {
   /** Remove every cache record (and what only they keep), not only what nothing references. */
@@ -36,7 +36,7 @@ export interface PruneResult {
     readonly snapshots: number;
     readonly quarantined: number;
     readonly temp: number;
-    /** Context memo table files (content and selection memo) of context folders that are gone, or unreadable. */
+    /** Context memo table files (content and selection memo) of context folders that are gone, or unreadable; with `all`, every one. */
     readonly memoTables: number;
   };
   /** Bytes freed (blobs, record files, snapshot contents, memo tables). */
@@ -203,6 +203,9 @@ export async function prune(store: Store, options: PruneOptions = {}): Promise<P
     }
     let memoTables = 0;
     if (options.all === true) {
+      const memo = await memoUsage(store.paths.memo);
+      memoTables = memo.files;
+      reclaimed += memo.bytes;
       if (!dry) await rm(store.paths.memo, { recursive: true, force: true }).then(() => undefined);
     } else {
       // the memo tables of contexts that were deleted would otherwise stay forever (one per root ever built)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { isDigest, type Digest } from './digest.js';
 import { errnoCode } from './errors.js';
 import { writeFileAtomic } from './fs-util.js';
@@ -113,6 +113,34 @@ async function rootGone(root: string): Promise<boolean> {
     const code = errnoCode(error);
     return code === 'ENOENT' || code === 'ENOTDIR';
   }
+}
+
+/**
+ * What `prune --all` removes with the whole memo folder: its context tables
+ * (counted) and the bytes of every memo file (tables and per-path entries).
+ */
+export async function memoUsage(memoDir: string): Promise<MemoPruneResult> {
+  let files = 0;
+  let bytes = 0;
+  const walk = async (dir: string, tables: boolean): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return;
+      throw error;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) await walk(path, e.name === 'roots' && dir === memoDir);
+      else if (e.isFile()) {
+        bytes += (await stat(path).catch(() => undefined))?.size ?? 0;
+        if (tables) files += 1;
+      }
+    }
+  };
+  await walk(memoDir, false);
+  return { files, bytes };
 }
 
 /**

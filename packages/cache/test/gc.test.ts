@@ -245,6 +245,33 @@ describe('du, prune and verify', () => {
     expect((await temp.store.prune()).removed.memoTables).toBe(0);
   });
 
+  it('--all reports the whole memo it removes (tables counted, every byte reclaimed); dry run keeps it', async () => {
+    const root = join(temp.dir, 'ctx');
+    mkdirSync(root);
+    const file = join(root, 'a.txt');
+    writeFileSync(file, 'context bytes');
+    const outside = join(temp.dir, 'outside.txt');
+    writeFileSync(outside, 'not in a context');
+    const t = new Date(Date.now() - 3_600_000);
+    utimesSync(file, t, t);
+    utimesSync(outside, t, t);
+    await temp.store.memo.hashFile(file, { root });
+    await temp.store.memo.recordSelection(root, 'f'.repeat(64), `sha256:${'e'.repeat(64)}`);
+    await temp.store.memo.flush();
+    await temp.store.memo.hashFile(outside);
+    const memoBytes = (dir: string): number =>
+      readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? memoBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size), 0);
+    const bytes = memoBytes(temp.store.paths.memo);
+    const dry = await temp.store.prune({ all: true, dryRun: true });
+    expect(dry.removed.memoTables).toBe(2);
+    expect(dry.reclaimed).toBe(bytes);
+    expect(memoBytes(temp.store.paths.memo)).toBe(bytes);
+    const result = await temp.store.prune({ all: true });
+    expect(result.removed.memoTables).toBe(2);
+    expect(result.reclaimed).toBe(bytes);
+    expect(statSync(temp.store.paths.memo, { throwIfNoEntry: false })).toBeUndefined();
+  });
+
   it('counts the bytes of the memo tables it removes', async () => {
     const roots = join(temp.store.paths.memo, 'roots');
     mkdirSync(roots, { recursive: true });
