@@ -139,19 +139,27 @@ export class RecordStore {
     this.#steps = join(dirname(dir), 'steps');
   }
 
+  #sourcesPath(digest: string): string {
+    const name = hashName(digest);
+    return join(this.#sources, name.slice(0, 2), `${name}.json`);
+  }
+
+  /** True when a listing is stored for a sources digest (a stat, no read: listings of big contexts are big). */
+  async hasSources(digest: string): Promise<boolean> {
+    return stat(this.#sourcesPath(digest)).then(() => true, () => false);
+  }
+
   /** Stores a source listing under its sources digest (once: the same digest is the same listing). */
   async putSources(digest: string, listing: SourceListing): Promise<void> {
-    const name = hashName(digest);
-    const path = join(this.#sources, name.slice(0, 2), `${name}.json`);
-    if (await stat(path).then(() => true, () => false)) return;
+    const path = this.#sourcesPath(digest);
+    if (await this.hasSources(digest)) return;
     await mkdir(dirname(path), { recursive: true });
     await writeFileAtomic(this.#tmp, path, JSON.stringify({ digest, listing }));
   }
 
   /** The listing stored for a sources digest, or undefined. */
   async getSources(digest: string): Promise<SourceListing | undefined> {
-    const name = hashName(digest);
-    const value = await readJsonFile(join(this.#sources, name.slice(0, 2), `${name}.json`));
+    const value = await readJsonFile(this.#sourcesPath(digest));
     const v = value as { digest?: unknown; listing?: unknown } | undefined;
     return v?.digest === digest && typeof v.listing === 'object' && v.listing !== null ? (v.listing as SourceListing) : undefined;
   }

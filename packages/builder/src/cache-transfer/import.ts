@@ -125,7 +125,7 @@ export class CacheImporter {
         await cache.endpoint.fetchInto(this.#store, { mediaType: layer.mediaType, digest: layer.digest, size: layer.size });
       }
       const sources = found.inputs?.sources;
-      if (sources !== undefined && (await this.#store.records.getSources(sources)) === undefined) {
+      if (sources !== undefined && !(await this.#store.records.hasSources(sources))) {
         const listing = (await this.#listingsOf(cache)).get(sources);
         if (listing !== undefined) await this.#store.records.putSources(sources, listing);
       }
