@@ -6,6 +6,7 @@
 // registry on 127.0.0.1 and OCI layout folders; each "machine" is a fresh
 // store with only the base image.
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -195,7 +196,7 @@ describe('miss reasons after --cache-from', () => {
       expect(named).toHaveLength(2);
       const blob = manifest.layers.find((l) => l.mediaType === CACHE_SOURCES_MEDIA_TYPE);
       expect(blob).toBeDefined();
-      const listings = JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', (blob?.digest ?? '').replace('sha256:', '')), 'utf8')) as {
+      const listings = JSON.parse(gunzipSync(readFileSync(join(layout, 'blobs', 'sha256', (blob?.digest ?? '').replace('sha256:', '')))).toString('utf8')) as {
         format: string;
         sources: Record<string, Record<string, string>>;
       };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { isCacheKey, MediaType, parseDigest, type CacheRecord, type Descriptor, type Digest, type Manifest, type SourceListing } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 
@@ -17,14 +18,18 @@ export const CACHE_CONFIG_MEDIA_TYPE = 'application/vnd.strata.cache.config.v1+j
 export const CACHE_MOUNT_MEDIA_TYPE = 'application/vnd.strata.cache.mount.v1.tar+gzip';
 export const CACHE_FORMAT = 'strata.cache.v1';
 /**
- * The source listings blob: `{format, sources: {<sources digest>: listing}}`.
+ * The source listings blob: `{format, sources: {<sources digest>: listing}}`
+ * as gzip JSON (a 2000-file listing is ~88 KB of JSON, ~27 KB gzipped: path
+ * names compress, the per-path digests do not).
  * A layer of its own, with its own format version, rather than a field of the
  * config: the config stays small (every importing build reads it), readers
  * that predate it ignore a layer they do not know, and an artifact without it
  * (written before listings were exported) imports as before, its misses
  * saying only "sources changed".
  */
-export const CACHE_SOURCES_MEDIA_TYPE = 'application/vnd.strata.cache.sources.v1+json';
+export const CACHE_SOURCES_MEDIA_TYPE = 'application/vnd.strata.cache.sources.v1.json+gzip';
+/** Listings larger than this, unpacked, are not read (a blob is verified by digest, not by what it unpacks to). */
+const SOURCES_MAX_BYTES = 256 << 20;
 export const CACHE_SOURCES_FORMAT = 'strata.cache.sources.v1';
 
 /** A RUN --mount=type=cache folder in the artifact. */
@@ -61,7 +66,8 @@ function encodeSources(records: readonly CacheRecord[], listings: ReadonlyMap<st
   if (digests.length === 0) return undefined;
   const sources: Record<string, SourceListing> = {};
   for (const d of digests) sources[d] = listings.get(d) as SourceListing;
-  const bytes = Buffer.from(JSON.stringify({ format: CACHE_SOURCES_FORMAT, sources }));
+  // level 9 and no name/mtime in the header: the same listings give the same bytes (with the same zlib)
+  const bytes = gzipSync(JSON.stringify({ format: CACHE_SOURCES_FORMAT, sources }), { level: 9 });
   return { descriptor: { mediaType: CACHE_SOURCES_MEDIA_TYPE, digest: sha256(bytes), size: bytes.length }, bytes, count: digests.length };
 }
 
@@ -135,14 +141,14 @@ export function sourcesDescriptorOf(manifest: Manifest): Descriptor | undefined 
 
 /**
  * Parses the listings blob. It only explains misses, so a blob of another
- * format version, or entries that are not listings, read as no listings (the
+ * format version, one that does not unpack, or entries that are not listings, read as no listings (the
  * miss then says "sources changed"), never as an error.
  */
 export function decodeSourceListings(bytes: Buffer): Map<string, SourceListing> {
   const out = new Map<string, SourceListing>();
   let value: { format?: unknown; sources?: unknown };
   try {
-    value = JSON.parse(bytes.toString('utf8')) as { format?: unknown; sources?: unknown };
+    value = JSON.parse(gunzipSync(bytes, { maxOutputLength: SOURCES_MAX_BYTES }).toString('utf8')) as { format?: unknown; sources?: unknown };
   } catch {
     return out;
   }

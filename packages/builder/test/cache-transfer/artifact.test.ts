@@ -1,4 +1,5 @@
 import { makeCacheKey, type CacheRecord, type Descriptor, type KeyInputs, type SourceListing, type Store } from '@strata/cache';
+import { gzipSync } from 'node:zlib';
 import { CACHE_SOURCES_FORMAT, CACHE_SOURCES_MEDIA_TYPE, decodeSourceListings, encodeArtifact, sourcesDescriptorOf } from '../../src/cache-transfer/artifact.js';
 import type { CacheEndpoint } from '../../src/cache-transfer/endpoint.js';
 import { CacheImporter } from '../../src/cache-transfer/import.js';
@@ -44,9 +45,12 @@ describe('cache artifact source listings', () => {
   });
 
   it('reads another format version, junk and malformed entries as no listings', () => {
-    expect(decodeSourceListings(Buffer.from('not json')).size).toBe(0);
-    expect(decodeSourceListings(Buffer.from(JSON.stringify({ format: 'strata.cache.sources.v2', sources: { [digest(1)]: { a: 'b' } } }))).size).toBe(0);
-    const mixed = decodeSourceListings(Buffer.from(JSON.stringify({ format: CACHE_SOURCES_FORMAT, sources: { [digest(1)]: { a: 1 }, [digest(2)]: ['x'], [digest(3)]: { ok: 'yes' } } })));
+    expect(decodeSourceListings(Buffer.from('not gzip')).size).toBe(0);
+    expect(decodeSourceListings(gzipSync('not json')).size).toBe(0);
+    // plain JSON is not this format's encoding
+    expect(decodeSourceListings(Buffer.from(JSON.stringify({ format: CACHE_SOURCES_FORMAT, sources: { [digest(1)]: { a: 'b' } } }))).size).toBe(0);
+    expect(decodeSourceListings(gzipSync(JSON.stringify({ format: 'strata.cache.sources.v2', sources: { [digest(1)]: { a: 'b' } } }))).size).toBe(0);
+    const mixed = decodeSourceListings(gzipSync(JSON.stringify({ format: CACHE_SOURCES_FORMAT, sources: { [digest(1)]: { a: 1 }, [digest(2)]: ['x'], [digest(3)]: { ok: 'yes' } } })));
     expect([...mixed.keys()]).toEqual([digest(3)]);
   });
 });
