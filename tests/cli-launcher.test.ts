@@ -62,6 +62,26 @@ describe('bin/strata launcher', () => {
     expect(readFileSync(cacheFile, 'utf8')).not.toBe('not a code cache');
   });
 
+  it('never runs a code cache made from another bundle, even one of the same length', () => {
+    expect(run().stdout.trim()).toContain(version);
+    expect(existsSync(cacheFile)).toBe(true);
+    // a rebuild that changes one character (V8 checks a cache against the source's length only); the
+    // cache stays, as it does when a process started before the rebuild writes its cache at exit
+    const bundle = join(tree, 'packages', 'cli', 'dist', 'bundle', 'strata.cjs');
+    const source = readFileSync(bundle, 'utf8');
+    const other = version.replace(/[0-9]/, (d) => String((Number(d) + 1) % 10));
+    const rebuilt = source.replace(`"${version}"`, `"${other}"`);
+    expect(rebuilt.length).toBe(source.length);
+    expect(rebuilt).not.toBe(source);
+    rmSync(bundle);
+    writeFileSync(bundle, rebuilt);
+    const r = run();
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(`strata version ${other}`);
+    // the cache is now this bundle's: the next run takes it and prints the same
+    expect(run().stdout).toBe(r.stdout);
+  });
+
   it('uses the packages when one was compiled after the bundle, or when STRATA_NO_BUNDLE=1', () => {
     // this tree has no packages/cli/dist/index.js: choosing the packages shows as the launcher's load error
     const fallback = run({ STRATA_NO_BUNDLE: '1' });
