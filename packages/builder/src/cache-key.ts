@@ -94,10 +94,11 @@ export function sourcesDigest(facts: readonly SourceFact[]): string {
 
 export const SELECTION_TAG = 'strata.selection.v1';
 
-/** A selection's stat fingerprint, and the newest mtime among its files (a selection changed in the last instant is not remembered). */
+/** A selection's stat fingerprint, and the newest change among its files (a selection changed in the last instant is not remembered). */
 export interface SelectionFingerprint {
   readonly fingerprint: string;
-  readonly newestMtimeNs: bigint;
+  /** The newest mtime or ctime of its files: a backdated mtime (`tar x`, `cp -p`, `touch -d`) leaves ctime at the change. */
+  readonly newestChangeNs: bigint;
 }
 
 /**
@@ -109,21 +110,22 @@ export interface SelectionFingerprint {
 export function selectionFingerprint(selection: readonly SelectedSource[], options: { normalizePermissions?: boolean } = {}): SelectionFingerprint | undefined {
   // one string, hashed once: thousands of small update() calls cost more than the hashing
   const lines: string[] = [SELECTION_TAG, options.normalizePermissions === true ? 'normalize' : 'as-is'];
-  let newestMtimeNs = 0n;
+  let newestChangeNs = 0n;
   for (const s of selection) {
     for (const e of [s.root, ...s.children]) {
       let line = `${e.hostPath}\0${e.contextPath}\0${e.type}\0${e.mode}\0${e.linkTarget ?? ''}`;
       if (e.type === 'file') {
         const f = e.facts;
         if (f === undefined) return undefined;
-        if (f.mtimeNs > newestMtimeNs) newestMtimeNs = f.mtimeNs;
+        if (f.mtimeNs > newestChangeNs) newestChangeNs = f.mtimeNs;
+        if (f.ctimeNs > newestChangeNs) newestChangeNs = f.ctimeNs;
         line += `\0${f.size}\0${f.mtimeNs}\0${f.ctimeNs}\0${f.ino}\0${f.dev}`;
       }
       lines.push(line);
     }
   }
   const hash = createHash('sha256').update(lines.join('\n'));
-  return { fingerprint: hash.digest('hex'), newestMtimeNs };
+  return { fingerprint: hash.digest('hex'), newestChangeNs };
 }
 
 /**

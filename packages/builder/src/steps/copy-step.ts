@@ -242,8 +242,11 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     const print = root.identity === 'context' && remotes.length === 0 ? selectionFingerprint(selection, { normalizePermissions: normalize }) : undefined;
     let digestOfSources = print === undefined ? undefined : await memo.lookupSelection(contextRoot, print.fingerprint);
     if (digestOfSources === undefined) {
+      // the racy rule measured from before the first read, not after the last: a file read within the
+      // window of its change may change again in the same clock tick, whatever the other files took
+      const readFromNs = BigInt(Date.now()) * 1_000_000n;
       digestOfSources = sourcesDigest(await allFacts());
-      if (print !== undefined && BigInt(Date.now()) * 1_000_000n - print.newestMtimeNs >= RACY_NS) await memo.recordSelection(contextRoot, print.fingerprint, digestOfSources);
+      if (print !== undefined && readFromNs - print.newestChangeNs >= RACY_NS) await memo.recordSelection(contextRoot, print.fingerprint, digestOfSources);
     }
     const canonical = {
       sources,

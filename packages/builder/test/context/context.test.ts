@@ -100,6 +100,6 @@ describe('build context', () => {
     if (file === undefined) throw new Error('no file under src');
     const children = selected.children.map((c) => (c === file ? { ...c, facts: undefined } : c));
     expect(selectionFingerprint([{ root: selected.root, children }])).toBeUndefined();
-    expect(selectionFingerprint([selected])?.newestMtimeNs).toBeGreaterThan(0n);
+    expect(selectionFingerprint([selected])?.newestChangeNs).toBeGreaterThan(0n);
   });
 });
