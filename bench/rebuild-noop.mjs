@@ -15,7 +15,7 @@
 // --compare BIN: also time another strata launcher (e.g. an older checkout's
 //   bin/strata) in the same run, with its own store.
 //
-//   node bench/rebuild-noop.mjs [--files 2000] [--runs 10] [--scenario noop|one-changed] [--compare BIN]
+//   [STRATA_BENCH_DIR=/var/tmp] node bench/rebuild-noop.mjs [--files 2000] [--runs 10] [--scenario noop|one-changed] [--compare BIN]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -38,7 +38,8 @@ const STRATA = resolve(new URL('..', import.meta.url).pathname, 'bin', 'strata')
 const IMAGE_TAR = '/var/cache/strata/test-images/busybox-amd64.oci.tar';
 const base = 'localhost/test/busybox:latest';
 
-const work = mkdtempSync('/dev/shm/strata-bench-noop-');
+// STRATA_BENCH_DIR: where the context and the stores live (default /dev/shm; a disk folder such as /var/tmp counts its writes and fsyncs)
+const work = mkdtempSync(join(process.env.STRATA_BENCH_DIR ?? '/dev/shm', 'strata-bench-noop-'));
 const ctx = join(work, 'ctx');
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const sh = (cmd, env = {}) => execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });

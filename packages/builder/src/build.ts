@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { rmSync, statfsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { diskFullOr, MediaType, tempName, type CacheKey, type CacheRecord, type Descriptor, type Index, type KeyInputs, type SourceListing, type Store } from '@strata/cache';
 import { pullImage } from '@strata/registry';
@@ -447,12 +447,32 @@ async function buildForPlatform(
     return { written, summaries };
   } finally {
     await session.snapshotter.releaseAll();
-    // blocking: the folder holds every upper directory of the build (a COPY's thousands of files), and
-    // Node's asynchronous rm pays a thread-pool round trip per entry (~3x the time of rmSync)
-    rmSync(workDir, { recursive: true, force: true });
+    await removeWorkDir(workDir);
     // the context's memo table: written only when an entry changed (a no-op rebuild writes nothing)
     await options.store.memo.flush();
   }
+}
+
+/** statfs(2)'s f_type of tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Removes the build's temp folder, which holds every upper directory of the
+ * build (a COPY's thousands of files). On tmpfs, where unlink never sleeps,
+ * blocking calls are ~3x faster than Node's asynchronous rm (a thread-pool
+ * round trip per entry: 2000 files, ~35 ms against ~90 ms); on a disk
+ * filesystem unlinks wait on the journal, and the thread pool's overlapping
+ * of those waits wins by more (ext4 under load: ~0.4 s against ~1.5-3.5 s).
+ */
+async function removeWorkDir(dir: string): Promise<void> {
+  let onTmpfs = false;
+  try {
+    onTmpfs = statfsSync(dir).type === TMPFS_MAGIC;
+  } catch {
+    // gone already, or no statfs: the asynchronous way is right everywhere
+  }
+  if (onTmpfs) rmSync(dir, { recursive: true, force: true });
+  else await rm(dir, { recursive: true, force: true });
 }
 
 /** The stages whose steps make the final image: the target and the stages it starts FROM, transitively. */
