@@ -95,4 +95,17 @@ describe('bin/strata launcher', () => {
     expect(stale.stderr).toContain('strata: cannot load the CLI');
     expect(existsSync(cacheFile)).toBe(false);
   });
+
+  it('uses the packages when dependencies were installed after the bundle (the bundle holds their old code)', () => {
+    expect(run().status).toBe(0);
+    // pnpm rewrites node_modules/.pnpm/lock.yaml when an install changes what is installed
+    const lock = join(tree, 'node_modules', '.pnpm', 'lock.yaml');
+    mkdirSync(join(lock, '..'), { recursive: true });
+    writeFileSync(lock, 'lockfileVersion: 9.0\n');
+    const future = new Date(Date.now() + 60_000);
+    utimesSync(lock, future, future);
+    const installed = run();
+    expect(installed.status).toBe(1);
+    expect(installed.stderr).toContain('strata: cannot load the CLI');
+  });
 });
