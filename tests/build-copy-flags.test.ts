@@ -68,6 +68,18 @@ describe('strata build: COPY --parents, --link, --exclude', () => {
     expect([x.mode & 0o7777, x.uid, x.gid]).toEqual([0o750, 0, 0]);
   });
 
+  it('--parents: a kept folder whose mode changed is a miss, not the old layer (its mode is in the key)', async () => {
+    mkdirSync(join(context, 'modes/kept'), { recursive: true });
+    writeFileSync(join(context, 'modes/kept/f.txt'), 'f\n');
+    chmodSync(join(context, 'modes/kept'), 0o755);
+    const text = `FROM ${base}\nCOPY --parents modes/kept/f.txt /m/\n`;
+    await buildText(text);
+    chmodSync(join(context, 'modes/kept'), 0o700);
+    const { tag, events } = await buildText(text);
+    expect(events.flatMap((e) => (e.type === 'step-cached' ? [e.instruction.text] : []))).toEqual([]);
+    expect(statSync(join(unpack(tag), 'm/modes/kept')).mode & 0o7777).toBe(0o700);
+  });
+
   it('--parents with a /./ pivot, wildcards, ** and a folder source', async () => {
     const { tag } = await buildText(
       [

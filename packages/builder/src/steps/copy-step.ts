@@ -215,7 +215,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       }));
     // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
-    const selection = locals.map((l) => l.source);
+    // --parents writes the folders it keeps with their modes from the context: keyed as sources too
+    const selection = locals.flatMap((l): SelectedSource[] => [...(l.parents?.folders ?? []).map((folder) => ({ root: folder, children: [] })), l.source]);
     let facts: SourceFact[] | undefined;
     const allFacts = async (): Promise<SourceFact[]> => {
       if (facts !== undefined) return facts;
