@@ -54,6 +54,19 @@ describe('bin/strata launcher', () => {
     expect(readFileSync(cacheFile).equals(written)).toBe(true);
   });
 
+  it('a build rewrites a cache a lighter command made (what a run compiled is what the cache holds)', () => {
+    const madeBy = () => readFileSync(cacheFile, 'latin1').split('\n')[1];
+    run();
+    expect(madeBy()).toBe('made-by other');
+    // a build that fails at once still compiled the build command's code
+    const build = spawnSync(process.execPath, [join(tree, 'bin', 'strata'), 'build', join(tree, 'no-such-context')], { encoding: 'utf8', env: { ...process.env, STRATA_ROOT: join(tree, 'store') } });
+    expect(build.status).not.toBe(0);
+    expect(madeBy()).toBe('made-by build');
+    const written = readFileSync(cacheFile);
+    run();
+    expect(readFileSync(cacheFile).equals(written)).toBe(true);
+  });
+
   it('replaces a corrupt code cache and still runs', () => {
     writeFileSync(cacheFile, 'not a code cache');
     const r = run();
