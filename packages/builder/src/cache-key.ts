@@ -109,7 +109,8 @@ export interface SelectionFingerprint {
  */
 export function selectionFingerprint(selection: readonly SelectedSource[], options: { normalizePermissions?: boolean } = {}): SelectionFingerprint | undefined {
   // one string, hashed once: thousands of small update() calls cost more than the hashing
-  const lines: string[] = [SELECTION_TAG, options.normalizePermissions === true ? 'normalize' : 'as-is'];
+  // the digest it stands for is a SOURCES_TAG digest: a new way of computing that one is a new fingerprint too
+  const lines: string[] = [SELECTION_TAG, SOURCES_TAG, options.normalizePermissions === true ? 'normalize' : 'as-is'];
   let newestChangeNs = 0n;
   for (const s of selection) {
     for (const e of [s.root, ...s.children]) {
