@@ -77,6 +77,12 @@ export async function updateIndexFile<T>(
   options: IndexFileOptions,
   change: (index: Index) => { index: Index | undefined; result: T },
 ): Promise<T> {
+  // A change that changes nothing (tagging what the name already points at: a
+  // cached rebuild) needs no lock: deciding it on a consistent snapshot (the
+  // index is only ever replaced by rename) is the same as deciding it under
+  // the lock at the moment of the read. Saves a lock file and token per build.
+  const unlocked = change(await readIndexFile(options.indexPath));
+  if (unlocked.index === undefined) return unlocked.result;
   for (;;) {
     const outcome = await withLock(options.lockPath, options.tmp, async (lock) => {
       const current = await readIndexFile(options.indexPath);

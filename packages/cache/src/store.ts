@@ -1,4 +1,4 @@
-import { chmod, link, mkdir, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
@@ -91,7 +91,9 @@ export class Store {
       // device nodes, cache mounts what RUN steps left there (package caches,
       // build trees, tokens a tool wrote): only root may reach them (docker
       // keeps /var/lib/docker 0710).
-      if (process.getuid?.() === 0) for (const dir of [dirname(p.snapshots), p.tmp, p.cacheMounts]) await chmod(dir, 0o700);
+      if (process.getuid?.() === 0) {
+        for (const dir of [dirname(p.snapshots), p.tmp, p.cacheMounts]) if (((await stat(dir)).mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+      }
       await store.#createIfAbsent(p.ociLayout, OCI_LAYOUT);
       await store.#createIfAbsent(p.index, `${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2)}\n`);
       const layout = JSON.parse(await readFile(p.ociLayout, 'utf8')) as { imageLayoutVersion?: unknown };
@@ -106,6 +108,8 @@ export class Store {
 
   /** Creates a file with this content unless it exists (link(2) never overwrites). */
   async #createIfAbsent(path: string, content: string): Promise<void> {
+    // the common case, an existing store: no temp file written and unlinked (two journal writes on a disk) at every open
+    if ((await stat(path).catch(() => undefined))?.isFile() === true) return;
     const tmp = join(this.paths.tmp, tempName('file'));
     await writeFile(tmp, content, { flag: 'wx' });
     try {
