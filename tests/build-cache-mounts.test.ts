@@ -4,17 +4,17 @@
 // canonical modes so that different umasks share cache.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Store } from '@strata/cache';
 import { build, type BuildEvent } from '@strata/builder';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
+import { strataBuildJson } from './support/cli-json.js';
 
 const execFileAsync = promisify(execFile);
 jest.setTimeout(240_000);
 
-const STRATA = resolve(__dirname, '..', 'bin', 'strata');
 const base = 'localhost/test/busybox:latest';
 
 let dir: string;
@@ -51,10 +51,7 @@ describe('--cache-to ...,mounts=true', () => {
       `FROM ${base}\nARG V=1\nRUN --mount=type=cache,target=/var/cache/demo,id=demo sh -c 'echo "run $V" >> /var/cache/demo/log && cp /var/cache/demo/log /seen'\n`,
     );
     const ref = `${registry.host}/cache/mounts:ci`;
-    const strata = async (root: string, ...args: string[]) => {
-      const { stdout } = await execFileAsync(STRATA, ['build', '--progress=json', ...args, context], { env: { PATH: process.env.PATH, HOME: dir, STRATA_ROOT: root } });
-      return stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string; uploaded?: number; id?: string });
-    };
+    const strata = (root: string, ...args: string[]) => strataBuildJson([...args, context], { PATH: process.env.PATH, HOME: dir, STRATA_ROOT: root });
     const laptop = await freshStore();
     const exported = await strata(laptop, '--cache-to', `type=registry,ref=${ref},mounts=true`);
     // the RUN layer, the mount tar and the config

@@ -1,26 +1,15 @@
 // Why a step hit or missed the cache, as --progress=json reports it, and
 // --no-cache-filter: real builds (runc over overlayfs) in a store on tmpfs,
 // through this worktree's bin/strata.
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { Store } from '@strata/cache';
 import { loadTestImage, testImage } from './support/test-images.js';
+import { strataBuildJson, type JsonEvent } from './support/cli-json.js';
 
-const execFileAsync = promisify(execFile);
 jest.setTimeout(180_000);
 
-const STRATA = resolve(__dirname, '..', 'bin', 'strata');
 const base = 'localhost/test/busybox:latest';
-
-interface JsonEvent {
-  type: string;
-  stage?: string;
-  index?: number;
-  instruction?: { text: string };
-  reason?: string;
-}
 
 describe('cache reasons in --progress=json, --no-cache-filter', () => {
   let dir: string;
@@ -50,13 +39,7 @@ COPY --from=deps /deps.txt /deps.txt
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function strataBuild(...extra: string[]): Promise<JsonEvent[]> {
-    const { stdout } = await execFileAsync(STRATA, ['build', '--progress=json', '-t', 'localhost/test/reasons:1', ...extra, context], { env, maxBuffer: 1 << 24 });
-    return stdout
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as JsonEvent);
-  }
+  const strataBuild = (...extra: string[]): Promise<JsonEvent[]> => strataBuildJson(['-t', 'localhost/test/reasons:1', ...extra, context], env);
 
   /** `<stage> <KEYWORD>` -> `hit|miss: reason` for the layer steps. */
   function outcomes(events: JsonEvent[]): Record<string, string> {

@@ -7,29 +7,17 @@
 // store with only the base image.
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { Store } from '@strata/cache';
 import { CACHE_SOURCES_FORMAT, CACHE_SOURCES_MEDIA_TYPE } from '@strata/builder';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
+import { strataBuildJson, type JsonEvent } from './support/cli-json.js';
 
-const execFileAsync = promisify(execFile);
 jest.setTimeout(240_000);
 
-const STRATA = resolve(__dirname, '..', 'bin', 'strata');
 const base = 'localhost/test/busybox:latest';
-
-interface JsonEvent {
-  type: string;
-  stage?: string;
-  instruction?: { text: string };
-  reason?: string;
-  imageId?: string;
-  listings?: number;
-}
 
 // a non-final stage with a COPY of its own: mode=min exports the final stage's records only, and their listings only
 const dockerfile = `
@@ -85,11 +73,7 @@ describe('miss reasons after --cache-from', () => {
 
   async function strataBuild(root: string, context: string, ...extra: string[]): Promise<JsonEvent[]> {
     const env = { PATH: process.env.PATH, HOME: dir, STRATA_ROOT: root };
-    const { stdout } = await execFileAsync(STRATA, ['build', '--progress=json', '-t', 'localhost/test/reasons:1', ...extra, context], { env, maxBuffer: 1 << 24 });
-    return stdout
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as JsonEvent);
+    return strataBuildJson(['-t', 'localhost/test/reasons:1', ...extra, context], env);
   }
 
   /** `<stage> <KEYWORD>` -> `hit|miss: reason` for the layer steps. */

@@ -4,30 +4,18 @@
 // running a step. Through this worktree's bin/strata; skopeo reads what was exported.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Store } from '@strata/cache';
 import { CACHE_ARTIFACT_TYPE } from '@strata/builder';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
+import { STRATA, strataBuildJson, type JsonEvent } from './support/cli-json.js';
 
 const execFileAsync = promisify(execFile);
 jest.setTimeout(240_000);
 
-const STRATA = resolve(__dirname, '..', 'bin', 'strata');
 const base = 'localhost/test/busybox:latest';
-
-interface JsonEvent {
-  type: string;
-  stage?: string;
-  index?: number;
-  instruction?: { text: string };
-  reason?: string;
-  imageId?: string;
-  uploaded?: number;
-  present?: number;
-  records?: number;
-}
 
 const dockerfile = `
 FROM ${base} AS deps
@@ -70,11 +58,7 @@ describe('remote build cache', () => {
 
   async function strataBuild(root: string, ...extra: string[]): Promise<JsonEvent[]> {
     const env = { PATH: process.env.PATH, HOME: dir, STRATA_ROOT: root };
-    const { stdout } = await execFileAsync(STRATA, ['build', '--progress=json', '-t', 'localhost/test/remote:1', ...extra, context], { env, maxBuffer: 1 << 24 });
-    return stdout
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as JsonEvent);
+    return strataBuildJson(['-t', 'localhost/test/remote:1', ...extra, context], env);
   }
 
   const imageId = (events: JsonEvent[]) => events.find((e) => e.type === 'build-completed')?.imageId;
