@@ -19,10 +19,11 @@
 // FOLDER defaults to a new folder under /var/tmp (a disk, like a real store);
 // it is removed at the end. BuildKit needs `apt-get install docker.io`; it is
 // skipped, with the reason printed, when dockerd does not start.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startDockerd } from './lib/dockerd.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const strata = join(repo, 'bin', 'strata');
@@ -106,39 +107,11 @@ builders.push({
 });
 
 // BuildKit: dockerd (Debian's docker.io) with a temp data-root; its own 20.10 CLI speaks to it
-let dockerd;
 const dockerDir = join(root, 'docker');
-const dockerSock = join(dockerDir, 'docker.sock');
-const docker = `DOCKER_BUILDKIT=1 /usr/bin/docker -H unix://${dockerSock}`;
-async function startDockerd() {
-  if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) return 'dockerd is not installed (apt-get install docker.io)';
-  mkdirSync(dockerDir, { recursive: true });
-  const log = join(dockerDir, 'dockerd.log');
-  dockerd = spawn(
-    '/usr/sbin/dockerd',
-    ['--iptables=false', '--ip6tables=false', '--bridge=none', '--data-root', join(dockerDir, 'data'), '--exec-root', join(dockerDir, 'exec'), '--pidfile', join(dockerDir, 'dockerd.pid'), '-H', `unix://${dockerSock}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  dockerd.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
-  for (let i = 0; i < 120; i++) {
-    if (dockerd.exitCode !== null) return `dockerd exited (${dockerd.exitCode}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
-    if (spawnSync('/usr/bin/docker', ['-H', `unix://${dockerSock}`, 'version'], { stdio: 'ignore' }).status === 0) {
-      writeFileSync(log, stderr);
-      return undefined;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return `dockerd did not answer within 60 s: ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
-}
-
+let dockerd;
 async function stopDockerd() {
-  if (dockerd === undefined || dockerd.exitCode !== null) return;
-  const exited = new Promise((r) => dockerd.once('exit', r));
-  dockerd.kill('SIGTERM');
-  const timer = setTimeout(() => dockerd.kill('SIGKILL'), 20_000);
-  await exited;
-  clearTimeout(timer);
+  if (dockerd?.stop === undefined) return;
+  await dockerd.stop();
   sh(`${unmountUnder(dockerDir)}; true`);
 }
 
@@ -147,21 +120,23 @@ const files = makeContext();
 console.log(`context: ${files} files (${sh(`du -sh ${q(join(context, 'app'))} | cut -f1`).trim()}) + a 6-step Dockerfile with file churn; ${runs} runs each; under ${root}`);
 
 if (withBuildkit) {
-  const reason = await startDockerd();
-  if (reason === undefined) {
+  dockerd = await startDockerd(dockerDir);
+  if (dockerd.error === undefined) {
+    const docker = `DOCKER_BUILDKIT=1 ${dockerd.docker}`;
+    writeFileSync(join(dockerDir, 'dockerd.log'), dockerd.log());
     // the base image goes into dockerd from the local files: strata saves it as a docker-archive
     const archive = join(root, 'busybox.docker.tar');
     sh(`STRATA_ROOT=${q(join(root, 'export-store'))} ${q(strata)} load -q -i ${q(busybox.archive)} --name ${BASE} && STRATA_ROOT=${q(join(root, 'export-store'))} ${q(strata)} save --format docker -o ${q(archive)} ${BASE}`);
-    sh(`/usr/bin/docker -H unix://${dockerSock} load -q -i ${q(archive)} >/dev/null`);
+    sh(`${dockerd.docker} load -q -i ${q(archive)} >/dev/null`);
     builders.push({
       name: 'buildkit',
       cold: `${docker} rmi -f bench/app:1 >/dev/null 2>&1; ${docker} builder prune -af >/dev/null`,
       // --network host: dockerd runs with --bridge=none, and RUN needs no network here
       build: `${docker} build --network host -q -t bench/app:1 --build-arg BASE=${BASE} ${q(context)} >/dev/null`,
     });
-    console.log(`BuildKit: dockerd ${sh(`/usr/bin/docker -H unix://${dockerSock} version -f '{{.Server.Version}}'`).trim()} (data-root under ${dockerDir})`);
+    console.log(`BuildKit: dockerd ${sh(`${dockerd.docker} version -f '{{.Server.Version}}'`).trim()} (data-root under ${dockerDir})`);
   } else {
-    console.log(`BuildKit skipped: ${reason}`);
+    console.log(`BuildKit skipped: ${dockerd.error}`);
   }
 } else {
   console.log('BuildKit skipped: --no-buildkit');

@@ -16,14 +16,11 @@
 //    scripts/test-images run). --minutes stops starting new cases after M minutes.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
+import { loadTestModules } from './lib/load-ts.mjs';
 
-const repo = new URL('..', import.meta.url).pathname;
-const require = createRequire(import.meta.url);
-const ts = require('typescript');
 const { Store } = await import('../packages/cache/dist/index.js');
 const { build } = await import('../packages/builder/dist/index.js');
 const { RegistryClient } = await import('../packages/registry/dist/index.js');
@@ -43,21 +40,7 @@ const only = arg('only', undefined)?.split(',').map(Number);
 
 const work = mkdtempSync(join(process.env.STRATA_BENCH_DIR ?? '/dev/shm', 'strata-fuzz-diff-'));
 
-/** The TypeScript harness files as CommonJS in `work/ts`, required from there. */
-function loadTs(files) {
-  const out = join(work, 'ts');
-  mkdirSync(join(out, 'differential'), { recursive: true });
-  mkdirSync(join(out, 'support'), { recursive: true });
-  writeFileSync(join(out, 'package.json'), '{"type":"commonjs"}');
-  for (const file of files) {
-    const { outputText } = ts.transpileModule(readFileSync(join(repo, 'tests', file), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-    });
-    writeFileSync(join(out, file.replace(/\.ts$/, '.js')), outputText);
-  }
-  return (file) => require(join(out, file));
-}
-const load = loadTs(['differential/harness.ts', 'differential/manifest.ts', 'differential/known-differences.ts', 'support/registry.ts', 'support/token-server.ts']);
+const load = loadTestModules(join(work, 'ts'), ['differential/harness.ts', 'differential/manifest.ts', 'differential/known-differences.ts', 'support/registry.ts', 'support/token-server.ts']);
 const { Buildah, unpack, layoutConfig } = load('differential/harness.js');
 const { compareManifests, readManifest } = load('differential/manifest.js');
 const { comparableConfig, dropKnownPaths, workdirsOf } = load('differential/known-differences.js');

@@ -37,10 +37,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startDockerd } from './lib/dockerd.mjs';
+import { loadTestModules } from './lib/load-ts.mjs';
 
 // --- options ------------------------------------------------------------------------
 const usage = 'usage: node bench/incremental.mjs [--runs N] [--contexts small|large|both] [--no-buildkit] [--keep]';
@@ -201,95 +202,11 @@ function makeContext(dir, kind) {
 }
 
 // --- services: registry and dockerd -------------------------------------------------
-async function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function stopChild(child, graceMs) {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
+// the tests' registry (tests/support/registry.ts: docker-registry on 127.0.0.1), its storage on the measured disk
+const { startRegistry } = loadTestModules(join(work, 'ts'), ['support/registry.ts', 'support/token-server.ts'])('support/registry.js');
 let registry;
-const registryDir = join(work, 'registry');
-/** docker-registry (distribution 2.8) on 127.0.0.1 with filesystem storage on the same disk; config as tests/support/registry.ts writes it. */
-async function startRegistry() {
-  mkdirSync(join(registryDir, 'storage'), { recursive: true });
-  const port = await freePort();
-  const config = join(registryDir, 'config.yml');
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${JSON.stringify(join(registryDir, 'storage'))}`,
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      `  addr: "127.0.0.1:${port}"`,
-      `  secret: ${JSON.stringify(createHash('sha256').update(String(Math.random())).digest('hex').slice(0, 32))}`,
-      '',
-    ].join('\n'),
-  );
-  let log = '';
-  registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  registry.stdout.on('data', (c) => (log = (log + c).slice(-4000)));
-  registry.stderr.on('data', (c) => (log = (log + c).slice(-4000)));
-  for (let i = 0; i < 150; i++) {
-    if (registry.exitCode !== null) throw new Error(`docker-registry exited (${registry.exitCode}):\n${log}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await res.arrayBuffer();
-      if (res.status === 200) return `127.0.0.1:${port}`;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`docker-registry did not answer on 127.0.0.1:${port} within 15 s:\n${log}`);
-}
-
-let dockerd;
 const dockerDir = join(work, 'docker');
-const dockerSock = join(dockerDir, 'docker.sock');
-/** Debian's dockerd (BuildKit) with a temp data-root and its own socket; returns why it cannot run, or undefined. */
-async function startDockerd() {
-  if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) return 'dockerd is not installed (apt-get install docker.io)';
-  mkdirSync(dockerDir, { recursive: true });
-  dockerd = spawn(
-    '/usr/sbin/dockerd',
-    ['--iptables=false', '--ip6tables=false', '--bridge=none', '--data-root', join(dockerDir, 'data'), '--exec-root', join(dockerDir, 'exec'), '--pidfile', join(dockerDir, 'dockerd.pid'), '-H', `unix://${dockerSock}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  dockerd.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
-  const tail = () => stderr.trim().split('\n').slice(-3).join(' | ');
-  for (let i = 0; i < 120; i++) {
-    if (dockerd.exitCode !== null) return `dockerd exited (${dockerd.exitCode}): ${tail()}`;
-    if (spawnSync('/usr/bin/docker', ['-H', `unix://${dockerSock}`, 'version'], { stdio: 'ignore' }).status === 0) return undefined;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return `dockerd did not answer within 60 s: ${tail()}`;
-}
+let dockerd;
 
 // --- cleanup, also on failure and on signals ------------------------------------------
 const buildahDirs = new Set();
@@ -317,8 +234,8 @@ function cleanup() {
       }
     }
     for (const dir of buildahDirs) spawnSync('bash', ['-c', `${(options.keep ? buildahRelease : buildahReset)(dir)}; true`], { stdio: 'ignore' });
-    await stopChild(dockerd, 20_000);
-    await stopChild(registry, 5_000);
+    await dockerd?.stop?.();
+    await registry?.stop();
     spawnSync('bash', ['-c', `${unmountUnder(work)}; true`], { stdio: 'ignore' });
     if (options.keep) console.log(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
@@ -370,12 +287,12 @@ async function benchContext(kind, services) {
   const strataBuild = (store, ...extra) => [...strataEnv(store), 'build', '-q', '-t', TAG, '--build-arg', `BASE=${BASE}`, ...extra, context];
   const freshStore = (store) => `rm -rf ${q(store)}\nSTRATA_ROOT=${q(store)} ${q(strata)} load -q -i ${q(busybox.archive)} --name ${BASE} >/dev/null`;
   const cacheRef = `${services.registry}/bench/cache:1`;
-  const emptyRegistry = `rm -rf ${q(join(registryDir, 'storage', 'docker'))}`;
+  const emptyRegistry = `rm -rf ${q(join(registry.storageDir, 'docker'))}`;
 
   const buildahDir = join(dir, 'buildah');
   buildahDirs.add(buildahDir);
   const buildah = buildahCli(buildahDir);
-  const docker = `/usr/bin/docker -H unix://${dockerSock}`;
+  const docker = dockerd?.docker;
 
   const tools = [
     {
@@ -513,19 +430,21 @@ function report(kind, made, results, extra) {
 const startLoad = load();
 try {
   console.log(`strata ${strata}; work folder ${work}; ${options.runs} runs; load average at start ${startLoad}`);
-  const services = { registry: await startRegistry(), buildkit: false };
+  registry = await startRegistry({ auth: 'none', parentDir: work });
+  const services = { registry: registry.host, buildkit: false };
   console.log(`registry: docker-registry on ${services.registry}`);
   if (options.buildkit) {
-    const reason = await startDockerd();
+    dockerd = await startDockerd(dockerDir);
+    const reason = dockerd.error;
     if (reason === undefined) {
       // the base image goes into dockerd from the local files: strata saves it as a docker-archive
       const exportStore = join(work, 'base-export-store');
       const archive = join(work, 'busybox.docker.tar');
       sh(`STRATA_ROOT=${q(exportStore)} ${q(strata)} load -q -i ${q(busybox.archive)} --name ${BASE} >/dev/null && STRATA_ROOT=${q(exportStore)} ${q(strata)} save --format docker -o ${q(archive)} ${BASE}`);
-      sh(`/usr/bin/docker -H unix://${dockerSock} load -q -i ${q(archive)} >/dev/null`);
+      sh(`${dockerd.docker} load -q -i ${q(archive)} >/dev/null`);
       rmSync(exportStore, { recursive: true, force: true });
       services.buildkit = true;
-      console.log(`BuildKit: dockerd ${sh(`/usr/bin/docker -H unix://${dockerSock} version -f '{{.Server.Version}}'`).trim()} (data-root under ${dockerDir})`);
+      console.log(`BuildKit: dockerd ${sh(`${dockerd.docker} version -f '{{.Server.Version}}'`).trim()} (data-root under ${dockerDir})`);
     } else {
       console.log(`BuildKit skipped: ${reason}`);
     }
@@ -534,7 +453,7 @@ try {
   }
   const tables = [];
   for (const kind of options.contexts === 'both' ? ['small', 'large'] : [options.contexts]) tables.push(await benchContext(kind, services));
-  console.log(`\n## Results (${new Date().toISOString()}; buildah ${sh('buildah --version').trim().split(' ')[2]}${services.buildkit ? `, dockerd ${sh(`/usr/bin/docker -H unix://${dockerSock} version -f '{{.Server.Version}}'`).trim()}` : ''}, hyperfine -N, /var/tmp)`);
+  console.log(`\n## Results (${new Date().toISOString()}; buildah ${sh('buildah --version').trim().split(' ')[2]}${services.buildkit ? `, dockerd ${sh(`${dockerd.docker} version -f '{{.Server.Version}}'`).trim()}` : ''}, hyperfine -N, /var/tmp)`);
   console.log(`load average at start ${startLoad}, at end ${load()}\n`);
   console.log(tables.join('\n\n'));
 } finally {

@@ -27,6 +27,8 @@ export interface RegistryUser {
 
 export interface StartRegistryOptions {
   auth?: RegistryAuthMode;
+  /** The folder its temp dir (config, storage) is made in: /dev/shm by default; a benchmark puts it on the disk it measures. */
+  parentDir?: string;
   /** Users for basic/token modes; default one user, see DEFAULT_USER. */
   users?: RegistryUser[];
   /** Token mode: actions anonymous requests get (default ['pull']; never push). */
@@ -277,7 +279,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       throw new Error('docker-registry is not installed: run scripts/bootstrap (Debian package docker-registry)');
     }
   }
-  const root = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const root = options.parentDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
   // A port picked by freePort() can be taken before the registry binds it: retry.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
