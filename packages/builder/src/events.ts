@@ -1,4 +1,5 @@
 import type { SourceLocation } from '@strata/parser';
+import type { CacheExportResult } from './cache-transfer/export.js';
 
 /** The instruction a step event is about. */
 export interface StepInstruction {
@@ -47,19 +48,8 @@ export type BuildEvent =
   | { readonly type: 'export-completed'; readonly timestamp: number; readonly output: string; readonly targets: readonly { readonly target: string; readonly digest: string }[]; readonly durationMs: number }
   | { readonly type: 'cache-mount-restored'; readonly timestamp: number; readonly id: string; readonly source: string; readonly size: number }
   | { readonly type: 'cache-imported'; readonly timestamp: number; readonly source: string; readonly records: number; readonly mounts: number }
-  | {
-      readonly type: 'cache-exported';
-      readonly timestamp: number;
-      readonly destination: string;
-      readonly manifestDigest: string;
-      readonly records: number;
-      /** COPY/ADD source listings sent with the records (they name the changed file in an importer's miss reason). */
-      readonly listings: number;
-      readonly uploaded: number;
-      readonly present: number;
-      readonly bytesUploaded: number;
-      readonly durationMs: number;
-    }
+  /** One `--cache-to` export: what it sent (`CacheExportResult`) and how long it took. */
+  | ({ readonly type: 'cache-exported'; readonly timestamp: number; readonly durationMs: number } & CacheExportResult)
   | { readonly type: 'build-completed'; readonly timestamp: number; readonly imageId: string; readonly manifestDigest: string; readonly tags: readonly string[]; readonly durationMs: number };
 
 export type BuildEventType = BuildEvent['type'];
