@@ -57,24 +57,52 @@ export interface HashFileResult {
   readonly memoized: boolean;
 }
 
-/** One build context's memo: every entry under one root, in one file. */
-interface MemoTable {
-  readonly path: string;
-  readonly entries: Map<string, MemoEntry>;
-  dirty: boolean;
-}
-
 const TABLE_FORMAT = 'strata.memo-table.v1';
 const SELECTIONS_FORMAT = 'strata.memo-selections.v1';
 /** Selection digests kept per context root, newest last: enough for every COPY of a few Dockerfiles and their recent edits. */
 const SELECTIONS_KEPT = 256;
 
-/** One build context's selection memo: fingerprint of a COPY selection's stat facts → digest of its contents. */
-interface SelectionTable {
-  readonly path: string;
-  readonly entries: Map<string, string>;
-  dirty: boolean;
+/**
+ * One of a build context's table files, read once and written whole at
+ * `flush()` when changed: the content memo (`<name>.json`: path -> entry) or
+ * the selection memo (`<name>.selections.json`: fingerprint -> digest).
+ */
+interface RootTable<V> extends WrittenTable {
+  readonly entries: Map<string, V>;
 }
+
+/** What `flush()` needs of a table, whatever its entries. */
+interface WrittenTable {
+  readonly root: string;
+  readonly path: string;
+  readonly format: string;
+  dirty: boolean;
+  /** The file's `entries` array. */
+  rows(): unknown[];
+}
+
+/** How one kind of table file is named and laid out. */
+interface TableKind<V> {
+  readonly suffix: string;
+  readonly format: string;
+  /** A row of the file's `entries` as a key and value, or undefined for a malformed row (dropped). */
+  readonly read: (row: unknown) => [string, V] | undefined;
+  readonly rows: (entries: Map<string, V>) => unknown[];
+}
+
+const CONTENT_TABLE: TableKind<MemoEntry> = {
+  suffix: '.json',
+  format: TABLE_FORMAT,
+  read: (row) => (typeof (row as MemoEntry | null)?.path === 'string' ? [(row as MemoEntry).path, row as MemoEntry] : undefined),
+  rows: (entries) => [...entries.values()],
+};
+
+const SELECTION_TABLE: TableKind<string> = {
+  suffix: '.selections.json',
+  format: SELECTIONS_FORMAT,
+  read: (row) => (Array.isArray(row) && typeof row[0] === 'string' && typeof row[1] === 'string' ? [row[0], row[1]] : undefined),
+  rows: (entries) => [...entries],
+};
 
 /** A context root's table file name (without suffix): the sha256 of `root:<root>`. */
 function tableName(root: string): string {
@@ -90,8 +118,9 @@ export interface MemoPruneResult {
 
 /** Why a file under roots/ is kept or goes: the root it serves, or undefined for a file that is no table of this version. */
 async function tableRootOf(path: string, name: string): Promise<string | undefined> {
-  const suffix = name.endsWith('.selections.json') ? '.selections.json' : name.endsWith('.json') ? '.json' : undefined;
-  if (suffix === undefined) return undefined;
+  // the selection table first: its suffix ends in the content table's
+  const kind = [SELECTION_TABLE, CONTENT_TABLE].find((k) => name.endsWith(k.suffix));
+  if (kind === undefined) return undefined;
   let value: { format?: unknown; root?: unknown };
   try {
     value = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; root?: unknown };
@@ -99,10 +128,9 @@ async function tableRootOf(path: string, name: string): Promise<string | undefin
     if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
     throw error;
   }
-  const format = suffix === '.json' ? TABLE_FORMAT : SELECTIONS_FORMAT;
-  if (typeof value !== 'object' || value === null || value.format !== format || typeof value.root !== 'string') return undefined;
+  if (typeof value !== 'object' || value === null || value.format !== kind.format || typeof value.root !== 'string') return undefined;
   // a table stored under another root's name is never read (the loader checks `root`): foreign too
-  return `${tableName(value.root)}${suffix}` === name ? value.root : undefined;
+  return `${tableName(value.root)}${kind.suffix}` === name ? value.root : undefined;
 }
 
 /** True when the context folder a table serves is gone (or is no folder any more); unknown (EACCES…) counts as present. */
@@ -211,50 +239,43 @@ export async function hashFileContent(file: string, size?: bigint): Promise<Dige
 export class ContentMemo {
   readonly #dir: string;
   readonly #tmp: string;
-  readonly #tables = new Map<string, Promise<MemoTable>>();
-  readonly #selections = new Map<string, Promise<SelectionTable>>();
+  readonly #tables = new Map<string, Promise<RootTable<MemoEntry>>>();
+  readonly #selections = new Map<string, Promise<RootTable<string>>>();
 
   constructor(dir: string, tmp: string) {
     this.#dir = dir;
     this.#tmp = tmp;
   }
 
-  #table(root: string): Promise<MemoTable> {
-    let table = this.#tables.get(root);
+  /** A root's table of one kind, read at its first use in this process. */
+  #open<V>(cache: Map<string, Promise<RootTable<V>>>, kind: TableKind<V>, root: string): Promise<RootTable<V>> {
+    let table = cache.get(root);
     if (table === undefined) {
-      table = this.#loadTable(root);
-      this.#tables.set(root, table);
+      table = this.#load(kind, root);
+      cache.set(root, table);
     }
     return table;
   }
 
-  #tablePath(root: string, suffix: string): string {
-    return join(this.#dir, 'roots', `${tableName(root)}${suffix}`);
-  }
-
-  #selectionTable(root: string): Promise<SelectionTable> {
-    let table = this.#selections.get(root);
-    if (table === undefined) {
-      table = this.#loadSelections(root);
-      this.#selections.set(root, table);
-    }
-    return table;
-  }
-
-  async #loadSelections(root: string): Promise<SelectionTable> {
-    const path = this.#tablePath(root, '.selections.json');
-    const entries = new Map<string, string>();
+  async #load<V>(kind: TableKind<V>, root: string): Promise<RootTable<V>> {
+    const path = join(this.#dir, 'roots', `${tableName(root)}${kind.suffix}`);
+    const entries = new Map<string, V>();
     try {
       const value = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; root?: unknown; entries?: unknown };
-      if (value.format === SELECTIONS_FORMAT && value.root === root && Array.isArray(value.entries)) {
-        for (const e of value.entries as unknown[]) {
-          if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string') entries.set(e[0], e[1]);
+      if (value.format === kind.format && value.root === root && Array.isArray(value.entries)) {
+        for (const row of value.entries as unknown[]) {
+          const entry = kind.read(row);
+          if (entry !== undefined) entries.set(entry[0], entry[1]);
         }
       }
     } catch (error) {
       if (errnoCode(error) !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
     }
-    return { path, entries, dirty: false };
+    return { root, path, format: kind.format, entries, dirty: false, rows: () => kind.rows(entries) };
+  }
+
+  #table(root: string): Promise<RootTable<MemoEntry>> {
+    return this.#open(this.#tables, CONTENT_TABLE, root);
   }
 
   /**
@@ -265,12 +286,12 @@ export class ContentMemo {
    * file facts, so any change to any of them is a different fingerprint.
    */
   async lookupSelection(root: string, fingerprint: string): Promise<string | undefined> {
-    return (await this.#selectionTable(root)).entries.get(fingerprint);
+    return (await this.#open(this.#selections, SELECTION_TABLE, root)).entries.get(fingerprint);
   }
 
   /** Remembers a selection's digest (written at `flush()`); the caller skips selections with a file changed in the last two seconds. */
   async recordSelection(root: string, fingerprint: string, digest: string): Promise<void> {
-    const table = await this.#selectionTable(root);
+    const table = await this.#open(this.#selections, SELECTION_TABLE, root);
     table.entries.delete(fingerprint);
     table.entries.set(fingerprint, digest);
     for (const old of table.entries.keys()) {
@@ -280,34 +301,14 @@ export class ContentMemo {
     table.dirty = true;
   }
 
-  async #loadTable(root: string): Promise<MemoTable> {
-    const path = this.#tablePath(root, '.json');
-    const entries = new Map<string, MemoEntry>();
-    try {
-      const value = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; root?: unknown; entries?: unknown };
-      if (value.format === TABLE_FORMAT && value.root === root && Array.isArray(value.entries)) {
-        for (const e of value.entries as MemoEntry[]) if (typeof e?.path === 'string') entries.set(e.path, e);
-      }
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
-    }
-    return { path, entries, dirty: false };
-  }
-
   /** Writes the context tables that changed since they were read (one atomic file each). */
   async flush(): Promise<void> {
-    for (const [root, pending] of this.#tables) {
+    const tables: Promise<WrittenTable>[] = [...this.#tables.values(), ...this.#selections.values()];
+    for (const pending of tables) {
       const table = await pending;
       if (!table.dirty) continue;
       await mkdir(join(table.path, '..'), { recursive: true });
-      await writeFileAtomic(this.#tmp, table.path, JSON.stringify({ format: TABLE_FORMAT, root, entries: [...table.entries.values()] }));
-      table.dirty = false;
-    }
-    for (const [root, pending] of this.#selections) {
-      const table = await pending;
-      if (!table.dirty) continue;
-      await mkdir(join(table.path, '..'), { recursive: true });
-      await writeFileAtomic(this.#tmp, table.path, JSON.stringify({ format: SELECTIONS_FORMAT, root, entries: [...table.entries] }));
+      await writeFileAtomic(this.#tmp, table.path, JSON.stringify({ format: table.format, root: table.root, entries: table.rows() }));
       table.dirty = false;
     }
   }
