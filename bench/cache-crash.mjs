@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { Store, MediaType } = await import('../packages/cache/dist/index.js');
+const { Store, MediaType, verifyStore } = await import('../packages/cache/dist/index.js');
 const WORKER = join(here, '..', 'tests', 'support', 'cache-worker.mjs');
 
 const trials = Number(process.argv[2] ?? 200);
@@ -87,7 +87,7 @@ for (let trial = 0; trial < trials; trial++) {
   let swept = 0;
   const store = await Store.open(root, { lockTimeoutMs: 10_000, onEvent: (e) => { if (e.type === 'tmp-swept') swept += e.count; if (e.type === 'lock-broken') stats.lockTakeovers += 1; } });
   if (swept > 0) stats.midWrite += 1;
-  const report = await store.verify();
+  const report = await verifyStore(store);
   if (!report.ok) fail(`verify: ${JSON.stringify(report.problems)}`);
   for (const [ref, digest] of tagged) {
     const d = await store.resolve(ref);

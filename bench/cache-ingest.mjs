@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-const { Store, MediaType } = await import('../packages/cache/dist/index.js');
+const { Store, MediaType, diskUsage, pruneStore } = await import('../packages/cache/dist/index.js');
 
 const mib = Number(process.argv[2] ?? 512);
 const rounds = Number(process.argv[3] ?? 5);
@@ -77,10 +77,10 @@ try {
     spawnSync('du', ['-sb', blobsDir]);
     duPeer.push(performance.now() - t);
     t = performance.now();
-    await store.du();
+    await diskUsage(store);
     duOurs.push(performance.now() - t);
   }
-  const du = await store.du();
+  const du = await diskUsage(store);
   console.log(`\ndu on ${count} blobs (filled in ${fmt(fill)}; median of ${rounds})`);
   console.log(`  du -sb blobs/      ${fmt(median(duPeer))}`);
   console.log(`  strata du()        ${fmt(median(duOurs))}  (images ${du.images.count}, unreferenced ${du.unreferenced.count})`);
@@ -95,7 +95,7 @@ try {
   spawnSync('sh', ['-c', `xargs -0 rm -f < ${join(work, 'doomed.txt')}`]);
   const prunePeer = performance.now() - t;
   t = performance.now();
-  const result = await store.prune({ gracePeriodMs: 0 });
+  const result = await pruneStore(store, { gracePeriodMs: 0 });
   const pruneOurs = performance.now() - t;
   console.log(`\nprune on ${count} blobs`);
   console.log(`  xargs rm (same ${doomed.length} files)  ${fmt(prunePeer)}`);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '@strata/cache';
+import { Store, pruneStore } from '@strata/cache';
 import { CACHE_SOURCES_FORMAT, CACHE_SOURCES_MEDIA_TYPE } from '@strata/builder';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
@@ -142,9 +142,9 @@ describe('miss reasons after --cache-from', () => {
 
       // prune keeps the listings the kept records name; --all takes records and listings together
       const store = await Store.open(b);
-      await store.prune({ gracePeriodMs: 0 });
+      await pruneStore(store, { gracePeriodMs: 0 });
       expect(listingFiles(b).length).toBeGreaterThanOrEqual(3);
-      await store.prune({ all: true, gracePeriodMs: 0 });
+      await pruneStore(store, { all: true, gracePeriodMs: 0 });
       expect(listingFiles(b)).toEqual([]);
     });
 

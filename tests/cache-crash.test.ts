@@ -5,7 +5,7 @@
 // Needs the built package (`pnpm run build`); bench/cache-crash.mjs runs more trials.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MediaType, parseCacheKey, Store, type Digest } from '@strata/cache';
+import { MediaType, parseCacheKey, Store, verifyStore, type Digest } from '@strata/cache';
 import { CACHE_DIST, checkImage, reported, startWorker, tempStoreRoot, writeTarLayers } from './support/cache-harness.js';
 
 const TRIALS_PER_MODE = Number(process.env.STRATA_CRASH_TRIALS ?? 6);
@@ -54,7 +54,7 @@ describe('store crash safety (SIGKILL during writes)', () => {
         let swept = 0;
         const store = await Store.open(root, { lockTimeoutMs: 10_000, onEvent: (e) => (swept += e.type === 'tmp-swept' ? e.count : 0) });
         if (swept > 0) midWrite += 1;
-        const report = await store.verify();
+        const report = await verifyStore(store);
         expect({ trial, problems: report.problems }).toEqual({ trial, problems: [] });
         // Every image tagged before the kill, in this trial or an earlier one, is intact.
         for (const [ref, digest] of tagged) expect(await checkImage(store, ref, digest)).toEqual([]);

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { digestOf, MediaType, parseDiffId, Store, type Descriptor } from '@strata/cache';
+import { digestOf, MediaType, parseDiffId, Store, verifyStore, type Descriptor } from '@strata/cache';
 import { tempStoreRoot } from './support/cache-harness.js';
 
 function run(cmd: string, args: string[]): string {
@@ -96,7 +96,7 @@ describe('skopeo and umoci read the store', () => {
     const snap = await store.snapshots.unpack({ layer, diffId: parseDiffId(diffId) });
     expect(readFileSync(join(snap.path, 'bin', 'busybox')).equals(readFileSync('/bin/busybox'))).toBe(true);
     expect(existsSync(join(snap.path, 'bin', 'sh'))).toBe(true);
-    expect((await store.verify()).problems).toEqual([]);
+    expect((await verifyStore(store)).problems).toEqual([]);
   });
 
   it('a blob corrupted on disk is refused by digest', async () => {
@@ -108,7 +108,7 @@ describe('skopeo and umoci read the store', () => {
     await expect(store.readBlob(layer.digest)).rejects.toMatchObject({ code: 'CACHE_INTEGRITY', expected: layer.digest, found: digestOf(bytes) });
     // Never served again: the damaged copy is in quarantine.
     await expect(store.getBlob(layer.digest)).rejects.toMatchObject({ code: 'CACHE_BLOB_NOT_FOUND' });
-    const report = await store.verify();
+    const report = await verifyStore(store);
     expect(report.problems.map((p) => `${p.kind} ${p.subject}`)).toEqual(
       expect.arrayContaining(['missing-blob docker.io/library/busybox:1.0', 'missing-blob 127.0.0.1:5000/test/busybox:1.0']),
     );

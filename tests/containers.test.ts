@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Store, type Manifest } from '@strata/cache';
+import { Store, pruneStore, type Manifest } from '@strata/cache';
 import { startRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
 
@@ -281,7 +281,7 @@ describe('strata run, ps, start, rm, commit', () => {
     const store = await Store.open(root);
     const record = await store.containers.find('user');
     for (const t of await store.images()) await store.untag(t.ref);
-    await store.prune({ all: true, gracePeriodMs: 0 });
+    await pruneStore(store, { all: true, gracePeriodMs: 0 });
     const kept = await store.imageBlobs(record.manifest);
     expect(kept.missing).toEqual([]);
     for (const digest of kept.blobs.keys()) expect(await store.statBlob(digest)).toBeDefined();
@@ -296,7 +296,7 @@ describe('strata run, ps, start, rm, commit', () => {
     // once the container is gone, prune may take its image
     await ok(['rm', 'user']);
     await ok(['rmi', 'localhost/test/after-prune:1']);
-    const result = await store.prune({ all: true, gracePeriodMs: 0 });
+    const result = await pruneStore(store, { all: true, gracePeriodMs: 0 });
     expect(result.removed.blobs).toBeGreaterThan(0);
     expect((await store.imageBlobs(record.manifest)).missing).toContain(record.manifest.digest);
   });

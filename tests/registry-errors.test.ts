@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '@strata/cache';
+import { Store, verifyStore } from '@strata/cache';
 import { main } from '@strata/cli';
 import { parseReference, RegistryClient } from '@strata/registry';
 import { memoryIo } from '../packages/cli/test/memory-io.js';
@@ -34,7 +34,7 @@ describe('strata pull errors', () => {
     const store = await Store.open(root);
     expect(await store.images()).toEqual([]);
     expect(readdirSync(store.paths.tmp)).toEqual([]);
-    expect((await store.verify()).ok).toBe(true);
+    expect((await verifyStore(store)).ok).toBe(true);
   }
 
   beforeAll(async () => {

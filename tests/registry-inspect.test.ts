@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '@strata/cache';
+import { Store, pruneStore, verifyStore } from '@strata/cache';
 import { main } from '@strata/cli';
 import { parseReference, RegistryClient } from '@strata/registry';
 import { memoryIo } from '../packages/cli/test/memory-io.js';
@@ -162,10 +162,10 @@ describe('strata inspect of pulled and pushed images, against skopeo', () => {
     const store = await Store.open(root);
     const file = join(store.paths.repoDigests, `${amd64.manifestDigest.slice(7)}.json`);
     expect(existsSync(file)).toBe(true);
-    await store.prune({ gracePeriodMs: 0 });
+    await pruneStore(store, { gracePeriodMs: 0 });
     expect(existsSync(file)).toBe(false);
     // the multi-platform pull's record is kept: its image is still tagged
     expect(await store.repoDigests(arm64.manifestDigest as never)).toEqual([`${registry.host}/lib/multi@${indexDigest}`]);
-    expect((await store.verify()).ok).toBe(true);
+    expect((await verifyStore(store)).ok).toBe(true);
   });
 });

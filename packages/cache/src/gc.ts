@@ -124,7 +124,7 @@ function liveSnapshots(snapshots: SnapshotInfo[], roots: Set<ChainId>, held: Set
  * context memo tables of deleted context folders (`all`: the whole memo).
  * One prune runs at a time per store (a lock); writers are not blocked.
  */
-export async function prune(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
+export async function pruneStore(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
   return withLock(join(store.paths.locks, 'gc.lock'), store.paths.tmp, async () => {
     const now = options.now ?? Date.now();
     const grace = options.gracePeriodMs ?? DEFAULT_GRACE_MS;

@@ -58,12 +58,12 @@ export {
   type ContainerVolume,
   type NewContainer,
 } from './containers.js';
-export { SnapshotStore, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
+export { SNAPSHOT_OVERLAY_MARK, SnapshotStore, type AdoptOptions, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
 export { isTarHeader } from './archive/tar-io.js';
 export { DEFAULT_MAX_LAYER_SIZE, extractLayer, maxLayerSizeFromEnv, safeEntryPath, type ExtractOptions, type Unpacked } from './unpack.js';
-export { DEFAULT_GRACE_MS, type PruneOptions, type PruneResult } from './gc.js';
-export type { DiskUsage, UsageBucket } from './usage.js';
-export type { VerifyOptions, VerifyProblem, VerifyProblemKind, VerifyResult } from './verify.js';
+export { DEFAULT_GRACE_MS, pruneStore, type PruneOptions, type PruneResult } from './gc.js';
+export { diskUsage, type DiskUsage, type UsageBucket } from './usage.js';
+export { verifyStore, type VerifyOptions, type VerifyProblem, type VerifyProblemKind, type VerifyResult } from './verify.js';
 export {
   ArchiveErrors, CONTAINERD_NAME_ANNOTATION, exportImages, familiarName, importArchive, importImages, importLayout, importRootfs,
   listImages, readImage, readIndexOf, saveImages, splitName,

@@ -18,9 +18,6 @@ import { SnapshotStore } from './snapshots.js';
 import { maxLayerSizeFromEnv } from './unpack.js';
 import { detachMount, mountsUnder } from './mounts.js';
 import { ContainerStore } from './containers.js';
-import { prune, type PruneOptions, type PruneResult } from './gc.js';
-import { diskUsage, type DiskUsage } from './usage.js';
-import { verify, type VerifyOptions, type VerifyResult } from './verify.js';
 
 /** What the store reports while it works. Plain JSON values, so a renderer can print them as NDJSON. */
 export type StoreEvent =
@@ -46,6 +43,8 @@ const OCI_LAYOUT = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`;
  * The strata store: an OCI image layout (blobs + index.json tags) with cache
  * records, the context hash memo and unpacked snapshots beside it. Every
  * method is safe to call from several processes on one root at once.
+ * Maintenance takes a store and lives beside it: pruneStore (gc.ts),
+ * diskUsage (usage.ts), verifyStore (verify.ts).
  */
 export class Store {
   readonly root: string;
@@ -358,22 +357,5 @@ export class Store {
 
   deleteCacheRecord(key: CacheKey): Promise<boolean> {
     return this.records.delete(key);
-  }
-
-  // ---- maintenance ---------------------------------------------------------
-
-  /** Removes what no tag references; see PruneOptions. */
-  prune(options?: PruneOptions): Promise<PruneResult> {
-    return prune(this, options);
-  }
-
-  /** Disk usage by kind. */
-  du(): Promise<DiskUsage> {
-    return diskUsage(this);
-  }
-
-  /** Re-hashes every blob, checks tags, records and snapshots; `repair` fixes what can be fixed. */
-  verify(options?: VerifyOptions): Promise<VerifyResult> {
-    return verify(this, options);
   }
 }

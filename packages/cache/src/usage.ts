@@ -123,8 +123,8 @@ async function folderUsage(dir: string): Promise<UsageBucket> {
 }
 
 /** Disk usage of the store by kind. */
-export async function diskUsage(store: Store, inv?: StoreInventory): Promise<DiskUsage> {
-  const i = inv ?? (await inventory(store));
+export async function diskUsage(store: Store): Promise<DiskUsage> {
+  const i = await inventory(store);
   let imageSize = 0;
   for (const digest of i.imageBlobs) imageSize += i.blobs.get(digest)?.size ?? 0;
   const cacheBlobs = new Set<Digest>();

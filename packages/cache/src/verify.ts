@@ -66,7 +66,7 @@ async function hashFile(path: string): Promise<{ digest: string; size: number }>
 }
 
 /** Re-hashes every blob and checks every tag, record and snapshot; optionally repairs. */
-export async function verify(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyStore(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
   const repair = options.repair === true;
   const problems: VerifyProblem[] = [];
   const p = store.paths;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainIdsOf, type NewContainer } from '../src/index.js';
+import { chainIdsOf, pruneStore, type NewContainer } from '../src/index.js';
 import { tempStoreEach } from './helpers.js';
 import { writeTestImage, type TestImage } from './image-fixtures.js';
 
@@ -71,13 +71,13 @@ describe('containers in the store', () => {
     const c = await temp.store.containers.create(input(image, 'keeper'));
     const old = new Date(Date.now() - 3_600_000);
     for (const name of readdirSync(join(temp.dir, 'blobs', 'sha256'))) utimesSync(join(temp.dir, 'blobs', 'sha256', name), old, old);
-    const kept = await temp.store.prune({ gracePeriodMs: 0 });
+    const kept = await pruneStore(temp.store, { gracePeriodMs: 0 });
     expect(kept.removed).toMatchObject({ blobs: 0, snapshots: 0 });
     for (const d of [image.manifest, image.config, ...image.layers]) expect(await temp.store.hasBlob(d.digest)).toBe(true);
 
     await temp.store.containers.remove(c.id);
     for (const name of readdirSync(join(temp.dir, 'blobs', 'sha256'))) utimesSync(join(temp.dir, 'blobs', 'sha256', name), old, old);
-    const gone = await temp.store.prune({ gracePeriodMs: 0 });
+    const gone = await pruneStore(temp.store, { gracePeriodMs: 0 });
     expect(gone.removed).toMatchObject({ blobs: 4, snapshots: 2 });
   });
 });

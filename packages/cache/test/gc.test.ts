@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf, Store, tempName } from '../src/index.js';
+import { chainIdsOf, digestHex, makeCacheKey, MediaType, parseDiffId, digestOf, Store, tempName, diskUsage, pruneStore, verifyStore } from '../src/index.js';
 import { tempStoreEach } from './helpers.js';
 import { writeTestImage } from './image-fixtures.js';
 
@@ -26,7 +26,7 @@ describe('du, prune and verify', () => {
     const image = await writeTestImage(temp.store, [[{ name: 'a', body: 'aaaa' }]], 'app:1');
     await cacheLayer('step');
     await temp.store.putBlob('stray');
-    const du = await temp.store.du();
+    const du = await diskUsage(temp.store);
     expect(du.images.count).toBe(1);
     expect(du.images.size).toBe(image.manifest.size + image.config.size + image.layers[0]!.size);
     expect(du.cache.count).toBe(1);
@@ -41,14 +41,14 @@ describe('du, prune and verify', () => {
     const old = await temp.store.putBlob('old stray');
     age(join(temp.dir, 'blobs', 'sha256'), 3_600_000);
     const recent = await temp.store.putBlob('recent stray');
-    const result = await temp.store.prune();
+    const result = await pruneStore(temp.store);
     expect(result.removed).toMatchObject({ blobs: 1, records: 0 });
     expect(result.keptRecent).toBe(1);
     expect(await temp.store.hasBlob(old.digest)).toBe(false);
     expect(await temp.store.hasBlob(recent.digest)).toBe(true);
     expect(await temp.store.hasBlob(cached.digest)).toBe(true);
     expect(await temp.store.hasBlob(image.layers[0]!.digest)).toBe(true);
-    expect((await temp.store.verify()).ok).toBe(true);
+    expect((await verifyStore(temp.store)).ok).toBe(true);
   });
 
   it('--all drops the cache; an untagged image goes too', async () => {
@@ -56,7 +56,7 @@ describe('du, prune and verify', () => {
     const kept = await writeTestImage(temp.store, [[{ name: 'b', body: 'b' }]], 'app:2');
     const cached = await cacheLayer('step');
     await temp.store.untag('app:1');
-    const result = await temp.store.prune({ all: true, gracePeriodMs: 0 });
+    const result = await pruneStore(temp.store, { all: true, gracePeriodMs: 0 });
     expect(result.removed.records).toBe(1);
     expect(result.removed.blobs).toBe(4);
     expect(await temp.store.hasBlob(cached.digest)).toBe(false);
@@ -77,7 +77,7 @@ describe('du, prune and verify', () => {
       utimesSync(r.path, t, t);
     }
     const perRecord = records[0]!.size + 'layer a'.length;
-    const result = await temp.store.prune({ keepStorage: perRecord * 2 + 1, gracePeriodMs: 0 });
+    const result = await pruneStore(temp.store, { keepStorage: perRecord * 2 + 1, gracePeriodMs: 0 });
     expect(result.removed.records).toBe(1);
     expect(await temp.store.getCacheRecord(a.key)).toBeUndefined();
     expect(await temp.store.getCacheRecord(b.key)).toBeDefined();
@@ -91,7 +91,7 @@ describe('du, prune and verify', () => {
     const path = (await temp.store.records.list()).records.find((r) => r.record.key === a.key)!.path;
     const t = new Date(Date.now() - 48 * 3_600_000);
     utimesSync(path, t, t);
-    const result = await temp.store.prune({ until: 24 * 3_600_000 });
+    const result = await pruneStore(temp.store, { until: 24 * 3_600_000 });
     expect(result.removed.records).toBe(1);
     expect(await temp.store.getCacheRecord(a.key)).toBeUndefined();
     expect(await temp.store.getCacheRecord(b.key)).toBeDefined();
@@ -107,13 +107,13 @@ describe('du, prune and verify', () => {
     const held = await writeTestImage(temp.store, [[{ name: 'd', body: 'd' }]]);
     const mine = await temp.store.snapshots.unpack({ layer: held.layers[0]! });
     await temp.store.snapshots.acquire(mine.chainId, 'build 7');
-    const result = await temp.store.prune({ gracePeriodMs: 0 });
+    const result = await pruneStore(temp.store, { gracePeriodMs: 0 });
     expect(result.removed.snapshots).toBe(1);
     expect(await temp.store.snapshots.get(loose.chainId)).toBeUndefined();
     expect(await temp.store.snapshots.get(mine.chainId)).toBeDefined();
     expect(await temp.store.snapshots.get(chains[1]!)).toBeDefined();
     expect(await temp.store.snapshots.get(chains[0]!)).toBeDefined();
-    const du = await temp.store.du();
+    const du = await diskUsage(temp.store);
     expect(du.snapshots.count).toBe(3);
   });
 
@@ -130,7 +130,7 @@ describe('du, prune and verify', () => {
     const mine = tempName('build');
     await temp.store.snapshots.acquire(live, mine);
     await temp.store.snapshots.acquire(container, 'container:0123abcd');
-    const result = await temp.store.prune({ gracePeriodMs: 0 });
+    const result = await pruneStore(temp.store, { gracePeriodMs: 0 });
     expect(result.removed.snapshots).toBe(1);
     expect(await temp.store.snapshots.get(dead)).toBeUndefined();
     expect(await temp.store.snapshots.holders(dead)).toEqual([]);
@@ -150,14 +150,14 @@ describe('du, prune and verify', () => {
     await temp.store.records.setLastKey('stage 0 step 1', kept);
     await temp.store.records.setLastKey('stage 0 step 2', dropped);
     await temp.store.records.delete(dropped);
-    await temp.store.prune({ gracePeriodMs: 0 });
+    await pruneStore(temp.store, { gracePeriodMs: 0 });
     expect(await temp.store.records.getSources('sha256:aaa')).toEqual({ 'src/a': 'x' });
     expect(await temp.store.records.getSources('sha256:bbb')).toBeUndefined();
     expect(await temp.store.records.getSources('sha256:ccc')).toBeUndefined();
     expect(await temp.store.records.lastKey('stage 0 step 1')).toBe(kept);
     expect(await temp.store.records.lastKey('stage 0 step 2')).toBeUndefined();
     // --all drops every record, and with them every side file
-    await temp.store.prune({ gracePeriodMs: 0, all: true });
+    await pruneStore(temp.store, { gracePeriodMs: 0, all: true });
     expect(await temp.store.records.getSources('sha256:aaa')).toBeUndefined();
     expect(await temp.store.records.lastKey('stage 0 step 1')).toBeUndefined();
   });
@@ -171,25 +171,25 @@ describe('du, prune and verify', () => {
     // Reuse marks it as used now.
     const again = await temp.store.snapshots.unpack({ layer: other.layers[0]!, diffId: other.diffIds[0]! });
     expect(again.lastUsedMs).toBeGreaterThan(old.getTime() + 1000);
-    expect((await temp.store.prune()).removed.snapshots).toBe(0);
+    expect((await pruneStore(temp.store)).removed.snapshots).toBe(0);
     utimesSync(meta, old, old);
-    expect((await temp.store.prune()).removed.snapshots).toBe(1);
+    expect((await pruneStore(temp.store)).removed.snapshots).toBe(1);
   });
 
   it('keeps an unreferenced blob that a writer just found present', async () => {
     const put = await temp.store.putBlob('already here');
     age(join(temp.dir, 'blobs', 'sha256'), 3_600_000);
     expect(await temp.store.hasBlob(put.digest)).toBe(true);
-    expect((await temp.store.prune()).removed.blobs).toBe(0);
+    expect((await pruneStore(temp.store)).removed.blobs).toBe(0);
     age(join(temp.dir, 'blobs', 'sha256'), 3_600_000);
-    expect((await temp.store.prune()).removed.blobs).toBe(1);
+    expect((await pruneStore(temp.store)).removed.blobs).toBe(1);
   });
 
   it('dry run removes nothing', async () => {
     await temp.store.putBlob('stray');
-    const result = await temp.store.prune({ all: true, gracePeriodMs: 0, dryRun: true });
+    const result = await pruneStore(temp.store, { all: true, gracePeriodMs: 0, dryRun: true });
     expect(result.removed.blobs).toBe(1);
-    expect((await temp.store.du()).blobs.count).toBe(1);
+    expect((await diskUsage(temp.store)).blobs.count).toBe(1);
   });
 
   it('drops the memo tables of deleted contexts (and foreign files), keeps those whose folder exists', async () => {
@@ -229,11 +229,11 @@ describe('du, prune and verify', () => {
     const bytes = doomed.reduce((n, name) => n + statSync(join(roots, name)).size, 0);
 
     // dry run: counted with their bytes (the store holds nothing else), nothing removed
-    const dry = await temp.store.prune({ dryRun: true });
+    const dry = await pruneStore(temp.store, { dryRun: true });
     expect(dry.removed.memoTables).toBe(7);
     expect(dry.reclaimed).toBe(bytes);
     expect(all()).toEqual(before);
-    const result = await temp.store.prune();
+    const result = await pruneStore(temp.store);
     expect(result.removed.memoTables).toBe(7);
     expect(result.reclaimed).toBe(bytes);
     expect(all()).toEqual(keptNames.sort());
@@ -242,7 +242,7 @@ describe('du, prune and verify', () => {
     await expect(reopened.memo.hashFile(join(kept, 'main.py'), { root: kept })).resolves.toMatchObject({ memoized: true });
     await expect(reopened.memo.lookupSelection(kept, 'f'.repeat(64))).resolves.toBe(`sha256:${'e'.repeat(64)}`);
     // nothing more to do the second time
-    expect((await temp.store.prune()).removed.memoTables).toBe(0);
+    expect((await pruneStore(temp.store)).removed.memoTables).toBe(0);
   });
 
   it('--all reports the whole memo it removes (tables counted, every byte reclaimed); dry run keeps it', async () => {
@@ -262,11 +262,11 @@ describe('du, prune and verify', () => {
     const memoBytes = (dir: string): number =>
       readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? memoBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size), 0);
     const bytes = memoBytes(temp.store.paths.memo);
-    const dry = await temp.store.prune({ all: true, dryRun: true });
+    const dry = await pruneStore(temp.store, { all: true, dryRun: true });
     expect(dry.removed.memoTables).toBe(2);
     expect(dry.reclaimed).toBe(bytes);
     expect(memoBytes(temp.store.paths.memo)).toBe(bytes);
-    const result = await temp.store.prune({ all: true });
+    const result = await pruneStore(temp.store, { all: true });
     expect(result.removed.memoTables).toBe(2);
     expect(result.reclaimed).toBe(bytes);
     expect(statSync(temp.store.paths.memo, { throwIfNoEntry: false })).toBeUndefined();
@@ -276,7 +276,7 @@ describe('du, prune and verify', () => {
     const roots = join(temp.store.paths.memo, 'roots');
     mkdirSync(roots, { recursive: true });
     writeFileSync(join(roots, 'stray.json'), 'x'.repeat(1000));
-    const result = await temp.store.prune();
+    const result = await pruneStore(temp.store);
     expect(result.removed.memoTables).toBe(1);
     expect(result.reclaimed).toBe(1000);
     expect(readdirSync(roots)).toEqual([]);
@@ -290,7 +290,7 @@ describe('du, prune and verify', () => {
     writeFileSync(join(temp.dir, 'blobs', 'sha256', digestHex(broken.manifest.digest)), 'rot');
     writeFileSync(join(temp.dir, 'blobs', 'sha256', digestHex(cached.digest)), 'rot');
     writeFileSync(join(temp.dir, 'blobs', 'sha256', 'junk'), 'x');
-    const report = await temp.store.verify();
+    const report = await verifyStore(temp.store);
     expect(report.ok).toBe(false);
     // Reading a damaged manifest quarantines it at once (a bad blob is never served), so its tag already dangles.
     expect(report.problems.map((p) => p.kind).sort()).toEqual(
@@ -298,7 +298,7 @@ describe('du, prune and verify', () => {
     );
     expect(report.problems.every((p) => !p.repaired)).toBe(true);
     // The manifest went to quarantine during the first run; the rest is repaired now.
-    const repaired = await temp.store.verify({ repair: true });
+    const repaired = await verifyStore(temp.store, { repair: true });
     expect(repaired.problems.map((p) => `${p.kind} ${p.subject}`).sort()).toEqual(
       [
         `corrupt-blob ${image.layers[0]!.digest}`,
@@ -310,16 +310,16 @@ describe('du, prune and verify', () => {
       ].sort(),
     );
     await expect(temp.store.resolve('app:2')).rejects.toMatchObject({ code: 'CACHE_REF_NOT_FOUND' });
-    const again = await temp.store.verify();
+    const again = await verifyStore(temp.store);
     // The image with a lost layer stays tagged (a pull can restore the layer) and is still reported.
     expect(again.problems.map((p) => p.kind)).toEqual(['missing-blob']);
   });
 
   it('verify repairs a damaged index.json', async () => {
     writeFileSync(join(temp.dir, 'index.json'), 'garbage');
-    expect((await temp.store.verify()).problems.map((p) => p.kind)).toEqual(['corrupt-index']);
-    await temp.store.verify({ repair: true });
-    expect((await temp.store.verify()).ok).toBe(true);
+    expect((await verifyStore(temp.store)).problems.map((p) => p.kind)).toEqual(['corrupt-index']);
+    await verifyStore(temp.store, { repair: true });
+    expect((await verifyStore(temp.store)).ok).toBe(true);
     expect(readdirSync(join(temp.dir, 'quarantine-v1')).some((n) => n.startsWith('index.json.'))).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { digestHex, normalizeRepoDigest } from '../src/index.js';
+import { digestHex, normalizeRepoDigest, pruneStore, verifyStore } from '../src/index.js';
 import { tempStoreEach } from './helpers.js';
 import { writeTestImage } from './image-fixtures.js';
 
@@ -39,9 +39,9 @@ describe('repo digests', () => {
     await temp.store.untag('gone:1');
     const old = new Date(Date.now() - 3_600_000);
     for (const name of readdirSync(temp.store.paths.blobs)) utimesSync(join(temp.store.paths.blobs, name), old, old);
-    await temp.store.prune();
+    await pruneStore(temp.store);
     expect(existsSync(join(temp.store.paths.repoDigests, `${digestHex(gone.manifest.digest)}.json`))).toBe(false);
     expect(await temp.store.repoDigests(kept.manifest.digest)).toEqual([`r.example/kept@${sha256}`]);
-    expect((await temp.store.verify()).ok).toBe(true);
+    expect((await verifyStore(temp.store)).ok).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import {
-  exportImages, importArchive, importImages, importRootfs, readImage, saveImages, Store, MediaType, type Descriptor,
+  exportImages, importArchive, importImages, importRootfs, readImage, saveImages, Store, MediaType, verifyStore, type Descriptor,
 } from '../../src/index.js';
 import { tempRoot } from '../helpers.js';
 import { makeTar } from '../tar-fixtures.js';
@@ -120,7 +120,7 @@ describe('image archives', () => {
     const loaded = await readImage(other, await other.resolve('example.com/hello:1'));
     expect(loaded.configDigest).toBe(image.configDigest);
     expect(loaded.config.rootfs.diff_ids).toEqual([image.diffId]);
-    expect((await other.verify()).ok).toBe(true);
+    expect((await verifyStore(other)).ok).toBe(true);
     expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
@@ -153,7 +153,7 @@ describe('image archives', () => {
       const fresh = await Store.open(join(dir, 'fresh'));
       await expect(importArchive(fresh, file)).rejects.toMatchObject({ code });
       expect(await fresh.images()).toEqual([]);
-      const verified = await fresh.verify();
+      const verified = await verifyStore(fresh);
       expect(verified.ok).toBe(true);
       expect(readdirSync(fresh.paths.tmp)).toEqual([]);
     }

@@ -1,3 +1,4 @@
+import { diskUsage } from '@strata/cache';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -16,7 +17,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (typeof argv === 'number') return argv;
   try {
     const store = await openStore(io);
-    const du = await store.du();
+    const du = await diskUsage(store);
     if (argv.values.json === true) {
       io.stdout.write(`${JSON.stringify({ root: store.root, ...du }, null, 2)}\n`);
       return ExitCode.ok;

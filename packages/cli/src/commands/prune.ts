@@ -1,4 +1,4 @@
-import type { PruneOptions } from '@strata/cache';
+import { pruneStore, type PruneOptions } from '@strata/cache';
 import { formatBytes, openStore, reportStoreError } from '../store.js';
 import { parseCommandLine, writeUsageError, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
@@ -67,7 +67,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   try {
     const store = await openStore(io);
-    const result = await store.prune(options);
+    const result = await pruneStore(store, options);
     if (argv.values.json === true) {
       io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return ExitCode.ok;

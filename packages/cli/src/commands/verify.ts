@@ -1,3 +1,4 @@
+import { verifyStore } from '@strata/cache';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -23,7 +24,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (typeof argv === 'number') return argv;
   try {
     const store = await openStore(io);
-    const report = await store.verify({ repair: argv.values.repair === true });
+    const report = await verifyStore(store, { repair: argv.values.repair === true });
     const unresolved = report.problems.filter((p) => !p.repaired);
     if (argv.values.json === true) {
       io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
