@@ -13,7 +13,7 @@ export type { PasswdEntry, GroupEntry, ResolvedUser } from './runtime/user.js';
 export { mountOverlay, unmount } from './snapshot/overlay.js';
 export type { OverlayMount, ReadOnlyOverlayMount } from './snapshot/overlay.js';
 export { build } from './build.js';
-export type { StageState, StageResult } from './build.js';
+export type { StageState, StageResult } from './session.js';
 export type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
 export { parseOutputSpec, formatOutput } from './output/output-spec.js';
 export type { BuildOutput, OutputCompression, OutputResult } from './output/output-spec.js';

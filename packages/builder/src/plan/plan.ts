@@ -100,3 +100,13 @@ export function planBuild(parsed: Stages, options: { target?: string; expandFrom
   const stages = [...planned.values()];
   return { stages, target: planned.get((target as Stage).index) as PlannedStage };
 }
+
+/** The stages whose steps make the final image: the target and the stages it starts FROM, transitively. */
+export function finalImageStages(plan: BuildPlan): number[] {
+  const byIndex = new Map(plan.stages.map((p) => [p.stage.index, p]));
+  const out: number[] = [];
+  for (let p: PlannedStage | undefined = plan.target; p !== undefined; p = p.base.kind === 'stage' ? byIndex.get(p.base.index) : undefined) {
+    out.push(p.stage.index);
+  }
+  return out;
+}

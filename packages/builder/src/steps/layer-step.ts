@@ -1,5 +1,5 @@
 import type { CacheKey, CacheRecord, ChainId, ContainerConfig, KeyInputs, SourceListing } from '@strata/cache';
-import type { BuildSession, StageState, StepOutcome } from '../build.js';
+import type { BuildSession, StageState, StepOutcome } from '../session.js';
 import { explainMiss } from '../cache-reason.js';
 import { commitLayer } from '../image/commit.js';
 import { withConfig, withHistory, type LayerInfo } from '../image/state.js';

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { lstat, mkdir, readlink, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildSession } from '../build.js';
-import { baseImage } from '../build.js';
+import type { BuildSession } from '../session.js';
+import { baseImage } from './from-step.js';
 import { buildError, BuildErrors } from '../errors.js';
 import type { ImageState } from '../image/state.js';
 import { findStage } from '../plan/plan.js';

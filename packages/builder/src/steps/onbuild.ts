@@ -1,5 +1,5 @@
 import { parseDockerfile, parseInstruction, type FromInstruction, type Instruction, type ParseResult } from '@strata/parser';
-import type { BuildSession, StageState } from '../build.js';
+import type { BuildSession, StageState } from '../session.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { resolveBaseImage } from '../image/resolve-base.js';
 import { containerConfig, withConfig } from '../image/state.js';

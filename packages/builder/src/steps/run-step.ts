@@ -1,8 +1,7 @@
 import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { parseMount, type RunInstruction } from '@strata/parser';
-import type { BuildSession, LogSink, StageState, StepOutcome } from '../build.js';
-import { expanderFor, runEnvironment } from '../build.js';
+import { expanderFor, runEnvironment, type BuildSession, type LogSink, type StageState, type StepOutcome } from '../session.js';
 import { keyInputs, sourceFacts, sourcesDigest, stepKey, type StepKeyInput } from '../cache-key.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';

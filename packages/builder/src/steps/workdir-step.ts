@@ -1,8 +1,7 @@
 import { chmod, lchown, lstat, mkdir, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { WorkdirInstruction } from '@strata/parser';
-import type { BuildSession, StageState, StepOutcome } from '../build.js';
-import { expanderFor } from '../build.js';
+import { expanderFor, type BuildSession, type StageState, type StepOutcome } from '../session.js';
 import { keyInputs, stepKey, type StepKeyInput } from '../cache-key.js';
 import { containerConfig } from '../image/state.js';
 import { resolveUser } from '../runtime/user.js';
