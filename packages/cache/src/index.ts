@@ -4,14 +4,17 @@ export {
   chainIdsOf,
   digestFromHex,
   digestHex,
+  digestAlgorithm,
   digestOf,
   isDigest,
+  isOciDigest,
   parseChainId,
   parseDiffId,
   parseDigest,
   type ChainId,
   type DiffId,
   type Digest,
+  type DigestAlgorithm,
 } from './digest.js';
 export { CacheError, CacheErrors, cacheError, diskFullOr, isCacheError, type CacheErrorCode, type ErrorRule } from './errors.js';
 export {
@@ -29,7 +32,18 @@ export {
   type Platform,
 } from './oci.js';
 export { defaultStoreRoot, storePaths, type StorePaths } from './layout.js';
-export { formatReference, normalizeReference, parseReference, type ReferenceParts } from './reference.js';
+export {
+  DEFAULT_TAG,
+  DOCKER_HUB,
+  checkReference,
+  formatReference,
+  formatRepository,
+  normalizeReference,
+  parseReference,
+  type FormatReferenceOptions,
+  type ParseReferenceOptions,
+  type Reference,
+} from './reference.js';
 export { normalizeRepoDigest } from './repo-digests.js';
 export type { TaggedImage } from './refs.js';
 export {

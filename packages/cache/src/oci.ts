@@ -1,6 +1,12 @@
+// The OCI value types of every strata package: media types, descriptors,
+// manifests, indexes, image configs. @strata/registry speaks these on the
+// wire; it has none of its own.
 import type { DiffId, Digest } from './digest.js';
 
-/** Media types strata reads and writes: OCI first, Docker schema 2 for what registries still serve. */
+/**
+ * Media types strata reads and writes: OCI first, Docker schema 2 for what
+ * registries still serve; Docker schema 1 only to be named and refused.
+ */
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -13,6 +19,8 @@ export const MediaType = {
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 export type KnownMediaType = (typeof MediaType)[keyof typeof MediaType];
 

@@ -32,13 +32,13 @@ interface RepoDigestsFile {
 
 /**
  * Normalizes a repo digest (`host/repo@algo:hex`, no tag); throws
- * CACHE_INVALID_REFERENCE for anything else. Any digest algorithm a registry
- * uses is accepted (sha512 too): the name is a registry's, not the store's.
+ * CACHE_INVALID_REFERENCE for anything else. sha512 is accepted as well as
+ * sha256: the name is a registry's, not the store's.
  */
 export function normalizeRepoDigest(text: string): string {
-  const parts = parseReference(text);
-  if (parts.digest === undefined) throw cacheError(CacheErrors.invalidReference, [text, 'a repo digest is NAME@DIGEST']);
-  return formatReference({ domain: parts.domain, path: parts.path, digest: parts.digest });
+  const ref = parseReference(text);
+  if (ref.digest === undefined) throw cacheError(CacheErrors.invalidReference, [text, 'a repo digest is NAME@DIGEST']);
+  return formatReference({ registry: ref.registry, repository: ref.repository, digest: ref.digest });
 }
 
 function fileOf(files: RepoDigestFiles, image: Digest): string {

@@ -13,11 +13,14 @@ describe('normalizeReference', () => {
     ['127.0.0.1:5000/test/busybox:1.0', '127.0.0.1:5000/test/busybox:1.0'],
     ['localhost/app', 'localhost/app:latest'],
     ['ghcr.io/org/app@sha256:' + 'a'.repeat(64), 'ghcr.io/org/app@sha256:' + 'a'.repeat(64)],
+    ['ghcr.io/org/app@sha512:' + 'b'.repeat(128), 'ghcr.io/org/app@sha512:' + 'b'.repeat(128)],
+    ['Registry.Example.com:5000/app', 'registry.example.com:5000/app:latest'],
+    [' ubuntu ', 'docker.io/library/ubuntu:latest'],
   ])('%s -> %s', (input, expected) => {
     expect(normalizeReference(input)).toBe(expected);
   });
 
-  it.each(['', 'Upper', 'a:b:c', 'app:', 'app@sha256:zz', 'bad..name'])('rejects %p', (input) => {
+  it.each(['', 'Upper', 'a:b:c', 'app:', 'app@sha256:zz', 'bad..name', 'app@md5:' + 'a'.repeat(32), 'host:99999/app', 'my app'])('rejects %p', (input) => {
     expect(() => normalizeReference(input)).toThrow(expect.objectContaining({ code: 'CACHE_INVALID_REFERENCE' }));
   });
 });

@@ -3,7 +3,7 @@
 import { parseDigest, type Digest } from '../digest.js';
 import { cacheError } from '../errors.js';
 import { isIndexMediaType, type Descriptor, type ImageConfig, type Index, type Manifest, type Platform } from '../oci.js';
-import { parseReference } from '../reference.js';
+import { formatReference, formatRepository, parseReference } from '../reference.js';
 import type { Store } from '../store.js';
 import { ArchiveErrors } from './errors.js';
 
@@ -73,18 +73,13 @@ export async function readIndexOf(store: Store, top: Descriptor): Promise<Index 
  * → `busybox:latest`, `docker.io/me/app:1` → `me/app:1`; other registries stay.
  */
 export function familiarName(name: string): string {
-  const parts = parseReference(name);
-  let repo = parts.domain === 'docker.io' ? parts.path.replace(/^library\//, '') : `${parts.domain}/${parts.path}`;
-  if (parts.tag !== undefined) repo += `:${parts.tag}`;
-  if (parts.digest !== undefined) repo += `@${parts.digest}`;
-  return repo;
+  return formatReference(parseReference(name), { familiar: true });
 }
 
 /** `repository` and `tag` (or digest) of a name, docker-style familiar repository. */
 export function splitName(name: string): { repository: string; tag: string | undefined; digest: string | undefined } {
-  const parts = parseReference(name);
-  const repository = parts.domain === 'docker.io' ? parts.path.replace(/^library\//, '') : `${parts.domain}/${parts.path}`;
-  return { repository, tag: parts.tag, digest: parts.digest };
+  const ref = parseReference(name);
+  return { repository: formatRepository(ref, { familiar: true }), tag: ref.tag, digest: ref.digest };
 }
 
 export interface ImageSummary {

@@ -9,7 +9,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Pack } from 'tar-stream';
-import { digestHex, parseDigest, type Digest } from '../digest.js';
+import { digestHex, digestOf, parseDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors } from '../errors.js';
 import { tempName } from '../fs-util.js';
 import { isIndexMediaType, MediaType, REF_NAME_ANNOTATION, type Descriptor, type Index } from '../oci.js';
@@ -137,7 +137,7 @@ async function writeOciArchive(store: Store, images: readonly ExportImage[], pac
       const index = await store.readImageIndex(top.digest);
       const kept: Index = { ...index, manifests: index.manifests.filter((d) => !graph.absent.includes(parseDigest(d.digest))) };
       replaced = Buffer.from(JSON.stringify(kept));
-      const digest = `sha256:${createHash('sha256').update(replaced).digest('hex')}` as Digest;
+      const digest = digestOf(replaced);
       top = { mediaType: top.mediaType, digest, size: replaced.length };
     }
     for (const d of graph.blobs.values()) {
@@ -152,8 +152,8 @@ async function writeOciArchive(store: Store, images: readonly ExportImage[], pac
     const annotations: Record<string, string> = {};
     if (item.name !== undefined) {
       annotations[CONTAINERD_NAME_ANNOTATION] = item.name;
-      const parts = parseReference(item.name);
-      if (parts.tag !== undefined) annotations[REF_NAME_ANNOTATION] = parts.tag;
+      const tag = parseReference(item.name).tag;
+      if (tag !== undefined) annotations[REF_NAME_ANNOTATION] = tag;
     }
     manifests.push({
       mediaType: top.mediaType,
