@@ -105,6 +105,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
           durationMs: Date.now() - started,
           ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
           ...(layer === undefined ? {} : { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } }),
+          ...(outcome.incremental === undefined ? {} : { incremental: outcome.incremental }),
         });
       }
     } catch (thrown) {

@@ -39,7 +39,15 @@ export type BuildEvent =
   | (StepEventBase & { readonly type: 'step-started'; readonly cacheKey?: string })
   | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string; readonly reason?: string })
   | (StepEventBase & { readonly type: 'step-log'; readonly stream: 'stdout' | 'stderr'; readonly text: string })
-  | (StepEventBase & { readonly type: 'step-completed'; readonly cacheKey?: string; readonly durationMs: number; readonly reason?: string; readonly layer?: { readonly digest: string; readonly size: number } })
+  | (StepEventBase & {
+      readonly type: 'step-completed';
+      readonly cacheKey?: string;
+      readonly durationMs: number;
+      readonly reason?: string;
+      readonly layer?: { readonly digest: string; readonly size: number };
+      /** An incremental COPY: made from its last result, with this many source entries changed, added or removed. */
+      readonly incremental?: { readonly changed: number };
+    })
   | (StepEventBase & { readonly type: 'step-failed'; readonly code: string; readonly message: string; readonly durationMs: number })
   | { readonly type: 'warning'; readonly timestamp: number; readonly code: string; readonly message: string; readonly location?: SourceLocation }
   /** An output (`--output`, `--push`) begins: `type=oci,dest=FILE`, `type=registry`. */

@@ -98,6 +98,8 @@ export interface StepOutcome {
   readonly newLayer?: boolean;
   /** Why the step ran (a miss) or did not (a hit), for --progress=json. */
   readonly reason?: string;
+  /** An incremental COPY: how many source entries changed since its last result. */
+  readonly incremental?: { readonly changed: number };
 }
 
 export type LogSink = (stream: 'stdout' | 'stderr', text: string) => void;

@@ -47,6 +47,22 @@ export type BlobOpener = (digest: Digest) => Promise<Readable>;
 
 const META = 'meta.json';
 const FS = 'fs';
+/**
+ * A file beside a snapshot's `fs` folder saying that its whiteouts, opaque
+ * folders and device nodes exist in overlayfs's on-disk form (the builder
+ * materializes an unpacked snapshot once; an adopted upper folder is born so).
+ */
+export const SNAPSHOT_OVERLAY_MARK = 'overlay-v1';
+
+/** What the store is told of a folder it adopts as a snapshot (an overlay upper folder, already in overlayfs form). */
+export interface AdoptOptions {
+  readonly parent?: ChainId;
+  readonly diffId: DiffId;
+  /** The layer blob the folder is the content of (in the store). */
+  readonly digest: Digest;
+  readonly size: number;
+  readonly entries: number;
+}
 
 function chainOf(parent: ChainId | undefined, diffId: DiffId): ChainId {
   if (parent === undefined) return diffId as unknown as ChainId;
@@ -153,6 +169,80 @@ export class SnapshotStore {
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Makes `dir` (a folder on the store's filesystem holding a layer's files
+   * in overlayfs form: an upper folder a build step just wrote and committed)
+   * the snapshot of its chain by renaming it into place: no file is copied.
+   * When the chain already has a snapshot (another build made it), that one
+   * is kept and `dir` is removed. Snapshot files are not fsynced: a snapshot
+   * is a cache of its layer blob, which is.
+   */
+  async adopt(dir: string, options: AdoptOptions): Promise<SnapshotInfo> {
+    const chainId = chainOf(options.parent, options.diffId);
+    const existing = await this.get(chainId);
+    if (existing !== undefined) {
+      await removeTree(dir, this.#tmp);
+      return this.#touch(existing);
+    }
+    const work = join(this.#tmp, tempName('snap'));
+    await mkdir(work);
+    try {
+      await rename(dir, join(work, FS));
+      const info: SnapshotInfo = {
+        chainId,
+        ...(options.parent === undefined ? {} : { parent: options.parent }),
+        diffId: options.diffId,
+        digest: options.digest,
+        path: '',
+        size: options.size,
+        entries: options.entries,
+        whiteouts: [],
+        opaqueDirs: [],
+        specials: [],
+        createdAt: new Date().toISOString(),
+      };
+      await writeFile(join(work, SNAPSHOT_OVERLAY_MARK), '');
+      await writeFileAtomic(this.#tmp, join(work, META), `${JSON.stringify(info)}\n`);
+      try {
+        await rename(work, join(this.#layers, digestHex(chainId)));
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOTEMPTY' && errnoCode(error) !== 'EEXIST') throw error;
+      }
+    } finally {
+      // gone when it was renamed into place; else (a race lost, a failure) removed
+      await removeTree(work, this.#tmp);
+    }
+    const stored = await this.get(chainId);
+    if (stored === undefined) throw cacheError(CacheErrors.internal, [`snapshot ${chainId} vanished after adopting it`]);
+    return stored;
+  }
+
+  /**
+   * Takes a snapshot out of the store: its folder is renamed to `dest` (on
+   * the store's filesystem) and is the caller's to change, so a step can make
+   * its new layer from the last one without copying it. Nothing is taken when
+   * the snapshot is missing or anyone holds it (it was renamed back). Returns
+   * what the snapshot was, with `path` under `dest`.
+   */
+  async take(chainId: ChainId, dest: string): Promise<SnapshotInfo | undefined> {
+    const hex = digestHex(parseDigest(chainId));
+    const info = await this.get(chainId);
+    if (info === undefined) return undefined;
+    try {
+      await rename(join(this.#layers, hex), dest);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    // a holder that took its reference before the rename keeps the snapshot
+    if ((await this.holders(chainId)).length > 0) {
+      await rename(dest, join(this.#layers, hex)).catch(() => removeTree(dest, this.#tmp));
+      return undefined;
+    }
+    await rm(join(this.#refs, hex), { recursive: true, force: true });
+    return { ...info, path: join(dest, FS) };
   }
 
   /** Marks a snapshot as used now: prune's grace period then protects it. */

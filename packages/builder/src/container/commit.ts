@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { ContainerConfig, Descriptor, Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 import { commitLayer } from '../image/commit.js';
@@ -16,7 +15,6 @@ export interface CommitContainerOptions {
   readonly change?: (config: ContainerConfig) => ContainerConfig;
   /** Tag the new image with this name. */
   readonly tag?: string;
-  readonly compression?: 'gzip' | 'zstd';
 }
 
 export interface CommitContainerResult {
@@ -43,10 +41,7 @@ export async function commitContainer(store: Store, word: string, options: Commi
   const paths = containerPaths(store, record.id);
   const base = await openImageManifest(store, record.manifest.digest, record.imageName);
   // the layer file is spooled in the container's folder: on the store's filesystem, and not in tmp/ (swept by other processes)
-  const layer = await commitLayer(store, paths.upper, `commit-${randomBytes(6).toString('hex')}`, {
-    workDir: paths.dir,
-    ...(options.compression === undefined ? {} : { compression: options.compression }),
-  });
+  const layer = (await commitLayer(store, paths.upper))?.layer;
   const created = new Date().toISOString();
   const config = options.change === undefined ? record.config : options.change(record.config);
   const withConfig: ImageState = {

@@ -42,6 +42,8 @@ export interface LayerWriteResult {
   readonly compression: LayerCompression;
   /** Entries in the tar (PAX headers not counted). */
   readonly entries: number;
+  /** Bytes of the regular files' contents. */
+  readonly contentBytes: number;
   /** True when the directory held nothing: the step adds history with `empty_layer` and no layer. */
   readonly empty: boolean;
   /** Paths a tar cannot carry (sockets), left out. */
@@ -216,6 +218,7 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
     mediaType: LAYER_MEDIA_TYPES[compression],
     compression,
     entries: entries.length,
+    contentBytes: entries.reduce((sum, e) => (e.type === 'file' ? sum + e.size : sum), 0),
     empty: entries.length === 0,
     skipped,
   };

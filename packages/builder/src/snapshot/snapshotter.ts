@@ -3,11 +3,10 @@ import { access, lstat, mkdir, readFile, readlink, rm, writeFile } from 'node:fs
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { getAttribute } from '@napi-rs/xattr';
-import { SnapshotStore, type ChainId, type SnapshotInfo, type Store } from '@strata/cache';
+import { SNAPSHOT_OVERLAY_MARK, SnapshotStore, type ChainId, type Digest, type SnapshotInfo, type Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 import type { LayerInfo } from '../image/state.js';
 
-const OVERLAY_MARK = 'overlay-v1';
 
 function run(cmd: string, args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -28,7 +27,7 @@ function run(cmd: string, args: readonly string[]): Promise<void> {
  * snapshot; a marker beside its `fs` folder records it.
  */
 async function materializeForOverlay(info: SnapshotInfo): Promise<void> {
-  const mark = join(info.path, '..', OVERLAY_MARK);
+  const mark = join(info.path, '..', SNAPSHOT_OVERLAY_MARK);
   try {
     await access(mark);
     return;
@@ -58,9 +57,11 @@ async function materializeForOverlay(info: SnapshotInfo): Promise<void> {
 }
 
 /**
- * Gives RUN steps their lower directories. Layers this build produced are used
- * straight from their overlay upper directories (already in overlayfs form);
- * others are unpacked into the store's snapshots by chain ID, once.
+ * Gives RUN steps their lower directories: the store's snapshots by chain ID.
+ * A layer this build produced becomes its snapshot by renaming its overlay
+ * upper folder into the store (already in overlayfs form, nothing copied);
+ * others are unpacked from their blobs, once. The build holds every snapshot
+ * it uses until it ends.
  */
 export class Snapshotter {
   readonly #store: Store;
@@ -91,9 +92,39 @@ export class Snapshotter {
     return out;
   }
 
-  /** Records the upper directory of a layer this build made, for later steps to stack on. */
-  adopt(chainId: ChainId, upperDir: string): void {
-    this.#local.set(chainId, upperDir);
+  /**
+   * Makes the upper folder of the layer this build just committed (the last
+   * of `layers`) the store's snapshot of its chain, for later steps and later
+   * builds to stack on. When the store cannot take it, the folder still
+   * serves this build's later steps.
+   */
+  async adopt(layers: readonly LayerInfo[], upperDir: string, facts: { entries: number; contentBytes: number }): Promise<void> {
+    const chain = Snapshotter.chainIds(layers);
+    const chainId = chain[chain.length - 1] as ChainId;
+    const parent = chain[chain.length - 2];
+    const layer = layers[layers.length - 1] as LayerInfo;
+    let info: SnapshotInfo;
+    try {
+      info = await this.#store.snapshots.adopt(upperDir, {
+        ...(parent === undefined ? {} : { parent }),
+        diffId: layer.diffId,
+        digest: layer.descriptor.digest as Digest,
+        size: facts.contentBytes,
+        entries: facts.entries,
+      });
+      await this.#hold(chainId);
+    } catch {
+      // the folder is where it was (or is gone with the snapshot that won): the next unpack finds the store's
+      if (await access(upperDir).then(() => true, () => false)) this.#local.set(chainId, upperDir);
+      return;
+    }
+    this.#local.set(chainId, info.path);
+  }
+
+  async #hold(chainId: ChainId): Promise<void> {
+    if (this.#held.has(chainId)) return;
+    await this.#store.snapshots.acquire(chainId, this.#holder);
+    this.#held.add(chainId);
   }
 
   /** The overlay lower directories for an image's layers, topmost first. */
@@ -112,10 +143,7 @@ export class Snapshotter {
           diffId: layer.diffId,
           ...(parent === undefined ? {} : { parent }),
         });
-        if (!this.#held.has(chainId)) {
-          await this.#store.snapshots.acquire(chainId, this.#holder);
-          this.#held.add(chainId);
-        }
+        await this.#hold(chainId);
         await materializeForOverlay(info);
         dirs.push(info.path);
       }

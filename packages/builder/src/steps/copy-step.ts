@@ -16,6 +16,7 @@ import { sniffArchive } from './archive.js';
 import { resolveInImage } from './dest-path.js';
 import { mountRoot } from './mount-source.js';
 import { copyIntoUpper, forEachLimit, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
+import { takePreviousCopy } from './incremental-copy.js';
 import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
 
 /** Where COPY reads from: the build context, or a stage's / image's root filesystem mounted read-only. */
@@ -273,6 +274,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         ? stepKey({ parent: LINK_PARENT, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: digestOfSources })
         : undefined;
     if (linkKey !== undefined && session.options.noCache !== true) await adoptLinkedLayer(session, linkKey, key, config, createdBy);
+    let incremental: { changed: number } | undefined;
     const outcome = await layerStep(session, state, {
       key,
       inputs: keyInputs(keyInput),
@@ -314,9 +316,14 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           epoch,
           scratch: () => join(session.workDir, `staging-${session.nextId()}`),
         };
-        const upper = join(session.workDir, session.nextId());
-        await mkdir(upper, { recursive: true });
-        await copyIntoUpper(upper, dirs, items, plan);
+        // one plain context source that only changed in some files: start from the last result
+        const plain = items.length === 1 && items[0]?.archive === undefined && remotes.length === 0 && inline.length === 0 && !parents && !ins.link;
+        const previous =
+          plain && root.identity === 'context' ? await takePreviousCopy(session, state, keyInputs(keyInput), async () => sourceListing(await allFacts())) : undefined;
+        if (previous !== undefined) incremental = { changed: previous.changed };
+        const upper = previous?.upper ?? join(session.workDir, session.nextId());
+        if (previous === undefined) await mkdir(upper, { recursive: true });
+        await copyIntoUpper(upper, dirs, items, previous === undefined ? plan : { ...plan, reuse: previous.unchanged });
         if (inline.length > 0) await writeInlineSources(upper, dirs, inline, plan);
         return upper;
       },
@@ -325,7 +332,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       const made = await session.store.getCacheRecord(key);
       if (made?.layer !== undefined) await session.store.putCacheRecord(linkKey, { layer: made.layer, createdBy });
     }
-    return outcome;
+    return incremental === undefined ? outcome : { ...outcome, incremental };
   } finally {
     await root.release();
   }

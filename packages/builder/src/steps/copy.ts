@@ -27,6 +27,7 @@ import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { lookupInLayers } from '../snapshot/snapshotter.js';
 import { extractArchive, type Compression } from './archive.js';
+import { finishReuse, keepsTarget, newReuse, noteFolderTime, noteMade, type ReuseState } from './copy-reuse.js';
 import { ensureParents, type Owner } from './upper-dirs.js';
 
 export type { Owner } from './upper-dirs.js';
@@ -45,6 +46,14 @@ export interface CopyPlan {
   readonly epoch: number;
   /** A fresh name for scratch folders on the upper directory's filesystem (archive staging). */
   readonly scratch?: () => string;
+  /**
+   * Incremental COPY (see incremental-copy.ts): the upper directory already
+   * holds this step's result from its last run, and this says which source
+   * entries are as they were then (type, mode, content). Their targets are
+   * kept when they match; everything else is written as a cold copy writes
+   * it, and what the step no longer makes is removed. One local source only.
+   */
+  readonly reuse?: (entry: ContextEntry) => boolean;
 }
 
 /** One selected source of a COPY/ADD and how it lands. */
@@ -155,10 +164,12 @@ interface Copier {
    * lookup through the layers is several file system calls per folder).
    */
   readonly notInImage: Set<string>;
+  /** With plan.reuse: the upper directory and every path (relative) this run wrote or kept. */
+  readonly reuse?: ReuseState;
 }
 
-function newCopier(plan: CopyPlan): Copier {
-  return { plan, buffer: Buffer.allocUnsafe(64 * 1024), notInImage: new Set() };
+function newCopier(plan: CopyPlan, upper: string): Copier {
+  return { plan, buffer: Buffer.allocUnsafe(64 * 1024), notInImage: new Set(), ...(plan.reuse === undefined ? {} : { reuse: newReuse(upper, plan.reuse) }) };
 }
 
 /**
@@ -172,6 +183,7 @@ async function copyEntry(entry: ContextEntry, target: string, copier: Copier, li
   const { plan } = copier;
   const owner = plan.owner ?? { uid: 0, gid: 0 };
   const mtime = entry.mtimeMs / 1000;
+  noteMade(copier.reuse, target);
   switch (entry.type) {
     case 'directory':
       makeRoomSync(target, true);
@@ -179,10 +191,12 @@ async function copyEntry(entry: ContextEntry, target: string, copier: Copier, li
       lchownSync(target, owner.uid, owner.gid);
       chmodSync(target, plan.chmod ? plan.chmod(entry.mode, true) : entry.mode);
       utimesSync(target, mtime, mtime);
+      noteFolderTime(copier.reuse, target, mtime);
       return;
     case 'file':
       return copyFileEntry(entry, target, copier, owner, mtime, links);
     case 'symlink':
+      if (keepsTarget(copier.reuse, entry, target, owner, 0)) return;
       createFresh(target, () => symlinkSync(entry.linkTarget ?? '', target));
       lchownSync(target, owner.uid, owner.gid);
       lutimesSync(target, mtime, mtime);
@@ -202,6 +216,8 @@ async function copyFileEntry(entry: ContextEntry, target: string, copier: Copier
   try {
     const st = fstatSync(source);
     if (!st.isFile()) throw buildError(BuildErrors.contextPath, [entry.contextPath, 'changed while it was copied: it is no longer a regular file']);
+    const mode = copier.plan.chmod ? copier.plan.chmod(entry.mode, false) : entry.mode;
+    if (keepsTarget(copier.reuse, { ...entry, size: st.size }, target, owner, mode, st.nlink)) return;
     if (links !== undefined && st.nlink > 1) {
       const inode = `${st.dev}:${st.ino}`;
       const first = links.get(inode);
@@ -216,7 +232,7 @@ async function copyFileEntry(entry: ContextEntry, target: string, copier: Copier
       if (st.size <= SYNC_COPY_MAX) copyContentSync(source, dest, copier.buffer);
       else await copyContent(source, dest);
       fchownSync(dest, owner.uid, owner.gid);
-      fchmodSync(dest, copier.plan.chmod ? copier.plan.chmod(entry.mode, false) : entry.mode);
+      fchmodSync(dest, mode);
       futimesSync(dest, mtime, mtime);
     } finally {
       closeSync(dest);
@@ -257,7 +273,10 @@ async function copyContent(source: number, dest: number): Promise<void> {
  * folders below the pivot.
  */
 export async function copyIntoUpper(upper: string, lowerDirs: readonly string[], items: readonly CopyItem[], plan: CopyPlan): Promise<void> {
-  const copier = newCopier(plan);
+  const copier = newCopier(plan, upper);
+  if (copier.reuse !== undefined && (items.length !== 1 || items[0]?.parents !== undefined || items[0]?.archive !== undefined)) {
+    throw new Error('internal: an incremental copy takes one plain source');
+  }
   const dest = plan.destination.replace(/\/+$/, '') || '/';
   const destRel = dest.replace(/^\/+/, '');
   const under = (rel: string): string => (destRel === '' ? rel : `${destRel}/${rel}`);
@@ -301,6 +320,7 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
         // the destination folder is made like a parent (BuildKit: 0755 and the --chown owner, whatever
         // the source folder's mode or --chmod); a folder the image has keeps its mode and owner
         await ensureParents(upper, lowerDirs, `/${destRel}`, plan.owner, plan.epoch);
+        noteMade(copier.reuse, join(upper, destRel));
       }
     } else {
       const name = root.contextPath.split('/').pop() ?? '';
@@ -310,6 +330,7 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       continue;
     }
     const prefix = root.contextPath === '' ? '' : `${root.contextPath}/`;
+    // an incremental copy: the last run's entries are kept where they match, and the rest is written as a cold copy does
     const links: LinkMemo = new Map();
     const target = (child: ContextEntry): string => {
       const rel = child.contextPath.slice(prefix.length);
@@ -326,6 +347,7 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       }
     }
   }
+  if (copier.reuse !== undefined) finishReuse(copier.reuse, plan.epoch);
 }
 
 /**
@@ -340,7 +362,8 @@ async function refuseNonDirectory(upper: string, lowerDirs: readonly string[], r
     copier.notInImage.add(rel);
     return;
   }
-  if (lstatSync(join(upper, rel), { throwIfNoEntry: false }) !== undefined) return;
+  // what an earlier source of this step made is checked already (an incremental copy's upper holds the last run's: look)
+  if (copier.reuse === undefined && lstatSync(join(upper, rel), { throwIfNoEntry: false }) !== undefined) return;
   const inImage = await lookupInLayers(lowerDirs, rel);
   if (inImage === undefined) copier.notInImage.add(rel);
   else if (!(await lstat(inImage)).isDirectory()) throw buildError(BuildErrors.notDirectory, [`/${rel}`]);

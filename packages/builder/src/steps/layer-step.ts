@@ -1,9 +1,8 @@
-import type { CacheKey, CacheRecord, ChainId, ContainerConfig, KeyInputs, SourceListing } from '@strata/cache';
+import type { CacheKey, CacheRecord, ContainerConfig, KeyInputs, SourceListing } from '@strata/cache';
 import type { BuildSession, StageState, StepOutcome } from '../session.js';
 import { explainMiss } from '../cache-reason.js';
 import { commitLayer } from '../image/commit.js';
 import { withConfig, withHistory, type LayerInfo } from '../image/state.js';
-import { Snapshotter } from '../snapshot/snapshotter.js';
 
 export interface LayerStepSpec {
   readonly key: CacheKey;
@@ -56,18 +55,15 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
   const sources = spec.sources === undefined ? undefined : () => (listing ??= (spec.sources as () => Promise<SourceListing>)());
   const reason = disabled ?? (await missReason(session, scope?.locator, spec, sources));
   const upper = await spec.produce();
-  const layer =
+  const committed =
     upper === undefined
       ? undefined
-      : await commitLayer(session.store, upper, session.nextId(), {
-          workDir: session.workDir,
-          ...(session.options.compression === undefined ? {} : { compression: session.options.compression }),
+      : await commitLayer(session.store, upper, {
           ...(session.epoch === undefined ? {} : { sourceDateEpoch: session.epoch }),
+          ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
         });
-  if (layer !== undefined && upper !== undefined) {
-    const chain = Snapshotter.chainIds([...state.image.layers, layer]);
-    session.snapshotter.adopt(chain[chain.length - 1] as ChainId, upper);
-  }
+  const layer = committed?.layer;
+  if (committed !== undefined && upper !== undefined) await session.snapshotter.adopt([...state.image.layers, committed.layer], upper, committed);
   if (sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, await sources());
   const record = await session.store.putCacheRecord(spec.key, {
     ...(spec.inputs === undefined ? {} : { inputs: spec.inputs }),
