@@ -4,15 +4,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { digestAlgorithm, type Descriptor, type Digest } from '@strata/cache';
 import type { RegistryClient, RepositoryRef } from './client.js';
-import { digestAlgorithm, type DigestString } from './digest.js';
 import { isRegistryError, registryError, RegistryErrors } from './errors.js';
-import type { Descriptor } from './manifest.js';
 import { isRetryableNetworkError, networkError, type HttpResponse } from './transport.js';
 
 /** Content to push: opened again from the start for each attempt. */
 export interface BlobSource {
-  readonly digest: DigestString;
+  readonly digest: Digest;
   readonly size: number;
   open(): Buffer | Readable | AsyncIterable<Uint8Array>;
 }
@@ -23,13 +22,13 @@ export interface PushBlobOptions {
 }
 
 export interface PushBlobResult {
-  readonly digest: DigestString;
+  readonly digest: Digest;
   readonly outcome: 'exists' | 'mounted' | 'uploaded';
   readonly from?: string;
 }
 
 /** A BlobSource over bytes in memory. */
-export function bufferSource(data: Buffer, digest: DigestString): BlobSource {
+export function bufferSource(data: Buffer, digest: Digest): BlobSource {
   return { digest, size: data.length, open: () => data };
 }
 
@@ -49,7 +48,7 @@ function isRetryable(error: unknown): boolean {
 }
 
 /** HEAD a blob: its size when the repository has it, undefined when not. */
-export async function headBlob(client: RegistryClient, repo: RepositoryRef, digest: DigestString): Promise<{ size: number } | undefined> {
+export async function headBlob(client: RegistryClient, repo: RepositoryRef, digest: Digest): Promise<{ size: number } | undefined> {
   const path = blobPath(repo, digest);
   const response = await client.request(repo.registry, { method: 'HEAD', path, scopes: [pullScope(repo.repository)] });
   await response.arrayBuffer().catch(() => undefined);
@@ -65,7 +64,7 @@ class DigestVerifier extends Transform {
   private reported = 0;
 
   constructor(
-    private readonly descriptor: { digest: DigestString; size: number },
+    private readonly descriptor: { digest: Digest; size: number },
     private readonly what: string,
     private readonly progress: (complete: number) => void,
     verify: boolean,
@@ -246,7 +245,7 @@ function locationOf(client: RegistryClient, repo: RepositoryRef, response: HttpR
   return new URL(location, client.url(repo.registry, '/')).toString();
 }
 
-async function startUpload(client: RegistryClient, repo: RepositoryRef, mount?: { digest: DigestString; from: string }): Promise<{ response: HttpResponse; url: string }> {
+async function startUpload(client: RegistryClient, repo: RepositoryRef, mount?: { digest: Digest; from: string }): Promise<{ response: HttpResponse; url: string }> {
   const query = mount === undefined ? '' : `?mount=${encodeURIComponent(mount.digest)}&from=${encodeURIComponent(mount.from)}`;
   const path = `/v2/${repo.repository}/blobs/uploads/${query}`;
   const response = await client.request(repo.registry, {

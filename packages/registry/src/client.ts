@@ -4,15 +4,15 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { getCredentials, type Credentials, type DockerConfigOptions } from './auth/docker-config.js';
 import { AuthSession, type Authorization, type CredentialProvider } from './auth/session.js';
-import { computeDigest, isDigestString, type DigestString } from './digest.js';
+import {
+  digestAlgorithm, digestOf, formatReference, isDigest, isOciDigest,
+  type Descriptor, type Digest, type Manifest, type Platform, type Reference,
+} from '@strata/cache';
 import { registryError, RegistryErrors } from './errors.js';
 import { discardEvents, type RegistryEventSink } from './events.js';
-import {
-  MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseManifest, selectPlatform,
-  type Descriptor, type ImageManifest, type ManifestDocument,
-} from './manifest.js';
-import { hostPlatform, type Platform } from './platform.js';
-import { formatReference, manifestReference, type Reference } from './reference.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseManifest, selectPlatform, type ManifestDocument } from './manifest.js';
+import { hostPlatform } from './platform.js';
+import { manifestReference } from './reference.js';
 import { isRetryableStatus, readErrorBody, Transport, type FetchFunction, type HttpResponse, type RetryOptions } from './transport.js';
 
 /** A repository on a registry: what blob operations need. */
@@ -63,7 +63,7 @@ export interface PingResult {
 }
 
 export interface ManifestHead {
-  readonly digest: DigestString;
+  readonly digest: Digest;
   readonly mediaType: string;
   readonly size: number;
 }
@@ -221,7 +221,7 @@ export class RegistryClient {
     if (response.status === 404) return undefined;
     if (!response.ok) throw await this.failure(ref.registry, response, 'HEAD', this.url(ref.registry, path), formatReference(ref));
     const digest = response.headers.get('docker-content-digest') ?? ref.digest;
-    if (!isDigestString(digest)) {
+    if (!isOciDigest(digest)) {
       throw registryError(RegistryErrors.invalidManifest, [formatReference(ref), 'the registry named no digest for it']);
     }
     return {
@@ -250,9 +250,9 @@ export class RegistryClient {
         throw registryError(RegistryErrors.invalidManifest, [what, `it is ${length} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`]);
       }
       const bytes = Buffer.from(await response.arrayBuffer());
-      const expected = isDigestString(reference) ? reference : (response.headers.get('docker-content-digest') ?? undefined);
-      if (expected !== undefined && isDigestString(expected)) {
-        const found = computeDigest(bytes, expected);
+      const expected = isOciDigest(reference) ? reference : (response.headers.get('docker-content-digest') ?? undefined);
+      if (expected !== undefined && isOciDigest(expected)) {
+        const found = digestOf(bytes, digestAlgorithm(expected));
         if (found !== expected) {
           if (attempt < this.transport.attempts) {
             await this.transport.sleepBeforeRetry('GET', this.url(ref.registry, path), attempt, 'manifest digest mismatch');
@@ -265,7 +265,7 @@ export class RegistryClient {
       return parseManifest(bytes, {
         what,
         ...(contentType !== undefined ? { contentType } : {}),
-        ...(expected !== undefined && isDigestString(expected) && expected.startsWith('sha256:') ? { digest: expected } : {}),
+        ...(expected !== undefined && isDigest(expected) ? { digest: expected } : {}),
       });
     }
   }
@@ -291,9 +291,9 @@ export class RegistryClient {
    * (their digest is the image's identity). Returns the digest, checked
    * against the registry's answer.
    */
-  async putManifest(ref: Reference, bytes: Buffer, mediaType: string, reference = manifestReference(ref)): Promise<DigestString> {
+  async putManifest(ref: Reference, bytes: Buffer, mediaType: string, reference = manifestReference(ref)): Promise<Digest> {
     const path = this.manifestPath(ref, reference);
-    const digest = computeDigest(bytes);
+    const digest = digestOf(bytes);
     const response = await this.request(ref.registry, {
       method: 'PUT',
       path,
@@ -306,7 +306,7 @@ export class RegistryClient {
     }
     await response.arrayBuffer().catch(() => undefined);
     const answered = response.headers.get('docker-content-digest');
-    if (answered !== null && isDigestString(answered) && answered !== digest) {
+    if (answered !== null && isOciDigest(answered) && answered !== digest) {
       throw registryError(RegistryErrors.digestMismatch, [`manifest pushed to ${formatReference(ref)}`, digest, answered]);
     }
     this.onEvent({ type: 'manifest-pushed', registry: ref.registry, repository: ref.repository, reference, digest, size: bytes.length });
@@ -314,7 +314,7 @@ export class RegistryClient {
   }
 
   /** Deletes a manifest by digest (registries refuse tags). */
-  async deleteManifest(ref: Reference, digest: DigestString): Promise<void> {
+  async deleteManifest(ref: Reference, digest: Digest): Promise<void> {
     const path = this.manifestPath(ref, digest);
     const response = await this.request(ref.registry, { method: 'DELETE', path, scopes: [`repository:${ref.repository}:delete`] });
     if (!response.ok) throw await this.failure(ref.registry, response, 'DELETE', this.url(ref.registry, path), `${formatReference(ref)}`);
@@ -332,6 +332,6 @@ export class RegistryClient {
 }
 
 /** The layer and config descriptors of a manifest, config first. */
-export function manifestBlobs(manifest: ImageManifest): Descriptor[] {
+export function manifestBlobs(manifest: Manifest): Descriptor[] {
   return [manifest.config, ...manifest.layers];
 }

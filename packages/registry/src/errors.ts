@@ -38,8 +38,6 @@ export const RegistryErrors = {
     'The registry refused or failed the request; server errors were already retried.'),
   internal: rule('REGISTRY_INTERNAL', (detail: string) => `internal registry client error: ${detail}`,
     'This is a bug in strata; please report it.'),
-  invalidDigest: rule('REGISTRY_INVALID_DIGEST', (value: string) => `'${value}' is not a valid digest`,
-    'A digest is sha256: followed by 64 lowercase hex characters (or sha512: and 128).'),
   invalidManifest: rule('REGISTRY_INVALID_MANIFEST', (what: string, detail: string) => `invalid manifest ${what}: ${detail}`,
     'The registry returned something that is not an image manifest or index.'),
   invalidPlatform: rule('REGISTRY_INVALID_PLATFORM', (value: string) => `'${value}' is not a platform`,

@@ -3,14 +3,15 @@
 // the blobs the store lacks, verified, into atomic store writes, then tags the
 // manifest; pushImage sends an image's blobs (HEAD check, mount, upload) and
 // then its manifest.
-import { isCacheError, parseDigest, type Descriptor as StoreDescriptor, type Store } from '@strata/cache';
+import {
+  formatReference, formatRepository, isCacheError, isIndexMediaType, parseDigest,
+  type Descriptor, type Digest, type Manifest, type Platform, type Reference, type Store,
+} from '@strata/cache';
 import { downloadBlob, pushBlobs, type BlobSource, type PushBlobResult } from './blobs.js';
 import type { RegistryClient } from './client.js';
-import type { DigestString } from './digest.js';
 import { registryError, registryErrorWithHint, RegistryErrors } from './errors.js';
-import { isIndexMediaType, parseManifest, type Descriptor, type ImageManifest } from './manifest.js';
-import type { Platform } from './platform.js';
-import { formatReference, formatRepository, parseReference, type Reference } from './reference.js';
+import { parseManifest } from './manifest.js';
+import { parseReference } from './reference.js';
 
 export interface PullImageOptions {
   readonly client: RegistryClient;
@@ -23,22 +24,20 @@ export interface PullImageResult {
   /** The name the image is tagged under in the store. */
   readonly name: string;
   /** The platform manifest stored and tagged. */
-  readonly descriptor: StoreDescriptor;
+  readonly descriptor: Descriptor;
   /** The index the reference named, when it named one. */
-  readonly indexDigest?: DigestString;
+  readonly indexDigest?: Digest;
   /** Blobs downloaded, and blobs the store already had. */
   readonly downloaded: number;
   readonly present: number;
 }
 
-function storeDescriptor(d: Descriptor): StoreDescriptor {
-  return {
-    mediaType: d.mediaType,
-    digest: parseDigest(d.digest),
-    size: d.size,
-    ...(d.annotations !== undefined ? { annotations: d.annotations } : {}),
-    ...(d.platform !== undefined ? { platform: d.platform } : {}),
-  };
+/**
+ * A digest a registry's document names, checked to be one the store can hold:
+ * sha256 (a sha512 one is CACHE_INVALID_DIGEST).
+ */
+function storeDigest(digest: Digest): Digest {
+  return parseDigest(digest);
 }
 
 /**
@@ -58,7 +57,7 @@ export async function pullImage(store: Store, reference: string | Reference, opt
   await Promise.all(
     blobs.map((blob) =>
       client.limit(async () => {
-        const expected = { digest: parseDigest(blob.digest), size: blob.size };
+        const expected = { digest: storeDigest(blob.digest), size: blob.size };
         if (await store.hasBlob(expected.digest)) {
           present++;
           client.onEvent({ type: 'blob-present', registry: ref.registry, repository: ref.repository, digest: blob.digest, size: blob.size });
@@ -80,11 +79,11 @@ export async function pullImage(store: Store, reference: string | Reference, opt
       }),
     ),
   );
-  await store.putBlob(manifest.bytes, { expected: { digest: parseDigest(manifest.digest), size: manifest.bytes.length } });
+  await store.putBlob(manifest.bytes, { expected: { digest: storeDigest(manifest.digest), size: manifest.bytes.length } });
   const entry = resolved.index?.index.manifests.find((m) => m.digest === manifest.digest);
-  const descriptor: StoreDescriptor = {
+  const descriptor: Descriptor = {
     mediaType: manifest.mediaType,
-    digest: parseDigest(manifest.digest),
+    digest: storeDigest(manifest.digest),
     size: manifest.bytes.length,
     ...(entry?.platform !== undefined ? { platform: entry.platform } : {}),
   };
@@ -113,13 +112,13 @@ export interface PushImageOptions {
    * Repositories on the destination registry that may hold the blobs (for a
    * cross-repository mount), all blobs or per blob.
    */
-  readonly mountFrom?: readonly string[] | ((digest: DigestString) => readonly string[]);
+  readonly mountFrom?: readonly string[] | ((digest: Digest) => readonly string[]);
 }
 
 export interface PushImageResult {
   readonly reference: Reference;
   /** Digest of the manifest (or index) pushed under the tag. */
-  readonly digest: DigestString;
+  readonly digest: Digest;
   readonly size: number;
   readonly mediaType: string;
   /** Per blob: exists, mounted or uploaded. */
@@ -127,12 +126,12 @@ export interface PushImageResult {
 }
 
 function storeSource(store: Store, d: Descriptor): BlobSource {
-  const digest = parseDigest(d.digest);
+  const digest = storeDigest(d.digest);
   return { digest: d.digest, size: d.size, open: () => streamOf(store, digest) };
 }
 
 /** An async iterable over a store blob, opened lazily (BlobSource.open is synchronous). */
-async function* streamOf(store: Store, digest: ReturnType<typeof parseDigest>): AsyncGenerator<Uint8Array> {
+async function* streamOf(store: Store, digest: Digest): AsyncGenerator<Uint8Array> {
   const stream = await store.getBlob(digest);
   for await (const chunk of stream) yield chunk as Uint8Array;
 }
@@ -140,12 +139,12 @@ async function* streamOf(store: Store, digest: ReturnType<typeof parseDigest>): 
 async function pushManifestBlobs(
   store: Store,
   ref: Reference,
-  manifest: ImageManifest,
+  manifest: Manifest,
   options: PushImageOptions,
 ): Promise<PushBlobResult[]> {
   const descriptors = [manifest.config, ...manifest.layers];
   for (const d of descriptors) {
-    if (!(await store.hasBlob(parseDigest(d.digest)))) {
+    if (!(await store.hasBlob(storeDigest(d.digest)))) {
       throw registryErrorWithHint(RegistryErrors.blobUnknown, ['the local store', d.digest],
         'The local image is incomplete; pull or rebuild it, or run `strata verify`.');
     }
@@ -172,7 +171,7 @@ export async function pushImage(store: Store, reference: string | Reference, opt
   if (document.kind === 'index' || isIndexMediaType(top.mediaType)) {
     if (document.kind !== 'index') throw registryError(RegistryErrors.invalidManifest, [formatReference(ref), 'index expected']);
     for (const child of document.index.manifests) {
-      const childBytes = await store.readBlob(parseDigest(child.digest));
+      const childBytes = await store.readBlob(storeDigest(child.digest));
       const childDoc = parseManifest(childBytes, { what: child.digest, contentType: child.mediaType });
       if (childDoc.kind !== 'manifest') throw registryError(RegistryErrors.invalidManifest, [child.digest, 'nested indexes are not pushed']);
       results.push(...(await pushManifestBlobs(store, ref, childDoc.manifest, options)));

@@ -4,20 +4,20 @@ export {
   RegistryErrors, RegistryError, registryError, isRegistryError,
   type RegistryErrorCode, type RegistryErrorOptions, type ErrorRule,
 } from './errors.js';
-export { computeDigest, isDigestString, parseDigestString, type DigestString } from './digest.js';
 export {
-  parseReference, formatReference, formatRepository, manifestReference, withDigest, registryEndpoint,
-  credentialKey, normalizeRegistryHost, DOCKER_HUB, DOCKER_HUB_ENDPOINT, DOCKER_HUB_AUTH_KEY, DEFAULT_TAG,
-  type Reference, type FormatReferenceOptions,
+  parseReference, manifestReference, withDigest, registryEndpoint, credentialKey, normalizeRegistryHost,
+  DOCKER_HUB_ENDPOINT, DOCKER_HUB_AUTH_KEY,
 } from './reference.js';
+export { parsePlatform, formatPlatform, normalizePlatform, hostPlatform, platformMatches } from './platform.js';
+export { MANIFEST_ACCEPT, parseManifest, encodeManifest, selectPlatform, indexPlatforms, type ManifestDocument } from './manifest.js';
+// The OCI values, digests and references are @strata/cache's; they stay
+// exported here under the names this package had when it defined its own.
 export {
-  parsePlatform, formatPlatform, normalizePlatform, hostPlatform, platformMatches, type Platform,
-} from './platform.js';
-export {
-  MediaTypes, MANIFEST_ACCEPT, parseManifest, encodeManifest, selectPlatform, indexPlatforms,
-  isIndexMediaType, isManifestMediaType,
-  type Descriptor, type ImageManifest, type ImageIndex, type ManifestDocument,
-} from './manifest.js';
+  formatReference, formatRepository, DOCKER_HUB, DEFAULT_TAG, type Reference, type FormatReferenceOptions,
+  isIndexMediaType, isManifestMediaType, type Descriptor, type Platform,
+  MediaType as MediaTypes, type Manifest as ImageManifest, type Index as ImageIndex,
+  type Digest as DigestString, isOciDigest as isDigestString,
+} from '@strata/cache';
 export type {
   RegistryEvent, RegistryEventSink, BlobProgressEvent, BlobPushedEvent, BlobDownloadedEvent, BlobPresentEvent,
   ManifestPushedEvent, RequestRetryEvent, TokenFetchedEvent,

@@ -1,76 +1,26 @@
-// Manifest and index documents: Docker schema 2 (manifest and list) and OCI
-// (manifest and index), told apart by media type, with platform selection.
-import { computeDigest, isDigestString, type DigestString } from './digest.js';
+// Manifest and index documents as a registry serves them: Docker schema 2
+// (manifest and list) and OCI (manifest and index), told apart by media type,
+// checked, with platform selection. The types and media types are
+// @strata/cache's.
+import { digestOf, isIndexMediaType, isManifestMediaType, isOciDigest, MediaType, type Descriptor, type Digest, type Index, type Manifest, type Platform } from '@strata/cache';
 import { registryError, RegistryErrors } from './errors.js';
-import { formatPlatform, normalizePlatform, platformScore, type Platform } from './platform.js';
-
-export const MediaTypes = {
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
-  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
-  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-} as const;
+import { formatPlatform, normalizePlatform, platformScore } from './platform.js';
 
 /** Every manifest media type strata asks for (the Accept header of a manifest GET). */
 export const MANIFEST_ACCEPT: readonly string[] = [
-  MediaTypes.ociIndex,
-  MediaTypes.dockerManifestList,
-  MediaTypes.ociManifest,
-  MediaTypes.dockerManifest,
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
 ];
 
 /** The largest manifest strata reads (the distribution spec suggests 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-export interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: DigestString;
-  readonly size: number;
-  readonly urls?: readonly string[];
-  readonly annotations?: Readonly<Record<string, string>>;
-  readonly platform?: Platform;
-  readonly artifactType?: string;
-}
-
-export interface ImageManifest {
-  readonly schemaVersion: 2;
-  readonly mediaType?: string;
-  readonly artifactType?: string;
-  readonly config: Descriptor;
-  readonly layers: readonly Descriptor[];
-  readonly subject?: Descriptor;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
-export interface ImageIndex {
-  readonly schemaVersion: 2;
-  readonly mediaType?: string;
-  readonly artifactType?: string;
-  readonly manifests: readonly Descriptor[];
-  readonly subject?: Descriptor;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
 /** A manifest as fetched: exact bytes (digests are over these), parsed form and kind. */
 export type ManifestDocument =
-  | { readonly kind: 'manifest'; readonly mediaType: string; readonly digest: DigestString; readonly bytes: Buffer; readonly manifest: ImageManifest }
-  | { readonly kind: 'index'; readonly mediaType: string; readonly digest: DigestString; readonly bytes: Buffer; readonly index: ImageIndex };
-
-export function isIndexMediaType(mediaType: string): boolean {
-  return mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerManifestList;
-}
-
-export function isManifestMediaType(mediaType: string): boolean {
-  return mediaType === MediaTypes.ociManifest || mediaType === MediaTypes.dockerManifest;
-}
+  | { readonly kind: 'manifest'; readonly mediaType: string; readonly digest: Digest; readonly bytes: Buffer; readonly manifest: Manifest }
+  | { readonly kind: 'index'; readonly mediaType: string; readonly digest: Digest; readonly bytes: Buffer; readonly index: Index };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -79,7 +29,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function checkDescriptor(value: unknown, what: string, where: string): Descriptor {
   if (!isObject(value)) throw registryError(RegistryErrors.invalidManifest, [what, `${where} is not an object`]);
   if (typeof value.mediaType !== 'string') throw registryError(RegistryErrors.invalidManifest, [what, `${where}.mediaType is missing`]);
-  if (!isDigestString(value.digest)) throw registryError(RegistryErrors.invalidManifest, [what, `${where}.digest is not a digest`]);
+  if (!isOciDigest(value.digest)) throw registryError(RegistryErrors.invalidManifest, [what, `${where}.digest is not a digest`]);
   if (typeof value.size !== 'number' || !Number.isSafeInteger(value.size) || value.size < 0) {
     throw registryError(RegistryErrors.invalidManifest, [what, `${where}.size is not a byte count`]);
   }
@@ -97,7 +47,7 @@ function checkDescriptor(value: unknown, what: string, where: string): Descripto
  * response's Content-Type, else its shape. Throws REGISTRY_INVALID_MANIFEST or
  * REGISTRY_UNSUPPORTED_MEDIA_TYPE (schema 1).
  */
-export function parseManifest(bytes: Buffer, options: { contentType?: string; what?: string; digest?: DigestString } = {}): ManifestDocument {
+export function parseManifest(bytes: Buffer, options: { contentType?: string; what?: string; digest?: Digest } = {}): ManifestDocument {
   const what = options.what ?? 'document';
   let json: unknown;
   try {
@@ -111,36 +61,36 @@ export function parseManifest(bytes: Buffer, options: { contentType?: string; wh
   if (mediaType === undefined && contentType !== undefined && (isIndexMediaType(contentType) || isManifestMediaType(contentType))) {
     mediaType = contentType;
   }
-  if (json.schemaVersion === 1 || mediaType === MediaTypes.dockerSchema1 || mediaType === MediaTypes.dockerSchema1Signed) {
-    throw registryError(RegistryErrors.unsupportedMediaType, [what, mediaType ?? MediaTypes.dockerSchema1]);
+  if (json.schemaVersion === 1 || mediaType === MediaType.dockerSchema1 || mediaType === MediaType.dockerSchema1Signed) {
+    throw registryError(RegistryErrors.unsupportedMediaType, [what, mediaType ?? MediaType.dockerSchema1]);
   }
   if (mediaType === undefined) {
-    if (Array.isArray(json.manifests)) mediaType = MediaTypes.ociIndex;
-    else if (isObject(json.config)) mediaType = MediaTypes.ociManifest;
+    if (Array.isArray(json.manifests)) mediaType = MediaType.ociIndex;
+    else if (isObject(json.config)) mediaType = MediaType.ociManifest;
     else throw registryError(RegistryErrors.invalidManifest, [what, 'it has no mediaType, config or manifests']);
   }
   if (json.schemaVersion !== 2) throw registryError(RegistryErrors.invalidManifest, [what, 'schemaVersion is not 2']);
-  const digest = options.digest ?? computeDigest(bytes);
+  const digest = options.digest ?? digestOf(bytes);
 
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(json.manifests)) throw registryError(RegistryErrors.invalidManifest, [what, 'manifests is not a list']);
     json.manifests.forEach((m, i) => checkDescriptor(m, what, `manifests[${i}]`));
-    return { kind: 'index', mediaType, digest, bytes, index: json as unknown as ImageIndex };
+    return { kind: 'index', mediaType, digest, bytes, index: json as unknown as Index };
   }
   if (isManifestMediaType(mediaType)) {
     checkDescriptor(json.config, what, 'config');
     if (!Array.isArray(json.layers)) throw registryError(RegistryErrors.invalidManifest, [what, 'layers is not a list']);
     json.layers.forEach((l, i) => checkDescriptor(l, what, `layers[${i}]`));
-    return { kind: 'manifest', mediaType, digest, bytes, manifest: json as unknown as ImageManifest };
+    return { kind: 'manifest', mediaType, digest, bytes, manifest: json as unknown as Manifest };
   }
   throw registryError(RegistryErrors.unsupportedMediaType, [what, mediaType]);
 }
 
 /** Serializes a manifest or index to the exact bytes to push, and their digest. */
-export function encodeManifest(document: ImageManifest | ImageIndex): { bytes: Buffer; digest: DigestString; mediaType: string } {
+export function encodeManifest(document: Manifest | Index): { bytes: Buffer; digest: Digest; mediaType: string } {
   const bytes = Buffer.from(JSON.stringify(document));
-  const mediaType = document.mediaType ?? ('manifests' in document ? MediaTypes.ociIndex : MediaTypes.ociManifest);
-  return { bytes, digest: computeDigest(bytes), mediaType };
+  const mediaType = document.mediaType ?? ('manifests' in document ? MediaType.ociIndex : MediaType.ociManifest);
+  return { bytes, digest: digestOf(bytes), mediaType };
 }
 
 /** True for index entries that are not runnable images (buildkit attestations, unknown/unknown). */
@@ -152,7 +102,7 @@ function isAttestation(descriptor: Descriptor): boolean {
 }
 
 /** The platforms an index offers, formatted, attestations left out. */
-export function indexPlatforms(index: ImageIndex): string[] {
+export function indexPlatforms(index: Index): string[] {
   return index.manifests
     .filter((m) => m.platform !== undefined && !isAttestation(m))
     .map((m) => formatPlatform(normalizePlatform(m.platform as Platform)));
@@ -163,7 +113,7 @@ export function indexPlatforms(index: ImageIndex): string[] {
  * compatible entry in index order. Throws REGISTRY_NO_MATCHING_PLATFORM listing
  * the platforms the index has.
  */
-export function selectPlatform(index: ImageIndex, wanted: Platform, reference = 'the image'): Descriptor {
+export function selectPlatform(index: Index, wanted: Platform, reference = 'the image'): Descriptor {
   let best: Descriptor | undefined;
   let bestScore = 0;
   for (const entry of index.manifests) {

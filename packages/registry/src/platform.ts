@@ -1,15 +1,8 @@
 // Platforms (`os/architecture[/variant]`) as image indexes describe them, with
 // the normalization containerd applies: aarch64 is arm64, whose variant v8 is
 // the same as none; x86_64 is amd64; arm without a variant is arm/v7.
+import type { Platform } from '@strata/cache';
 import { registryError, RegistryErrors } from './errors.js';
-
-export interface Platform {
-  readonly os: string;
-  readonly architecture: string;
-  readonly variant?: string;
-  readonly 'os.version'?: string;
-  readonly 'os.features'?: readonly string[];
-}
 
 const ARCH_ALIASES: Record<string, { architecture: string; variant?: string }> = {
   aarch64: { architecture: 'arm64' },

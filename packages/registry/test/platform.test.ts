@@ -1,9 +1,7 @@
-import {
-  formatPlatform, hostPlatform, MediaTypes, parsePlatform, platformMatches, selectPlatform,
-  type ImageIndex, type Platform,
-} from '@strata/registry';
+import { MediaType, parseDigest, type Digest, type Index, type Platform } from '@strata/cache';
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, selectPlatform } from '@strata/registry';
 
-const digest = (c: string): `sha256:${string}` => `sha256:${c.repeat(64)}`;
+const digest = (c: string): Digest => parseDigest(`sha256:${c.repeat(64)}`);
 
 describe('parsePlatform', () => {
   it.each([
@@ -49,15 +47,15 @@ describe('platformMatches', () => {
 });
 
 describe('selectPlatform', () => {
-  const index: ImageIndex = {
+  const index: Index = {
     schemaVersion: 2,
-    mediaType: MediaTypes.ociIndex,
+    mediaType: MediaType.ociIndex,
     manifests: [
-      { mediaType: MediaTypes.ociManifest, digest: digest('1'), size: 1, platform: { os: 'linux', architecture: 'amd64' } },
-      { mediaType: MediaTypes.ociManifest, digest: digest('2'), size: 1, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
-      { mediaType: MediaTypes.ociManifest, digest: digest('3'), size: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      { mediaType: MediaType.ociManifest, digest: digest('1'), size: 1, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: MediaType.ociManifest, digest: digest('2'), size: 1, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+      { mediaType: MediaType.ociManifest, digest: digest('3'), size: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
       {
-        mediaType: MediaTypes.ociManifest, digest: digest('4'), size: 1, platform: { os: 'unknown', architecture: 'unknown' },
+        mediaType: MediaType.ociManifest, digest: digest('4'), size: 1, platform: { os: 'unknown', architecture: 'unknown' },
         annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
       },
     ],
@@ -68,11 +66,11 @@ describe('selectPlatform', () => {
   });
 
   it('prefers the exact variant', () => {
-    const two: ImageIndex = {
+    const two: Index = {
       ...index,
       manifests: [
-        { mediaType: MediaTypes.ociManifest, digest: digest('5'), size: 1, platform: { os: 'linux', architecture: 'amd64', variant: 'v3' } },
-        { mediaType: MediaTypes.ociManifest, digest: digest('6'), size: 1, platform: { os: 'linux', architecture: 'amd64' } },
+        { mediaType: MediaType.ociManifest, digest: digest('5'), size: 1, platform: { os: 'linux', architecture: 'amd64', variant: 'v3' } },
+        { mediaType: MediaType.ociManifest, digest: digest('6'), size: 1, platform: { os: 'linux', architecture: 'amd64' } },
       ],
     };
     expect(selectPlatform(two, parsePlatform('linux/amd64')).digest).toBe(digest('6'));

@@ -1,4 +1,4 @@
-import { isCacheError, type Descriptor, type Manifest, type Store } from '@strata/cache';
+import { isCacheError, type Descriptor, type Digest, type Manifest, type Store } from '@strata/cache';
 import {
   downloadBlob,
   fetchBlob,
@@ -10,12 +10,10 @@ import {
   RegistryErrors,
   formatRepository,
   type BlobSource,
-  type DigestString,
   type RegistryClient,
 } from '@strata/registry';
 
-/** The registry package spells digests as sha256:/sha512: template strings; the store's are branded. */
-const wire = (d: Descriptor): { digest: DigestString; size: number } => ({ digest: d.digest as unknown as DigestString, size: d.size });
+const wire = (d: Descriptor): { digest: Digest; size: number } => ({ digest: d.digest, size: d.size });
 import type { BlobOutcome, CacheEndpoint } from './endpoint.js';
 
 function storeSource(store: Store, d: Descriptor): BlobSource {
@@ -40,7 +38,7 @@ export function registryEndpoint(client: RegistryClient, reference: string): Cac
       try {
         const doc = await client.getManifest(ref);
         if (doc.kind !== 'manifest') return undefined;
-        return doc.manifest as unknown as Manifest;
+        return doc.manifest;
       } catch (error) {
         if (isRegistryError(error) && (error.code === 'REGISTRY_MANIFEST_UNKNOWN' || error.code === 'REGISTRY_NAME_UNKNOWN')) return undefined;
         throw error;

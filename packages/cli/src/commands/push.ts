@@ -1,7 +1,7 @@
-import { parseDigest, type Store } from '@strata/cache';
+import { parseDigest, type Digest, type Store } from '@strata/cache';
 import { openStore } from '../store.js';
 import {
-  formatReference, manifestReference, parseReference, pushImage, type DigestString, type Reference, type RegistryEvent,
+  formatReference, manifestReference, parseReference, pushImage, type Reference, type RegistryEvent,
 } from '@strata/registry';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
@@ -60,7 +60,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (!quiet) io.stdout.write(`The push refers to repository [${formatReference({ registry: ref.registry, repository: ref.repository })}]\n`);
     const result = await pushImage(store, ref, {
       client: registryClient(io, argv.values['insecure-registry'] as string[] | undefined, onEvent),
-      mountFrom: (digest: DigestString) => candidates.get(digest) ?? [],
+      mountFrom: (digest: Digest) => candidates.get(digest) ?? [],
     });
     if (quiet) {
       io.stdout.write(`${result.digest}\n`);

@@ -5,10 +5,8 @@ import { mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import {
-  downloadBlob, fetchBlob, headBlob, parseReference, RegistryClient,
-  type Descriptor, type RegistryEvent,
-} from '@strata/registry';
+import type { Descriptor } from '@strata/cache';
+import { downloadBlob, fetchBlob, headBlob, parseReference, RegistryClient, type RegistryEvent } from '@strata/registry';
 import { startFaultProxy, type FaultProxy } from '../../../../tests/support/fault-proxy.js';
 import { freePort, startRegistry, type TestRegistry } from '../../../../tests/support/registry.js';
 import { makeImage, pushTestImage, type TestImage } from '../support/images.js';

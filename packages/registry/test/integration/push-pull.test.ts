@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { digestOf } from '@strata/cache';
 import {
   fetchBlob, headBlob, parsePlatform, parseReference, pushBlob, bufferSource, RegistryClient,
   type RegistryEvent,
@@ -101,7 +102,7 @@ describe('push', () => {
 
   it('falls back to an upload when the mount source lacks the blob', async () => {
     const data = Buffer.from('only here');
-    const digest = (await import('@strata/registry')).computeDigest(data);
+    const digest = digestOf(data);
     const result = await pushBlob(client(), { registry: registry.host, repository: 'strata/fallback' }, bufferSource(data, digest), {
       mountFrom: ['strata/does-not-exist'],
     });

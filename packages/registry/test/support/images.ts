@@ -2,10 +2,10 @@
 // (OCI or Docker schema 2), and indexes over several platforms.
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { digestOf, MediaType, type Descriptor, type Digest, type Index, type Manifest, type Platform, type Reference } from '@strata/cache';
 import {
-  bufferSource, computeDigest, encodeManifest, MediaTypes, pushBlobs,
-  type BlobSource, type Descriptor, type DigestString, type ImageIndex, type ImageManifest,
-  type Platform, type PushBlobOptions, type PushBlobResult, type Reference, type RegistryClient,
+  bufferSource, encodeManifest, pushBlobs,
+  type BlobSource, type PushBlobOptions, type PushBlobResult, type RegistryClient,
 } from '@strata/registry';
 
 export interface TestBlob {
@@ -16,15 +16,15 @@ export interface TestBlob {
 export interface TestImage {
   readonly config: TestBlob;
   readonly layers: TestBlob[];
-  readonly manifest: ImageManifest;
+  readonly manifest: Manifest;
   readonly manifestBytes: Buffer;
-  readonly manifestDigest: DigestString;
+  readonly manifestDigest: Digest;
   readonly mediaType: string;
   readonly platform: Platform;
 }
 
 export function blob(data: Buffer, mediaType: string): TestBlob {
-  return { data, descriptor: { mediaType, digest: computeDigest(data), size: data.length } };
+  return { data, descriptor: { mediaType, digest: digestOf(data), size: data.length } };
 }
 
 export function makeImage(options: {
@@ -34,7 +34,7 @@ export function makeImage(options: {
 } = {}): TestImage {
   const format = options.format ?? 'oci';
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
-  const layerType = format === 'oci' ? MediaTypes.ociLayerGzip : MediaTypes.dockerLayerGzip;
+  const layerType = format === 'oci' ? MediaType.ociLayerGzip : MediaType.dockerLayerGzip;
   // real gzip streams (of random bytes): tools that sniff compression leave them alone
   const raw = (options.layerSizes ?? [2048, 4096]).map((size) => randomBytes(size));
   const layers = raw.map((data) => blob(gzipSync(data, { level: 1 }), layerType));
@@ -43,11 +43,11 @@ export function makeImage(options: {
     os: platform.os,
     ...(platform.variant !== undefined ? { variant: platform.variant } : {}),
     config: { Env: ['PATH=/usr/bin:/bin'], Cmd: ['/bin/sh'] },
-    rootfs: { type: 'layers', diff_ids: raw.map((data) => computeDigest(data)) },
+    rootfs: { type: 'layers', diff_ids: raw.map((data) => digestOf(data)) },
   };
-  const config = blob(Buffer.from(JSON.stringify(configJson)), format === 'oci' ? MediaTypes.ociConfig : MediaTypes.dockerConfig);
-  const mediaType = format === 'oci' ? MediaTypes.ociManifest : MediaTypes.dockerManifest;
-  const manifest: ImageManifest = {
+  const config = blob(Buffer.from(JSON.stringify(configJson)), format === 'oci' ? MediaType.ociConfig : MediaType.dockerConfig);
+  const mediaType = format === 'oci' ? MediaType.ociManifest : MediaType.dockerManifest;
+  const manifest: Manifest = {
     schemaVersion: 2,
     mediaType,
     config: config.descriptor,
@@ -57,9 +57,9 @@ export function makeImage(options: {
   return { config, layers, manifest, manifestBytes: encoded.bytes, manifestDigest: encoded.digest, mediaType, platform };
 }
 
-export function makeIndex(images: TestImage[], format: 'oci' | 'docker' = 'oci'): { bytes: Buffer; digest: DigestString; mediaType: string } {
-  const mediaType = format === 'oci' ? MediaTypes.ociIndex : MediaTypes.dockerManifestList;
-  const index: ImageIndex = {
+export function makeIndex(images: TestImage[], format: 'oci' | 'docker' = 'oci'): { bytes: Buffer; digest: Digest; mediaType: string } {
+  const mediaType = format === 'oci' ? MediaType.ociIndex : MediaType.dockerManifestList;
+  const index: Index = {
     schemaVersion: 2,
     mediaType,
     manifests: images.map((image) => ({
