@@ -54,7 +54,7 @@ describe('strata build: RUN --mount from= and #! heredoc scripts (busybox, linux
     if (top === undefined) throw new Error(`${ref} is not tagged`);
     const blob = (d: string) => join(layout, 'blobs/sha256', d.slice('sha256:'.length));
     const manifest = JSON.parse(readFileSync(blob(top.digest), 'utf8')) as { layers: { digest: string }[] };
-    return manifest.layers.map((l) => execFileSync('tar', ['-tzf', blob(l.digest)], { encoding: 'utf8' }).split('\n').filter((p) => p !== ''));
+    return manifest.layers.map((l) => execFileSync('tar', ['-tf', blob(l.digest)], { encoding: 'utf8' }).split('\n').filter((p) => p !== ''));
   }
 
   async function buildMounts(extra: Partial<Parameters<typeof build>[0]> = {}) {

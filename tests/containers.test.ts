@@ -66,7 +66,7 @@ describe('strata run, ps, start, rm, commit', () => {
     const top = manifest.layers[manifest.layers.length - 1];
     if (top === undefined) throw new Error(`${ref} has no layer`);
     const blob = join(root, 'blobs', 'sha256', top.digest.slice('sha256:'.length));
-    return execFileSync('tar', ['-tzf', blob], { encoding: 'utf8' }).split('\n').filter((l) => l !== '');
+    return execFileSync('tar', ['-tf', blob], { encoding: 'utf8' }).split('\n').filter((l) => l !== '');
   }
 
   beforeAll(async () => {
