@@ -1,7 +1,7 @@
 import { chmod, link, mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
+import type { BlobInfo, BlobSource, BlobStat, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
 import { DiskContentStore, type ContentEvent } from './content/disk.js';
 import { digestOf, parseDigest, type Digest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode, isCacheError } from './errors.js';
@@ -143,6 +143,14 @@ export class Store {
   /** Stores bytes; returns their digest and size. A blob already stored is success. */
   putBlob(source: BlobSource, options?: PutBlobOptions): Promise<PutBlobResult> {
     return this.blobs.putBlob(source, options);
+  }
+
+  /**
+   * Stores a file in the store's tmp folder that the caller wrote and hashed
+   * itself, by rename (no second read): see DiskContentStore.putBlobFile.
+   */
+  putBlobFile(file: string, known: BlobInfo): Promise<PutBlobResult> {
+    return this.blobs.putBlobFile(file, { digest: parseDigest(known.digest), size: known.size });
   }
 
   /** A verifying stream of a blob: it fails with CACHE_INTEGRITY (and the blob is quarantined) if the bytes are wrong. */

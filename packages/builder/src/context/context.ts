@@ -18,6 +18,8 @@ export interface ContextEntry {
   readonly linkTarget?: string;
   /** For a file: the facts the content memo is keyed on, from the same lstat (so a memo hit costs no second stat). */
   readonly facts?: FileFacts;
+  /** For a file: its number of names (hard links) when the context was walked. */
+  readonly links?: number;
 }
 
 /** A source of COPY/ADD as selected: a file or folder (whose contents are copied) and what lies under it. */
@@ -81,7 +83,7 @@ function entryOf(root: string, hostPath: string, contextPath = toPosix(relative(
     return { hostPath, contextPath, type: 'symlink', mode, size: 0, mtimeMs, linkTarget: readlinkSync(hostPath) };
   }
   if (st.isDirectory()) return { hostPath, contextPath, type: 'directory', mode, size: 0, mtimeMs };
-  if (st.isFile()) return { hostPath, contextPath, type: 'file', mode, size: Number(st.size), mtimeMs, facts: factsOf(st) };
+  if (st.isFile()) return { hostPath, contextPath, type: 'file', mode, size: Number(st.size), mtimeMs, facts: factsOf(st), links: Number(st.nlink) };
   throw buildError(BuildErrors.contextPath, [contextPath, 'is not a regular file, folder or symbolic link']);
 }
 

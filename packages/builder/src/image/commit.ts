@@ -1,5 +1,6 @@
-import { PassThrough } from 'node:stream';
-import type { Digest, Store } from '@strata/cache';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempName, type Store } from '@strata/cache';
 import { writeLayer } from '../layer/write-layer.js';
 import type { LayerInfo } from './state.js';
 
@@ -18,28 +19,27 @@ export interface CommitOptions {
 
 /**
  * Turns a step's upper directory into a layer blob in the store, in one
- * pass: the tar is written straight into the store's temp file while its
- * diffID is taken. Layers are stored uncompressed
+ * pass: the tar is written into the store's tmp folder while its diffID is
+ * taken, and the store takes the file by rename. Layers are stored uncompressed
  * (`application/vnd.oci.image.layer.v1.tar`, digest = diffID): a build never
  * compresses; push, save, --output and --cache-to compress when they need to
  * (`@strata/cache`'s compressed views, remembered per blob). Returns
  * undefined when the directory holds no change (the step adds no layer).
  */
 export async function commitLayer(store: Store, upperDir: string, options: CommitOptions = {}): Promise<CommittedLayer | undefined> {
-  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
-  const written = writeLayer(upperDir, {
-    output: pipe,
+  // the store's tmp folder: the store takes the file by rename, and a sweep removes it after a crash
+  const file = join(store.paths.tmp, tempName('layer'));
+  const written = await writeLayer(upperDir, {
+    output: file,
     compression: 'none',
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
-  const stored = store.putBlob(pipe);
-  // both settle before either outcome is used: a failed tar destroys the pipe, which fails the put
-  const [layer, put] = await Promise.allSettled([written, stored]);
-  if (layer.status === 'rejected') throw layer.reason;
-  if (put.status === 'rejected') throw put.reason;
-  if (layer.value.empty) return undefined;
-  if (put.value.digest !== layer.value.digest) throw new Error(`internal: layer ${layer.value.digest} was stored as ${put.value.digest}`);
-  const { mediaType, diffId, entries, contentBytes } = layer.value;
-  return { layer: { descriptor: { mediaType, digest: put.value.digest as Digest, size: put.value.size }, diffId }, entries, contentBytes };
+  if (written.empty) {
+    await rm(file, { force: true });
+    return undefined;
+  }
+  const put = await store.putBlobFile(file, { digest: written.digest, size: written.size });
+  const { mediaType, diffId, entries, contentBytes } = written;
+  return { layer: { descriptor: { mediaType, digest: put.digest, size: put.size }, diffId }, entries, contentBytes };
 }

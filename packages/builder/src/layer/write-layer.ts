@@ -4,7 +4,7 @@
  * the blob's sha256 (digest) after it, in the same pass that writes the sink.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createWriteStream, openSync, readSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -65,9 +65,11 @@ class Hasher extends Transform {
 
 /** Fills fixed-size buffers with the archive and yields each one as it fills. */
 class Chunker {
-  private buf = Buffer.allocUnsafe(CHUNK);
+  private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
   readonly full: Buffer[] = [];
+  /** Buffers the consumer is done with (a synchronous consumer hands them back): no allocation, no GC churn. */
+  readonly spare: Buffer[] = [];
 
   put(data: Buffer): void {
     let offset = 0;
@@ -110,7 +112,7 @@ class Chunker {
 
   private rotate(): void {
     this.full.push(this.buf);
-    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(CHUNK);
     this.pos = 0;
   }
 }
@@ -137,8 +139,12 @@ function copyContent(out: Chunker, entry: LayerEntry): void {
   }
 }
 
-/** The archive's bytes, in chunks of CHUNK bytes (the last one shorter). */
-export function* tarChunks(entries: readonly LayerEntry[], sourceDateEpoch: number | undefined): Generator<Buffer> {
+/**
+ * The archive's bytes, in chunks of CHUNK bytes (the last one shorter). With
+ * `reuse`, a chunk's buffer is written over once the consumer asks for the
+ * next one: for consumers that are done with a chunk when they ask again.
+ */
+export function* tarChunks(entries: readonly LayerEntry[], sourceDateEpoch: number | undefined, reuse = false): Generator<Buffer> {
   const out = new Chunker();
   for (const entry of entries) {
     out.put(encodeHeader({ ...entry, mtime: clamp(entry.mtime, sourceDateEpoch) }));
@@ -146,7 +152,11 @@ export function* tarChunks(entries: readonly LayerEntry[], sourceDateEpoch: numb
       copyContent(out, entry);
       out.zeros(padding(entry.size));
     }
-    while (out.full.length > 0) yield out.full.shift() as Buffer;
+    while (out.full.length > 0) {
+      const chunk = out.full.shift() as Buffer;
+      yield chunk;
+      if (reuse) out.spare.push(chunk);
+    }
   }
   out.put(endOfArchive());
   while (out.full.length > 0) yield out.full.shift() as Buffer;
@@ -175,6 +185,7 @@ function checkOptions(options: WriteLayerOptions): { compression: LayerCompressi
 export async function writeLayer(dir: string, options: WriteLayerOptions): Promise<LayerWriteResult> {
   const { compression, level } = checkOptions(options);
   const { entries, skipped } = scanLayerDir(dir);
+  if (compression === 'none' && typeof options.output === 'string') return writeTarFile(entries, skipped, options.output, options);
   const tarHash = new Hasher();
   const blobHash = new Hasher();
   const sink = typeof options.output === 'string' ? createWriteStream(options.output, { flags: 'w' }) : options.output;
@@ -210,16 +221,55 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
   }
   const diffId = `sha256:${tarHash.hash.digest('hex')}` as DiffId;
   const digest = compression === 'none' ? (diffId as Digest) : (`sha256:${blobHash.hash.digest('hex')}` as Digest);
+  const size = compression === 'none' ? tarHash.bytes : blobHash.bytes;
+  return result(entries, skipped, { diffId, digest, size, uncompressedSize: tarHash.bytes, compression });
+}
+
+function result(
+  entries: readonly LayerEntry[],
+  skipped: readonly string[],
+  bytes: { diffId: DiffId; digest: Digest; size: number; uncompressedSize: number; compression: LayerCompression },
+): LayerWriteResult {
   return {
-    diffId,
-    digest,
-    size: compression === 'none' ? tarHash.bytes : blobHash.bytes,
-    uncompressedSize: tarHash.bytes,
-    mediaType: LAYER_MEDIA_TYPES[compression],
-    compression,
+    ...bytes,
+    mediaType: LAYER_MEDIA_TYPES[bytes.compression],
     entries: entries.length,
     contentBytes: entries.reduce((sum, e) => (e.type === 'file' ? sum + e.size : sum), 0),
     empty: entries.length === 0,
     skipped,
   };
+}
+
+/** How long writeTarFile writes with blocking calls before it lets the event loop run (signals, progress). */
+const YIELD_EVERY_MS = 25;
+
+/**
+ * The uncompressed layer into a file: blocking writes from reused buffers,
+ * hashed on the way (the build path's layer: no stream plumbing, no garbage
+ * per chunk). The caller fsyncs (the store does, when it takes the file).
+ */
+async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly string[], file: string, options: WriteLayerOptions): Promise<LayerWriteResult> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const fd = openSync(file, 'w', 0o644);
+  try {
+    let since = performance.now();
+    for (const chunk of tarChunks(entries, options.sourceDateEpoch, true)) {
+      hash.update(chunk);
+      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+      size += chunk.length;
+      if (performance.now() - since >= YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (options.signal?.aborted === true) throw options.signal.reason;
+        since = performance.now();
+      }
+    }
+  } catch (error) {
+    closeSync(fd);
+    await rm(file, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  const diffId = `sha256:${hash.digest('hex')}` as DiffId;
+  return result(entries, skipped, { diffId, digest: diffId as Digest, size, uncompressedSize: size, compression: 'none' });
 }

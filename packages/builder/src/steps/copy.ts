@@ -212,12 +212,13 @@ async function copyEntry(entry: ContextEntry, target: string, copier: Copier, li
  * and times are set through the open descriptor.
  */
 async function copyFileEntry(entry: ContextEntry, target: string, copier: Copier, owner: Owner, mtime: number, links?: LinkMemo): Promise<void> {
+  const mode = copier.plan.chmod ? copier.plan.chmod(entry.mode, false) : entry.mode;
+  // an incremental copy keeps a matching target without opening the source (its listing says it is as it was)
+  if (keepsTarget(copier.reuse, entry, target, owner, mode, entry.links ?? 2)) return;
   const source = openSync(entry.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(source);
     if (!st.isFile()) throw buildError(BuildErrors.contextPath, [entry.contextPath, 'changed while it was copied: it is no longer a regular file']);
-    const mode = copier.plan.chmod ? copier.plan.chmod(entry.mode, false) : entry.mode;
-    if (keepsTarget(copier.reuse, { ...entry, size: st.size }, target, owner, mode, st.nlink)) return;
     if (links !== undefined && st.nlink > 1) {
       const inode = `${st.dev}:${st.ino}`;
       const first = links.get(inode);

@@ -6,7 +6,7 @@ import ssri from 'ssri';
 import { digestFromHex, digestHex, isDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors, diskFullOr, errnoCode, type CacheError } from '../errors.js';
 import { fsyncDir, tempName } from '../fs-util.js';
-import type { BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
+import type { BlobInfo, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
 import { chunksOf, discardSource, isBufferSource } from './source.js';
 
 /** Events the disk store reports; the Store forwards them to its `onEvent`. */
@@ -113,6 +113,39 @@ export class DiskContentStore implements ContentStore {
     await fsyncDir(this.#opts.blobs);
     if (!existed) this.#opts.onEvent?.({ type: 'blob-written', digest, size });
     return { digest, size, written: !existed };
+  }
+
+  /**
+   * Stores a file the caller wrote and hashed itself (a layer tar the builder
+   * streamed through sha256), without reading it again: the file, which must
+   * be in the store's tmp folder, is fsynced and renamed into place. A blob
+   * already stored wins and the file is removed.
+   */
+  async putBlobFile(file: string, known: BlobInfo): Promise<PutBlobResult> {
+    const final = this.blobPath(known.digest);
+    try {
+      const have = await this.statBlob(known.digest);
+      if (have !== undefined && have.size === known.size) {
+        await this.#touch(known.digest);
+        return { digest: known.digest, size: have.size, written: false };
+      }
+      const handle = await open(file, 'r+');
+      try {
+        const facts = await handle.stat();
+        if (facts.size !== known.size) throw cacheError(CacheErrors.integrity, [known.digest, known.digest, known.size, facts.size], { expected: known.digest, found: known.digest });
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(file, final);
+    } catch (error) {
+      throw diskFullOr(error, this.#opts.blobs);
+    } finally {
+      await unlink(file).catch(() => undefined);
+    }
+    await fsyncDir(this.#opts.blobs);
+    this.#opts.onEvent?.({ type: 'blob-written', digest: known.digest, size: known.size });
+    return { digest: known.digest, size: known.size, written: true };
   }
 
   async getBlob(digest: Digest, options: GetBlobOptions = {}): Promise<Readable> {
