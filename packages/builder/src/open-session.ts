@@ -82,8 +82,10 @@ function resolveEpoch(options: BuildOptions): number | undefined {
 const TMPFS_MAGIC = 0x01021994;
 
 /**
- * Removes the build's temp folder, which holds every upper directory of the
- * build (a COPY's thousands of files). On tmpfs, where unlink never sleeps,
+ * Removes the build's temp folder. Upper directories of committed steps have
+ * left it (each became its layer's snapshot by rename); what is left is what
+ * no layer kept: overlay work folders, a failed step's upper directory, a
+ * snapshot the store already had. On tmpfs, where unlink never sleeps,
  * blocking calls are ~3x faster than Node's asynchronous rm (a thread-pool
  * round trip per entry: 2000 files, ~35 ms against ~90 ms); on a disk
  * filesystem unlinks wait on the journal, and the thread pool's overlapping
