@@ -17,17 +17,20 @@ export async function stopChild(child, graceMs) {
 }
 
 /**
- * Starts dockerd under `dir`. Returns `{ error }` when it cannot run (not
- * installed, exited, no answer within 60 s), else `{ sock, docker, stop }`:
- * `docker` is the client command line for its socket, `stop()` ends it.
+ * Starts dockerd under `dir` (data-root, exec-root, socket: on the disk `dir`
+ * is on). Returns `{ error }` when it cannot run (not installed, exited, no
+ * answer within 60 s), else `{ sock, docker, stop }`: `docker` is the client
+ * command line for its socket, `stop()` ends it. `insecureRegistries`
+ * (`127.0.0.1:PORT`) are reached over plain HTTP (`docker push` to a local
+ * registry; dockerd also treats 127.0.0.0/8 so by default, said here anyway).
  */
-export async function startDockerd(dir) {
+export async function startDockerd(dir, { insecureRegistries = [] } = {}) {
   if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/bin/docker')) return { error: 'dockerd is not installed (apt-get install docker.io)' };
   mkdirSync(dir, { recursive: true });
   const sock = join(dir, 'docker.sock');
   const daemon = spawn(
     '/usr/sbin/dockerd',
-    ['--iptables=false', '--ip6tables=false', '--bridge=none', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '-H', `unix://${sock}`],
+    ['--iptables=false', '--ip6tables=false', '--bridge=none', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '-H', `unix://${sock}`, ...insecureRegistries.flatMap((r) => ['--insecure-registry', r])],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
