@@ -16,6 +16,8 @@ function rule<A extends unknown[]>(code: string, message: (...args: A) => string
 export const CacheErrors = {
   blobNotFound: rule('CACHE_BLOB_NOT_FOUND', (digest: string) => `blob ${digest} is not in the store`,
     'Pull or rebuild the image that needs it; `strata verify` lists images with missing blobs.'),
+  compressor: rule('CACHE_COMPRESSOR', (tool: string, detail: string) => `the ${tool} compressor failed: ${detail}`,
+    'zstd layers need the zstd command on PATH (apt-get install zstd); gzip needs nothing.'),
   containerAmbiguous: rule('CACHE_CONTAINER_AMBIGUOUS', (prefix: string, count: number) => `the ID prefix '${prefix}' matches ${count} containers`,
     'Give more digits of the ID, or the container\'s name (`strata ps -a` lists both).'),
   containerConflict: rule('CACHE_CONTAINER_CONFLICT', (name: string, id: string) => `the container name "${name}" is already in use by container ${id}`,

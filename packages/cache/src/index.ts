@@ -73,6 +73,15 @@ export {
   type NewContainer,
 } from './containers.js';
 export { SNAPSHOT_OVERLAY_MARK, SnapshotStore, type AdoptOptions, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
+export {
+  DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL, LAYER_MEDIA_TYPES, createCompressor, createDecompressor, layerCompressionOf,
+  type Compressor, type CompressorOptions, type LayerCompression,
+} from './compression/compress.js';
+export { parallelGzipAvailable } from './compression/parallel-gzip.js';
+export {
+  EXPORT_CONCURRENCY, RECOMPRESS_KEY_TAG, conversionKey, exportForm, exportLayers, rememberedLayer,
+  type ExportCompression, type ExportForm, type ExportFormOptions, type LayerExport, type StoredLayer,
+} from './compression/export-form.js';
 export { isTarHeader } from './archive/tar-io.js';
 export { DEFAULT_MAX_LAYER_SIZE, extractLayer, maxLayerSizeFromEnv, safeEntryPath, type ExtractOptions, type Unpacked } from './unpack.js';
 export { DEFAULT_GRACE_MS, pruneStore, type PruneOptions, type PruneResult } from './gc.js';
@@ -82,5 +91,5 @@ export {
   ArchiveErrors, CONTAINERD_NAME_ANNOTATION, exportImages, familiarName, importArchive, importImages, importLayout, importRootfs,
   listImages, readImage, readIndexOf, saveImages, splitName,
   type ArchiveFormat, type ArchiveKind, type ExportImage, type ExportOptions, type ImageSummary, type ImportOptions, type ImportResult,
-  type ImportRootfsOptions, type ImportRootfsResult, type LoadedImage, type PlatformChooser, type ReadImageOptions, type StoredImage,
+  type ImportRootfsOptions, type ImportRootfsResult, type LoadedImage, type PlatformChooser, type ReadImageOptions, type SavedImage, type StoredImage,
 } from './archive/index.js';

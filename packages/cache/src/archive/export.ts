@@ -1,14 +1,17 @@
 // Images out of the store as one tar: a docker-archive (manifest.json,
-// repositories, <config>.json, uncompressed <diffID>.tar layers: what `docker
-// load` reads) or an OCI archive (an OCI image layout in a tar).
-import { createHash } from 'node:crypto';
+// repositories, <config>.json, gzip <digest>.tar.gz layers: what `docker
+// load` reads) or an OCI archive (an OCI image layout in a tar). Both hold
+// the images' export forms (../compression/export-form.ts): the store keeps
+// built layers uncompressed, an archive gets them compressed, and the
+// compressed copies are remembered for the next save or push.
 import { open, rename, unlink } from 'node:fs/promises';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type { Pack } from 'tar-stream';
+import { layerCompressionOf } from '../compression/compress.js';
+import { exportForm, type ExportCompression } from '../compression/export-form.js';
 import { digestHex, digestOf, parseDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors } from '../errors.js';
 import { tempName } from '../fs-util.js';
@@ -32,13 +35,25 @@ export interface ExportOptions {
   /** docker-archive holds one platform per image: which one an index gives (default: the first stored). */
   readonly choose?: PlatformChooser;
   readonly wanted?: string;
+  /**
+   * OCI archive: the compression uncompressed layers get (default gzip).
+   * A docker-archive's layers are always gzip (what `docker load` reads).
+   */
+  readonly compression?: ExportCompression;
+  /** OCI archive: convert every layer not in `compression` too (zstd → gzip, gzip → zstd), as `--output ...,compression=` asks. */
+  readonly force?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** What an archive holds of one image given: its export form. */
+export interface SavedImage {
+  readonly name?: string;
+  /** The manifest or index as written (the export form: compressed layers, the same config). */
+  readonly descriptor: Descriptor;
 }
 
 /** containerd's (and docker's) annotation with the full image name in an OCI archive. */
 export const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
-
-const UNCOMPRESSED = new Set<string>([MediaType.ociLayer, 'application/vnd.docker.image.rootfs.diff.tar']);
-const GZIP = new Set<string>([MediaType.ociLayerGzip, MediaType.dockerLayerGzip, MediaType.dockerForeignLayerGzip]);
 
 /** A verified stream of a stored blob, as chunks. */
 function blobChunks(store: Store, digest: Digest, size: number): () => Promise<AsyncIterable<Uint8Array>> {
@@ -46,24 +61,47 @@ function blobChunks(store: Store, digest: Digest, size: number): () => Promise<A
 }
 
 /**
- * Decompresses a gzip layer once into a temp file of the store (the tar entry
- * needs its size before its bytes), hashing the tar on the way for its diff ID.
+ * The images as the archive holds them: export forms, each stored image
+ * converted once. A docker-archive holds one platform of an index (chosen
+ * here, before anything is compressed) and only gzip or uncompressed layers.
  */
-async function spoolUncompressed(store: Store, layer: Descriptor, path: string): Promise<{ size: number; diffId: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  await pipeline(await store.getBlob(parseDigest(layer.digest), { size: layer.size }), createGunzip(), hasher, createWriteStream(path, { flags: 'wx' }));
-  return { size, diffId: `sha256:${hash.digest('hex')}` };
+async function exportForms(store: Store, images: readonly ExportImage[], options: ExportOptions): Promise<SavedImage[]> {
+  const done = new Map<string, Promise<Descriptor>>();
+  const docker = options.format === 'docker';
+  const form = (descriptor: Descriptor): Promise<Descriptor> => {
+    let pending = done.get(descriptor.digest);
+    if (pending === undefined) {
+      pending = exportForm(store, descriptor, {
+        compression: docker ? 'gzip' : (options.compression ?? 'gzip'),
+        force: docker || options.force === true,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      }).then((f) => f.descriptor);
+      done.set(descriptor.digest, pending);
+    }
+    return pending;
+  };
+  const out: SavedImage[] = [];
+  for (const item of images) {
+    let descriptor = item.descriptor;
+    if (docker && isIndexMediaType(descriptor.mediaType)) {
+      descriptor = (await readImage(store, descriptor, {
+        ...(options.choose === undefined ? {} : { choose: options.choose }),
+        ...(options.wanted === undefined ? {} : { wanted: options.wanted }),
+        ...(item.name === undefined ? {} : { name: item.name }),
+      })).descriptor;
+    }
+    const exported = await form(descriptor);
+    out.push({ ...(item.name === undefined ? {} : { name: item.name }), descriptor: exported });
+  }
+  return out;
 }
 
-async function writeDockerArchive(store: Store, images: readonly ExportImage[], options: ExportOptions, pack: Pack): Promise<void> {
+/** The name of a layer file in a docker-archive: gzip as `<digest>.tar.gz`, uncompressed as `<diff ID>.tar`. */
+function dockerLayerName(layer: Descriptor, diffId: string): string {
+  return layerCompressionOf(layer.mediaType) === 'none' ? `${digestHex(parseDigest(diffId))}.tar` : `${digestHex(layer.digest)}.tar.gz`;
+}
+
+async function writeDockerArchive(store: Store, images: readonly SavedImage[], options: ExportOptions, pack: Pack): Promise<void> {
   const entries: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
   const byConfig = new Map<string, { Config: string; RepoTags: string[]; Layers: string[] }>();
   const repositories: Record<string, Record<string, string>> = {};
@@ -88,24 +126,16 @@ async function writeDockerArchive(store: Store, images: readonly ExportImage[], 
       const layers: string[] = [];
       for (const [i, layer] of image.manifest.layers.entries()) {
         const diffId = diffIds[i] as string;
-        const layerName = `${digestHex(parseDigest(diffId))}.tar`;
-        layers.push(layerName);
-        if (written.has(layerName)) continue;
-        if (UNCOMPRESSED.has(layer.mediaType)) {
-          if (layer.digest !== diffId) throw cacheError(CacheErrors.integrity, [diffId, layer.digest], { expected: diffId, found: layer.digest });
-          await addEntry(pack, layerName, { size: layer.size, chunks: blobChunks(store, parseDigest(layer.digest), layer.size) });
-        } else if (GZIP.has(layer.mediaType)) {
-          const spool = join(store.paths.tmp, tempName('export'));
-          try {
-            const facts = await spoolUncompressed(store, layer, spool);
-            if (facts.diffId !== diffId) throw cacheError(CacheErrors.integrity, [diffId, facts.diffId], { expected: diffId, found: facts.diffId });
-            await addEntry(pack, layerName, { size: facts.size, chunks: async () => createReadStream(spool) as AsyncIterable<Uint8Array> });
-          } finally {
-            await unlink(spool).catch(() => undefined);
-          }
-        } else {
+        const compression = layerCompressionOf(layer.mediaType);
+        // the export form has gzip layers, and uncompressed ones only where it keeps them as stored (non-distributable)
+        if (compression !== 'gzip' && compression !== 'none') {
           throw cacheError(ArchiveErrors.unsupported, [`layer ${layer.digest} has media type ${layer.mediaType}; a docker-archive needs uncompressed or gzip layers (try --format oci)`]);
         }
+        if (compression === 'none' && layer.digest !== diffId) throw cacheError(CacheErrors.integrity, [diffId, layer.digest], { expected: diffId, found: layer.digest });
+        const layerName = dockerLayerName(layer, diffId);
+        layers.push(layerName);
+        if (written.has(layerName)) continue;
+        await addEntry(pack, layerName, { size: layer.size, chunks: blobChunks(store, parseDigest(layer.digest), layer.size) });
         written.add(layerName);
       }
       entry = { Config: configName, RepoTags: [], Layers: layers };
@@ -116,14 +146,14 @@ async function writeDockerArchive(store: Store, images: readonly ExportImage[], 
       entry.RepoTags.push(familiarName(item.name));
       const { repository, tag } = splitName(item.name);
       const top = entry.Layers[entry.Layers.length - 1];
-      if (tag !== undefined && top !== undefined) (repositories[repository] ??= {})[tag] = top.replace(/\.tar$/, '');
+      if (tag !== undefined && top !== undefined) (repositories[repository] ??= {})[tag] = top.replace(/\.tar(\.gz)?$/, '');
     }
   }
   await addEntry(pack, 'manifest.json', Buffer.from(JSON.stringify(entries)));
   await addEntry(pack, 'repositories', Buffer.from(JSON.stringify(repositories)));
 }
 
-async function writeOciArchive(store: Store, images: readonly ExportImage[], pack: Pack): Promise<void> {
+async function writeOciArchive(store: Store, images: readonly SavedImage[], pack: Pack): Promise<void> {
   const manifests: Descriptor[] = [];
   const written = new Set<string>();
   const blobs: { digest: Digest; size: number; bytes?: Buffer }[] = [];
@@ -173,19 +203,23 @@ async function writeOciArchive(store: Store, images: readonly ExportImage[], pac
 }
 
 /**
- * Streams images from the store as a tar archive. Every blob is verified as it
- * is read; a failure fails the stream. An image named twice is written once
- * (docker format: one manifest.json entry with both RepoTags).
+ * Streams images from the store as a tar archive: their export forms, whose
+ * layers are compressed first (once: the conversion is remembered). Every
+ * blob is verified as it is read; a failure fails the stream. An image named
+ * twice is written once (docker format: one manifest.json entry with both
+ * RepoTags). `onSaved` is told what the archive holds before its first byte.
  */
-export function exportImages(store: Store, images: readonly ExportImage[], options: ExportOptions): Readable {
-  return Readable.from(archiveChunks(store, images, options), { objectMode: false });
+export function exportImages(store: Store, images: readonly ExportImage[], options: ExportOptions, onSaved?: (saved: SavedImage[]) => void): Readable {
+  return Readable.from(archiveChunks(store, images, options, onSaved), { objectMode: false });
 }
 
 /** The archive's bytes; tar-stream is loaded here, when an archive is written, not when the CLI starts. */
-async function* archiveChunks(store: Store, images: readonly ExportImage[], options: ExportOptions): AsyncGenerator<Uint8Array> {
+async function* archiveChunks(store: Store, images: readonly ExportImage[], options: ExportOptions, onSaved?: (saved: SavedImage[]) => void): AsyncGenerator<Uint8Array> {
+  const saved = await exportForms(store, images, options);
+  onSaved?.(saved);
   const { pack: tarPack } = await import('tar-stream');
   const pack = tarPack();
-  const write = options.format === 'docker' ? writeDockerArchive(store, images, options, pack) : writeOciArchive(store, images, pack);
+  const write = options.format === 'docker' ? writeDockerArchive(store, saved, options, pack) : writeOciArchive(store, saved, pack);
   write.then(
     () => pack.finalize(),
     (error: unknown) => pack.destroy(error as Error),
@@ -195,13 +229,15 @@ async function* archiveChunks(store: Store, images: readonly ExportImage[], opti
 
 /**
  * Writes `exportImages` to a file atomically: a temp file beside it, renamed
- * over `file` only when the whole archive is written and synced.
+ * over `file` only when the whole archive is written and synced. Returns what
+ * the archive holds (the export forms' descriptors, in the order given).
  */
-export async function saveImages(store: Store, images: readonly ExportImage[], file: string, options: ExportOptions): Promise<void> {
+export async function saveImages(store: Store, images: readonly ExportImage[], file: string, options: ExportOptions): Promise<SavedImage[]> {
   const tmp = join(dirname(file), `.${basename(file)}.${tempName('save')}`);
+  let saved: SavedImage[] = [];
   try {
     const out = createWriteStream(tmp, { flags: 'wx' });
-    await pipeline(exportImages(store, images, options), out);
+    await pipeline(exportImages(store, images, options, (s) => (saved = s)), out);
     const handle = await open(tmp, 'r+');
     try {
       await handle.sync();
@@ -213,4 +249,5 @@ export async function saveImages(store: Store, images: readonly ExportImage[], f
     await unlink(tmp).catch(() => undefined);
     throw error;
   }
+  return saved;
 }

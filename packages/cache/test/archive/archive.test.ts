@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { extract } from 'tar-stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { extract, pack } from 'tar-stream';
 import {
   exportImages, importArchive, importImages, importRootfs, readImage, saveImages, Store, MediaType, verifyStore, type Descriptor,
 } from '../../src/index.js';
@@ -24,6 +25,15 @@ async function tarFiles(data: Buffer): Promise<Map<string, Buffer>> {
   ex.end(data);
   await done;
   return files;
+}
+
+/** A tar of these files, in this order. */
+async function packFiles(files: ReadonlyMap<string, Buffer>): Promise<Buffer> {
+  const p = pack();
+  const out = collect(p);
+  for (const [name, data] of files) p.entry({ name, size: data.length }, data);
+  p.finalize();
+  return out;
 }
 
 async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
@@ -86,14 +96,35 @@ describe('image archives', () => {
       .rejects.toMatchObject({ code: 'CACHE_ARCHIVE_INVALID' });
   });
 
-  it('writes a docker-archive with uncompressed layers named by diff ID', async () => {
+  it('writes a docker-archive with gzip layers named by digest (a gzip layer as stored)', async () => {
     const files = await tarFiles(await collect(exportImages(store, [{ name: 'example.com/hello:1', descriptor: image.descriptor }], { format: 'docker' })));
     const manifest = JSON.parse(files.get('manifest.json')?.toString() ?? 'null') as { Config: string; RepoTags: string[]; Layers: string[] }[];
-    const hex = image.diffId.slice(7);
-    expect(manifest).toEqual([{ Config: `${image.configDigest.slice(7)}.json`, RepoTags: ['example.com/hello:1'], Layers: [`${hex}.tar`] }]);
-    expect(files.get(`${hex}.tar`)?.equals(rootfs)).toBe(true);
+    const layer = (await store.readManifest(image.descriptor.digest)).layers[0] as Descriptor;
+    const hex = layer.digest.slice(7);
+    expect(manifest).toEqual([{ Config: `${image.configDigest.slice(7)}.json`, RepoTags: ['example.com/hello:1'], Layers: [`${hex}.tar.gz`] }]);
+    expect(sha256(files.get(`${hex}.tar.gz`) ?? Buffer.alloc(0))).toBe(layer.digest);
+    expect(gunzipSync(files.get(`${hex}.tar.gz`) ?? Buffer.alloc(0)).equals(rootfs)).toBe(true);
     expect(sha256(files.get(`${image.configDigest.slice(7)}.json`) ?? Buffer.alloc(0))).toBe(image.configDigest);
     expect(JSON.parse(files.get('repositories')?.toString() ?? '{}')).toEqual({ 'example.com/hello': { '1': hex } });
+  });
+
+  it('gives an uncompressed (built) layer gzip in both archive formats, and loads it back with the same image ID', async () => {
+    const put = await store.putBlob(rootfs);
+    const config = await store.putJson({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [put.digest] } }, MediaType.ociConfig);
+    const manifest = await store.putJson({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [{ mediaType: MediaType.ociLayer, digest: put.digest, size: put.size }] }, MediaType.ociManifest);
+    const docker = await tarFiles(await collect(exportImages(store, [{ name: 'example.com/built:1', descriptor: manifest }], { format: 'docker' })));
+    const [entry] = JSON.parse(docker.get('manifest.json')?.toString() ?? 'null') as { Layers: string[] }[];
+    expect(entry?.Layers[0]).toMatch(/\.tar\.gz$/);
+    expect(gunzipSync(docker.get(entry?.Layers[0] as string) ?? Buffer.alloc(0)).equals(rootfs)).toBe(true);
+    const file = join(dir, 'built-oci.tar');
+    const [saved] = await saveImages(store, [{ name: 'example.com/built:1', descriptor: manifest }], file, { format: 'oci' });
+    expect(saved?.descriptor.digest).not.toBe(manifest.digest);
+    const exported = await store.readManifest(saved?.descriptor.digest as Descriptor['digest']);
+    expect(exported.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip]);
+    expect(exported.config).toEqual(config);
+    const fresh = await Store.open(join(dir, 'fresh-built'));
+    await importArchive(fresh, file);
+    expect((await fresh.resolve('example.com/built:1')).digest).toBe(saved?.descriptor.digest);
   });
 
   it('writes an OCI archive whose index names the image as containerd does', async () => {
@@ -181,11 +212,15 @@ describe('image archives', () => {
     it('a docker-archive whose layer does not match the config\'s diff ID', async () => {
       const file = join(dir, 'whole.tar');
       await saveImages(store, [{ name: 'example.com/hello:1', descriptor: image.descriptor }], file, { format: 'docker' });
-      const data = Buffer.from(readFileSync(file));
-      const at = data.indexOf(Buffer.from('welcome'));
+      // the layer is gzip: put another (valid) gzip tar in its place
+      const files = await tarFiles(readFileSync(file));
+      const name = [...files.keys()].find((n) => n.endsWith('.tar.gz')) as string;
+      const changed = Buffer.from(rootfs);
+      const at = changed.indexOf(Buffer.from('welcome'));
       expect(at).toBeGreaterThan(0);
-      data[at] = 'W'.charCodeAt(0);
-      writeFileSync(join(dir, 'bad.tar'), data);
+      changed[at] = 'W'.charCodeAt(0);
+      files.set(name, gzipSync(changed));
+      writeFileSync(join(dir, 'bad.tar'), await packFiles(files));
       await expectRejected(join(dir, 'bad.tar'), 'CACHE_ARCHIVE_DIGEST');
     });
 

@@ -2,8 +2,20 @@ import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
-import { ParallelGzip } from '../../src/layer/parallel-gzip.js';
-import { bytes } from './support/fixture.js';
+import { ParallelGzip } from '../src/compression/parallel-gzip.js';
+
+/** Deterministic noise (xorshift32). */
+function bytes(size: number, seed: number): Buffer {
+  const out = Buffer.alloc(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
 
 async function compress(data: Buffer, pieces: number, level = 1): Promise<Buffer> {
   const parts: Buffer[] = [];
