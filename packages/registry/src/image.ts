@@ -4,7 +4,7 @@
 // manifest; pushImage sends an image's blobs (HEAD check, mount, upload) and
 // then its manifest.
 import {
-  formatReference, formatRepository, isCacheError, isIndexMediaType, parseDigest,
+  exportForm, formatReference, formatRepository, isCacheError, isIndexMediaType, parseDigest,
   type Descriptor, type Digest, type Manifest, type Platform, type Reference, type Store,
 } from '@strata/cache';
 import { downloadBlob, pushBlobs, type BlobSource, type PushBlobResult } from './blobs.js';
@@ -113,6 +113,14 @@ export interface PushImageOptions {
    * cross-repository mount), all blobs or per blob.
    */
   readonly mountFrom?: readonly string[] | ((digest: Digest) => readonly string[]);
+  /**
+   * Layer compression of what is pushed (default gzip): the registry gets the
+   * image's export form (@strata/cache `exportForm`: uncompressed layers
+   * compressed, once, remembered in the store); the stored image is unchanged.
+   */
+  readonly compression?: 'gzip' | 'zstd';
+  /** Convert every layer not in `compression` too (zstd → gzip, gzip → zstd), not only uncompressed ones. */
+  readonly force?: boolean;
 }
 
 export interface PushImageResult {
@@ -165,10 +173,19 @@ export async function pushImage(store: Store, reference: string | Reference, opt
   const { client } = options;
   const ref = typeof reference === 'string' ? parseReference(reference) : reference;
   const top = await store.resolve(options.source ?? formatReference(ref));
-  const bytes = await store.readBlob(top.digest);
-  const document = parseManifest(bytes, { what: options.source ?? formatReference(ref), contentType: top.mediaType });
+  // the registry gets the export form: built (uncompressed) layers compressed, once; the same bytes at every push
+  const exported = await exportForm(store, top, { compression: options.compression ?? 'gzip', force: options.force === true });
+  // a compressed layer may be in the registry under the repository of an image that holds its uncompressed source
+  const mount = options.mountFrom;
+  const mountFrom = typeof mount !== 'function' ? mount : (digest: Digest): readonly string[] => {
+    const source = exported.sources.get(digest);
+    return source === undefined ? mount(digest) : [...new Set([...mount(digest), ...mount(source)])];
+  };
+  options = { ...options, ...(mountFrom === undefined ? {} : { mountFrom }) };
+  const bytes = await store.readBlob(exported.descriptor.digest);
+  const document = parseManifest(bytes, { what: options.source ?? formatReference(ref), contentType: exported.descriptor.mediaType });
   const results: PushBlobResult[] = [];
-  if (document.kind === 'index' || isIndexMediaType(top.mediaType)) {
+  if (document.kind === 'index' || isIndexMediaType(exported.descriptor.mediaType)) {
     if (document.kind !== 'index') throw registryError(RegistryErrors.invalidManifest, [formatReference(ref), 'index expected']);
     for (const child of document.index.manifests) {
       const childBytes = await store.readBlob(storeDigest(child.digest));
@@ -181,6 +198,7 @@ export async function pushImage(store: Store, reference: string | Reference, opt
     results.push(...(await pushManifestBlobs(store, ref, document.manifest, options)));
   }
   const digest = await client.putManifest(ref, bytes, document.mediaType);
+  // RepoDigests name what the registry has (the export form's digest), under the stored image
   await store.addRepoDigests(top.digest, [`${formatRepository(ref)}@${digest}`]);
   return { reference: ref, digest, size: bytes.length, mediaType: document.mediaType, blobs: results };
 }
