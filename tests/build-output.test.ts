@@ -3,10 +3,10 @@
 // and umoci; pushes go to the reference registry with basic auth after
 // `strata login`, as `strata push` does.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { MediaType, Store } from '@strata/cache';
+import { conversionKey, MediaType, Store, type Digest } from '@strata/cache';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadMultiArchBusybox } from './support/test-images.js';
 
@@ -54,15 +54,21 @@ describe('strata build --output and --push', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes an OCI archive that skopeo and umoci open, with the tagged image', async () => {
+  it('writes an OCI archive that skopeo and umoci open, with the tagged image (gzip layers, the same config)', async () => {
     const r = await strata(['build', '--progress=plain', '-t', 'localhost/out/app:1', '--output', 'type=oci,dest=app-oci.tar', 'ctx']);
     expect(r).toMatchObject({ code: 0 });
     expect(r.err).toMatch(/exporting to type=oci,dest=\/.*app-oci\.tar/);
     const file = join(dir, 'app-oci.tar');
     const inspect = JSON.parse(skopeo('inspect', `oci-archive:${file}:1`)) as { Digest: string; Architecture: string; Layers: string[] };
-    expect(inspect.Digest).toBe(await storeDigest('localhost/out/app:1'));
     expect(inspect.Architecture).toBe('amd64');
     expect(inspect.Layers).toHaveLength(3);
+    // the archive holds the export form: the built layers gzip; the store keeps them uncompressed, with the same config
+    const archived = JSON.parse(skopeo('inspect', '--raw', `oci-archive:${file}:1`)) as { config: { digest: string }; layers: { mediaType: string }[] };
+    expect(archived.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip, MediaType.ociLayerGzip, MediaType.ociLayerGzip]);
+    const stored = await store.readManifest((await store.resolve('localhost/out/app:1')).digest);
+    expect(stored.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip, MediaType.ociLayer, MediaType.ociLayer]);
+    expect(archived.config.digest).toBe(stored.config.digest);
+    expect(inspect.Digest).not.toBe(await storeDigest('localhost/out/app:1'));
     // umoci reads the layout inside the archive and unpacks the root filesystem
     const layout = join(dir, 'oci-layout');
     mkdirSync(layout);
@@ -82,51 +88,65 @@ describe('strata build --output and --push', () => {
     const inspect = JSON.parse(skopeo('inspect', `docker-archive:${file}`)) as { RepoTags: string[]; Layers: string[]; Architecture: string };
     expect(inspect.Architecture).toBe('amd64');
     expect(inspect.Layers).toHaveLength(3);
-    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as { RepoTags: string[] }[];
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as { RepoTags: string[]; Layers: string[] }[];
     expect(manifest[0]?.RepoTags).toEqual(['localhost/out/app:1']);
+    // its layer files are gzip (docker load and skopeo read them)
+    for (const layer of manifest[0]?.Layers ?? []) {
+      expect(execFileSync('sh', ['-c', 'tar -xOf "$1" "$2" | head -c 2', 'sh', file, layer])).toEqual(Buffer.from([0x1f, 0x8b]));
+    }
   });
 
-  it('compression=zstd gives every layer (base and cached ones too) zstd, keeping the image ID', async () => {
-    const gzipId = (await strata(['build', '-q', '-t', 'localhost/out/app:1', 'ctx'])).out.trim();
+  it('compression=zstd gives every layer of the archive (the base one too) zstd, keeping the image ID; the store is not compressed', async () => {
+    const imageId = (await strata(['build', '-q', '-t', 'localhost/out/app:1', 'ctx'])).out.trim();
     const r = await strata(['build', '-q', '-t', 'localhost/out/app:zstd', '--output', 'type=oci,dest=app-zstd.tar,compression=zstd', 'ctx']);
     expect(r.code).toBe(0);
-    expect(r.out.trim()).toBe(gzipId);
+    expect(r.out.trim()).toBe(imageId);
     const file = join(dir, 'app-zstd.tar');
-    const raw = JSON.parse(skopeo('inspect', '--raw', `oci-archive:${file}:zstd`)) as { layers: { mediaType: string }[] };
+    const rawText = skopeo('inspect', '--raw', `oci-archive:${file}:zstd`);
+    const raw = JSON.parse(rawText) as { config: { digest: string }; layers: { mediaType: string; digest: string }[] };
     expect(raw.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerZstd, MediaType.ociLayerZstd, MediaType.ociLayerZstd]);
-    // the tagged image in the store is that image; skopeo copies it (decompressing zstd) to a directory
-    expect(JSON.parse(skopeo('inspect', '--raw', `oci:${store.root}:localhost/out/app:zstd`)).layers).toEqual(raw.layers);
+    expect(raw.config.digest).toBe(imageId);
+    // the tagged image in the store is the build's (the same manifest as app:1): the output's compression is the output's
+    expect(await storeDigest('localhost/out/app:zstd')).toBe(await storeDigest('localhost/out/app:1'));
+    // skopeo copies the archive (decompressing zstd) to a directory
     execFileSync('skopeo', ['copy', `oci-archive:${file}:zstd`, `dir:${join(dir, 'zstd-dir')}`], { stdio: 'pipe' });
-    // a second zstd build converts nothing again: same manifest
+    // a second zstd output converts nothing again: the same manifest, no conversion record rewritten, no blob added
+    const layers = (await store.readManifest((await store.resolve('localhost/out/app:zstd')).digest)).layers;
+    const records = async () => Promise.all(layers.map(async (l) => (await store.getCacheRecord(conversionKey(l.digest, 'zstd')))?.createdAt));
+    const before = await records();
+    expect(before.every((t) => t !== undefined)).toBe(true);
+    const blobs = readdirSync(join(store.root, 'blobs', 'sha256')).length;
     const again = await strata(['build', '-q', '-t', 'localhost/out/app:zstd2', '--output', 'type=oci,dest=app-zstd2.tar,compression=zstd', 'ctx']);
     expect(again.code).toBe(0);
-    expect(await storeDigest('localhost/out/app:zstd2')).toBe(await storeDigest('localhost/out/app:zstd'));
-
-    // a default build after it gets gzip layers again (its fresh layers were cached as zstd), so a docker-archive works
-    writeFileSync(join(context, 'hello.txt'), 'hello again\n');
-    const zstdAgain = await strata(['build', '-q', '-t', 'localhost/out/app:zstd3', '-o', 'type=oci,dest=app-zstd3.tar,compression=zstd', 'ctx']);
-    expect(zstdAgain.code).toBe(0);
+    expect(skopeo('inspect', '--raw', `oci-archive:${join(dir, 'app-zstd2.tar')}:zstd2`)).toBe(rawText);
+    expect(await records()).toEqual(before);
+    expect(readdirSync(join(store.root, 'blobs', 'sha256')).length).toBe(blobs);
+    // a docker-archive of the same image is gzip, whatever an earlier output asked for
     const back = await strata(['build', '-q', '-t', 'localhost/out/app:back', '-o', 'type=docker,dest=app-back.tar', 'ctx']);
-    writeFileSync(join(context, 'hello.txt'), 'hello from the context\n');
-    expect(back).toMatchObject({ code: 0, out: zstdAgain.out });
-    const layers = (JSON.parse(skopeo('inspect', '--raw', `oci:${store.root}:localhost/out/app:back`)) as { layers: { mediaType: string }[] }).layers;
-    expect(layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip, MediaType.ociLayerGzip, MediaType.ociLayerGzip]);
+    expect(back).toMatchObject({ code: 0, out: r.out });
     expect(JSON.parse(skopeo('inspect', `docker-archive:${join(dir, 'app-back.tar')}`)).Layers).toHaveLength(3);
   });
 
-  it('--push pushes every tag with the credentials of strata login; the registry has the same digest', async () => {
+  it('--push pushes every tag with the credentials of strata login; the registry has the gzip export form', async () => {
     const login = await strata(['login', '-u', user.name, '--password-stdin', registry.host], `${user.password}\n`);
     expect(login.code).toBe(0);
     const tags = [`${registry.host}/team/app:1.0`, `${registry.host}/team/app:latest`];
     const r = await strata(['build', '--progress=plain', '--platform', 'linux/amd64', '-t', tags[0] as string, '-t', tags[1] as string, '--push', 'ctx']);
     expect(r).toMatchObject({ code: 0 });
     expect(r.err).toMatch(/: Pushed\n/);
-    const digest = await storeDigest(tags[0] as string);
+    const local = await storeDigest(tags[0] as string);
+    const digest = /pushed \S+ (sha256:[0-9a-f]{64})/.exec(r.err)?.[1];
+    expect(digest).not.toBe(local);
     for (const tag of tags) {
       expect(r.err).toContain(`pushed ${tag} ${digest}`);
-      const inspect = JSON.parse(skopeo('inspect', '--tls-verify=false', '--creds', `${user.name}:${user.password}`, `docker://${tag}`)) as { Digest: string };
+      const creds = ['--tls-verify=false', '--creds', `${user.name}:${user.password}`];
+      const inspect = JSON.parse(skopeo('inspect', ...creds, `docker://${tag}`)) as { Digest: string };
       expect(inspect.Digest).toBe(digest);
+      const raw = JSON.parse(skopeo('inspect', '--raw', ...creds, `docker://${tag}`)) as { layers: { mediaType: string }[] };
+      expect(raw.layers.map((l) => l.mediaType)).toEqual([MediaType.ociLayerGzip, MediaType.ociLayerGzip, MediaType.ociLayerGzip]);
     }
+    // RepoDigests of the stored image name what the registry has
+    expect(await store.repoDigests(local as Digest)).toEqual([`${registry.host}/team/app@${digest}`]);
   });
 
   it('--platform linux/amd64,linux/arm64 --push pushes the index and both images', async () => {
@@ -135,14 +155,16 @@ describe('strata build --output and --push', () => {
     expect(r).toMatchObject({ code: 0 });
     const creds = ['--tls-verify=false', '--creds', `${user.name}:${user.password}`];
     const rawText = skopeo('inspect', '--raw', ...creds, `docker://${tag}`);
-    expect(sha256(rawText)).toBe(await storeDigest(tag));
+    // the export form of the stored index: new child manifests with gzip layers, the same configs
+    expect(sha256(rawText)).not.toBe(await storeDigest(tag));
+    expect(r.err).toContain(`pushed ${tag} ${sha256(rawText)}`);
     const raw = JSON.parse(rawText) as { mediaType: string; manifests: { platform: { architecture: string } }[] };
     expect(raw.mediaType).toBe(MediaType.ociIndex);
     expect(raw.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
     const arm = JSON.parse(skopeo('--override-arch', 'arm64', 'inspect', ...creds, `docker://${tag}`)) as { Architecture: string };
     expect(arm.Architecture).toBe('arm64');
-    // the OCI archive of the same build holds the index
-    expect(sha256(skopeo('inspect', '--raw', `oci-archive:${join(dir, 'multi.tar')}:1`))).toBe(await storeDigest(tag));
+    // the OCI archive of the same build holds the same export form of the index
+    expect(sha256(skopeo('inspect', '--raw', `oci-archive:${join(dir, 'multi.tar')}:1`))).toBe(sha256(rawText));
   });
 
   it('refuses outputs it cannot write before building anything', async () => {
@@ -153,7 +175,7 @@ describe('strata build --output and --push', () => {
 
     const zstdDocker = await strata(['build', '-o', 'type=docker,dest=x.tar,compression=zstd', 'ctx']);
     expect(zstdDocker.code).toBe(2);
-    expect(zstdDocker.err).toContain('a docker-archive holds uncompressed layers');
+    expect(zstdDocker.err).toContain('a docker-archive holds gzip layers');
 
     const unknown = await strata(['build', '-o', 'type=local,dest=out', 'ctx']);
     expect(unknown.code).toBe(2);

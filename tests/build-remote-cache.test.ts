@@ -3,7 +3,7 @@
 // store that has only the base image builds the same image from it without
 // running a step. Through this worktree's bin/strata; skopeo reads what was exported.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Store } from '@strata/cache';
@@ -82,13 +82,18 @@ describe('remote build cache', () => {
       const done = exported(events);
       expect(done).toMatchObject({ records: 5, listings: 2, present: 0 });
       const { stdout } = await execFileAsync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]);
-      const manifest = JSON.parse(stdout) as { artifactType?: string; layers: unknown[]; config: { mediaType: string } };
+      const manifest = JSON.parse(stdout) as { artifactType?: string; layers: { mediaType: string }[]; config: { mediaType: string } };
       expect(manifest.artifactType).toBe(CACHE_ARTIFACT_TYPE);
       expect(manifest.config.mediaType).toBe('application/vnd.strata.cache.config.v1+json');
       // WORKDIR, COPY, RUN and the deps RUN each made a layer; COPY --from /deps.txt made the deps RUN's layer again (same bytes, one blob);
       // the last layer holds the two COPYs' source listings
       expect(manifest.layers).toHaveLength(5);
       expect(done?.uploaded).toBe(6);
+      // the build stored its layers uncompressed; the artifact carries them gzip (the records it holds say so too)
+      expect(manifest.layers.slice(0, 4).map((l) => l.mediaType)).toEqual(Array(4).fill('application/vnd.oci.image.layer.v1.tar+gzip'));
+      const local = await Store.open(exporter);
+      const built = await local.readManifest((await local.resolve('localhost/test/remote:1')).digest);
+      expect(built.layers.slice(1).every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar')).toBe(true);
     });
 
     it('an empty store builds the same image from it: every step CACHED, no RUN runs', async () => {
@@ -102,10 +107,12 @@ describe('remote build cache', () => {
       expect(imageId(events)).toBe(firstId);
     });
 
-    it('exporting again uploads no blob', async () => {
+    it('exporting again uploads no blob and compresses nothing (no blob added to the store)', async () => {
+      const blobs = readdirSync(join(exporter, 'blobs', 'sha256')).length;
       const events = await strataBuild(exporter, '--cache-to', `type=registry,ref=${ref},mode=max`);
       expect(ran(events)).toEqual([]);
       expect(exported(events)).toMatchObject({ uploaded: 0, present: 6, records: 5 });
+      expect(readdirSync(join(exporter, 'blobs', 'sha256')).length).toBe(blobs);
     });
 
     it('mode=min exports the final image steps only: the deps stage runs again, the final stage hits', async () => {

@@ -48,10 +48,13 @@ export interface BuildOptions {
   readonly secrets?: Readonly<Record<string, string>>;
   readonly runtime?: RuntimeName;
   /**
-   * Layer compression of the result. Default: gzip (zstd layers from the
-   * cache or a base image are converted to gzip). When given (here or by an output), every
-   * layer of the result has it: cached and base-image layers stored otherwise
-   * are converted (the image ID stays; the manifest changes).
+   * Layer compression of what the outputs write (an OCI archive, a push), for
+   * those that name none: every layer converted to it. Without it, an output
+   * gzips the uncompressed layers and keeps compressed ones (a base image's)
+   * as they are; a docker-archive is always gzip. The image in the store is
+   * never compressed (a build stores its layers uncompressed); an output
+   * writes its export form, whose conversions are remembered, and whose
+   * config, hence image ID, is the stored image's.
    */
   readonly compression?: 'gzip' | 'zstd';
   /**

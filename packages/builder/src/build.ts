@@ -9,7 +9,7 @@ import { discardEvents, type StepInstruction } from './events.js';
 import { publishImage, writeTargetImage } from './finish-build.js';
 import type { WrittenImage } from './image/write-image.js';
 import { closeSession, openSession } from './open-session.js';
-import { checkOutputs, resultCompression } from './output/write-outputs.js';
+import { checkOutputs } from './output/write-outputs.js';
 import { finalImageStages, planBuild, type PlannedStage } from './plan/plan.js';
 import { stagePlatform } from './plan/stage-platform.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
@@ -172,7 +172,7 @@ async function buildForPlatform(
       session.results.set(planned.stage.index, result);
     }
     const target = session.results.get(plan.target.stage.index) as StageResult;
-    const written = await writeTargetImage(options, target, session.workDir);
+    const written = await writeTargetImage(options, target);
     const summaries = [...session.results].map(([index, r]) => ({ name: r.label, imageId: index === plan.target.stage.index ? written.imageId : '' }));
     cache.finalStages.push({ platform: platformText, stages: finalImageStages(plan) });
     return { written, summaries };
@@ -189,9 +189,8 @@ async function buildForPlatform(
  */
 export async function build(given: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
-  // the outputs' compression=... is the compression of the image itself
-  const compression = resultCompression(given);
-  const options: BuildOptions = compression === given.compression ? given : { ...given, compression };
+  // outputs compress what they write (their compression=, else options.compression); the stored image is never compressed
+  const options: BuildOptions = given;
   const emit = options.onEvent ?? discardEvents;
   // steps of builds that were killed outright still run under the runtime: stop them
   await removeOrphanContainers(options.runtime === undefined ? {} : { runtime: options.runtime });

@@ -1,7 +1,6 @@
 import { MediaType, type Descriptor, type Index } from '@strata/cache';
 import type { BuildOptions } from './build-options.js';
 import type { BuildEvent } from './events.js';
-import { recompressImage } from './image/recompress.js';
 import { withConfig } from './image/state.js';
 import { writeImage, type WrittenImage } from './image/write-image.js';
 import type { OutputResult } from './output/output-spec.js';
@@ -10,20 +9,14 @@ import type { StageResult } from './session.js';
 
 /**
  * The target stage's image as the build's result, written to the store (not
- * tagged): `--label`s added, layers in the asked-for compression.
+ * tagged): `--label`s added. Its layers stay as they are (a build's own
+ * uncompressed); outputs compress what they write (write-outputs.ts).
  */
-export async function writeTargetImage(options: BuildOptions, target: StageResult, workDir: string): Promise<WrittenImage> {
+export async function writeTargetImage(options: BuildOptions, target: StageResult): Promise<WrittenImage> {
   let image = target.state.image;
   if (options.labels !== undefined && Object.keys(options.labels).length > 0) {
     image = withConfig(image, (c) => ({ ...c, Labels: { ...(c.Labels ?? {}), ...options.labels } }));
   }
-  // an asked-for compression applies to every layer; by default, zstd layers
-  // (cached from a zstd build) become gzip, so docker-archives and older
-  // clients can take the image
-  image = await recompressImage(options.store, image, options.compression ?? 'gzip', {
-    workDir,
-    ...(options.compression === undefined ? { only: 'zstd' as const } : {}),
-  });
   return writeImage(options.store, image, target.state.time);
 }
 

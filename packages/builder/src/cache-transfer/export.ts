@@ -1,4 +1,4 @@
-import type { CacheRecord, SourceListing, Store } from '@strata/cache';
+import { exportLayers, type CacheRecord, type Digest, type LayerExport, type SourceListing, type Store } from '@strata/cache';
 import { encodeArtifact, type MountEntry } from './artifact.js';
 import type { BlobOutcome, CacheEndpoint } from './endpoint.js';
 
@@ -49,6 +49,23 @@ async function listingsOf(store: Store, records: readonly CacheRecord[]): Promis
 }
 
 /**
+ * The records as exported: each layer in its export form. A build stores its
+ * layers uncompressed; the artifact carries them gzip (compressed once, in
+ * parallel, and remembered by the store: an unchanged cache exported again
+ * compresses nothing). A layer stored compressed (a base image's, an
+ * imported one) goes as it is. The importer adopts the gzip layer.
+ */
+async function exportedRecords(store: Store, records: readonly CacheRecord[]): Promise<CacheRecord[]> {
+  const layers = records.flatMap((r) => (r.layer === undefined ? [] : [{ descriptor: { mediaType: r.layer.mediaType, digest: r.layer.digest, size: r.layer.size }, diffId: r.layer.diffId }]));
+  const exported = new Map<Digest, LayerExport>((await exportLayers(store, layers, { compression: 'gzip' })).map((e) => [e.source.digest, e]));
+  return records.map((r) => {
+    const e = r.layer === undefined ? undefined : exported.get(r.layer.digest);
+    if (r.layer === undefined || e === undefined || e.outcome === 'kept') return r;
+    return { ...r, layer: { ...r.layer, mediaType: e.descriptor.mediaType, digest: e.descriptor.digest, size: e.descriptor.size } };
+  });
+}
+
+/**
  * Exports cache records (and mount tars already in the store, and the source
  * listings the records name) to an endpoint: every blob the endpoint lacks,
  * then the config with the records, then the manifest. Blobs the endpoint has
@@ -56,7 +73,7 @@ async function listingsOf(store: Store, records: readonly CacheRecord[]): Promis
  * manifest document.
  */
 export async function exportCache(store: Store, endpoint: CacheEndpoint, records: readonly CacheRecord[], mounts: readonly MountEntry[] = []): Promise<CacheExportResult> {
-  const artifact = encodeArtifact(records, mounts, await listingsOf(store, records));
+  const artifact = encodeArtifact(await exportedRecords(store, records), mounts, await listingsOf(store, records));
   let uploaded = 0;
   let present = 0;
   let bytesUploaded = 0;

@@ -1,7 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { extractLayer, type Store } from '@strata/cache';
+import { PassThrough, Writable } from 'node:stream';
+import { exportLayers, extractLayer, rememberedLayer, type Store } from '@strata/cache';
 import { writeLayer } from '../layer/write-layer.js';
 import type { MountEntry } from './artifact.js';
 import type { CacheEndpoint } from './endpoint.js';
@@ -15,23 +14,35 @@ async function isEmptyOrAbsent(dir: string): Promise<boolean> {
   }
 }
 
+/** A sink that keeps nothing: the tar is only hashed. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
+}
+
 /**
  * Packs a RUN --mount=type=cache folder into a gzip tar blob in the store
  * (the layer writer's deterministic tar: an unchanged folder gives the same
- * digest, so exporting it again uploads nothing). Undefined for an empty folder.
+ * digest, so exporting it again uploads nothing). The tar is hashed first
+ * without being kept: an unchanged folder finds its gzip blob through the
+ * store's remembered conversions and writes and compresses nothing. Otherwise
+ * the tar goes into the store uncompressed and is compressed as every export
+ * compresses (@strata/cache `exportLayers`, remembered). Undefined for an empty folder.
  */
-export async function packMount(store: Store, id: string, dir: string, workDir: string): Promise<MountEntry | undefined> {
+export async function packMount(store: Store, id: string, dir: string): Promise<MountEntry | undefined> {
   if (await isEmptyOrAbsent(dir)) return undefined;
-  const file = join(workDir, `mount-${process.pid}-${Buffer.from(id).toString('hex').slice(0, 32)}.tar.gz`);
-  await mkdir(workDir, { recursive: true });
-  try {
-    const layer = await writeLayer(dir, { output: file, compression: 'gzip' });
-    if (layer.empty) return undefined;
-    const put = await store.putBlob(createReadStream(file), { expected: { digest: layer.digest, size: layer.size } });
-    return { id, digest: put.digest, size: put.size };
-  } finally {
-    await rm(file, { force: true });
-  }
+  const hashed = await writeLayer(dir, { output: discard(), compression: 'none' });
+  if (hashed.empty) return undefined;
+  const known = await rememberedLayer(store, hashed.diffId, hashed.diffId, 'gzip');
+  if (known !== undefined) return { id, digest: known.digest, size: known.size };
+  // the folder may have changed since: what is stored is what the second pass wrote
+  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
+  const [layer, put] = await Promise.allSettled([writeLayer(dir, { output: pipe, compression: 'none' }), store.putBlob(pipe)]);
+  if (layer.status === 'rejected') throw layer.reason;
+  if (put.status === 'rejected') throw put.reason;
+  if (layer.value.empty) return undefined;
+  const [exported] = await exportLayers(store, [{ descriptor: { mediaType: layer.value.mediaType, digest: put.value.digest, size: put.value.size }, diffId: layer.value.diffId }], { compression: 'gzip' });
+  const blob = (exported as NonNullable<typeof exported>).descriptor;
+  return { id, digest: blob.digest, size: blob.size };
 }
 
 /**

@@ -1,5 +1,3 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { CacheRecord, Store } from '@strata/cache';
 import type { RegistryClient } from '@strata/registry';
 import type { BuildOptions } from '../build-options.js';
@@ -103,14 +101,9 @@ export function recordsToExport(use: CacheUse, mode: 'min' | 'max'): CacheRecord
 async function packMounts(store: Store, mounts: ReadonlyMap<string, string>): Promise<MountEntry[]> {
   const { packMount } = await import('./mounts.js');
   const out: MountEntry[] = [];
-  const workDir = join(store.paths.tmp, `cache-mounts-${process.pid}`);
-  try {
-    for (const [dir, id] of [...mounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const entry = await packMount(store, id, dir, workDir);
-      if (entry !== undefined) out.push(entry);
-    }
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
+  for (const [dir, id] of [...mounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const entry = await packMount(store, id, dir);
+    if (entry !== undefined) out.push(entry);
   }
   return out;
 }

@@ -9,11 +9,13 @@ export type OutputCompression = 'gzip' | 'zstd';
  * - `oci`: an OCI archive (an OCI image layout in a tar) at `dest`; a
  *   multi-platform build writes its index.
  * - `docker`: a docker-archive (what `docker load` reads) at `dest`; one
- *   platform, uncompressed layers.
+ *   platform, gzip layers.
  * - `registry`: every tag pushed to its registry (`--push`).
  *
- * `compression` applies to the image itself (it is also tagged in the store
- * with those layers): see BuildOptions.compression.
+ * Each writes the store's export form of the image: its uncompressed (built)
+ * layers gzip, compressed once and remembered. `compression` applies to what
+ * the output writes, every layer converted to it; the image in the store
+ * keeps its layers as they are (and its ID: the config does not change).
  */
 export type BuildOutput =
   | { readonly type: 'oci'; readonly dest: string; readonly compression?: OutputCompression }
@@ -65,7 +67,7 @@ export function parseOutputSpec(text: string): BuildOutput {
     case 'docker': {
       if (dest === undefined || dest === '') throw buildError(BuildErrors.outputInvalid, [text, `type=${type} needs dest=FILE`]);
       if (type === 'docker') {
-        if (compression !== undefined) throw buildError(BuildErrors.outputInvalid, [text, 'a docker-archive holds uncompressed layers; compression applies to type=oci and type=registry']);
+        if (compression !== undefined) throw buildError(BuildErrors.outputInvalid, [text, 'a docker-archive holds gzip layers (what docker load reads); compression applies to type=oci and type=registry']);
         return { type, dest };
       }
       return { type, dest, ...withCompression };

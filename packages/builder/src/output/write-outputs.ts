@@ -7,28 +7,25 @@ import { buildError, BuildErrors } from '../errors.js';
 import type { BuildEvent } from '../events.js';
 import { formatOutput, type BuildOutput, type OutputCompression, type OutputResult } from './output-spec.js';
 
-/** `options.output` as a list. */
+/** `options.output` as a list; `options.compression` given to the outputs that name none (a docker-archive is always gzip). */
 export function outputsOf(options: BuildOptions): readonly BuildOutput[] {
-  const { output } = options;
+  const { output, compression } = options;
   if (output === undefined) return [];
-  return Array.isArray(output) ? (output as readonly BuildOutput[]) : [output as BuildOutput];
+  const list = Array.isArray(output) ? (output as readonly BuildOutput[]) : [output as BuildOutput];
+  if (compression === undefined) return list;
+  return list.map((o) => (o.type === 'docker' || o.compression !== undefined ? o : { ...o, compression }));
 }
 
 /**
- * The layer compression the result is written with: `compression`, or the one
- * the outputs ask for (they describe one image, so they must agree).
+ * The layer compression an output writes: the one it asks for (or
+ * `BuildOptions.compression`), every layer converted to it; by default gzip
+ * for the uncompressed layers, compressed ones as they are. A docker-archive
+ * is always gzip. The image in the store is never compressed: an output
+ * writes the store's export form of it (@strata/cache `exportForm`).
  */
-export function resultCompression(options: BuildOptions): OutputCompression | undefined {
-  let chosen: OutputCompression | undefined = options.compression;
-  for (const output of outputsOf(options)) {
-    const wanted = 'compression' in output ? output.compression : undefined;
-    if (wanted === undefined) continue;
-    if (chosen !== undefined && chosen !== wanted) {
-      throw buildError(BuildErrors.outputInvalid, [formatOutput(output), `compression=${wanted} conflicts with ${chosen} asked for elsewhere; a build writes one image`]);
-    }
-    chosen = wanted;
-  }
-  return chosen;
+export function outputCompression(output: BuildOutput): { compression: OutputCompression; force: boolean } {
+  const asked = 'compression' in output ? output.compression : undefined;
+  return asked === undefined ? { compression: 'gzip', force: false } : { compression: asked, force: true };
 }
 
 /** Refuses outputs that cannot be written, before anything is built. */
@@ -64,11 +61,13 @@ export interface OutputSubject {
 
 async function writeOne(output: BuildOutput, subject: OutputSubject): Promise<OutputResult[]> {
   const { store, descriptor, tags } = subject;
+  const { compression, force } = outputCompression(output);
   if (output.type === 'registry') {
     const results: OutputResult[] = [];
     for (const tag of tags) {
       subject.signal?.throwIfAborted();
-      const pushed = await pushImage(store, tag, { client: subject.registry as RegistryClient });
+      // the export form is made (and remembered) at the first tag; the others find it
+      const pushed = await pushImage(store, tag, { client: subject.registry as RegistryClient, compression, force });
       results.push({ type: 'registry', target: tag, digest: pushed.digest });
     }
     return results;
@@ -76,8 +75,13 @@ async function writeOne(output: BuildOutput, subject: OutputSubject): Promise<Ou
   // Archives come from @strata/cache's exporter, as `strata save` writes them.
   const images: ExportImage[] = tags.length === 0 ? [{ descriptor }] : tags.map((name) => ({ name, descriptor }));
   const dest = resolve(output.dest);
-  await saveImages(store, images, dest, { format: output.type });
-  return [{ type: output.type, target: dest, digest: descriptor.digest }];
+  const saved = await saveImages(store, images, dest, {
+    format: output.type,
+    compression,
+    force,
+    ...(subject.signal === undefined ? {} : { signal: subject.signal }),
+  });
+  return [{ type: output.type, target: dest, digest: saved[0]?.descriptor.digest ?? descriptor.digest }];
 }
 
 /**

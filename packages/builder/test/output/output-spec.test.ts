@@ -19,7 +19,7 @@ describe('parseOutputSpec (docker --output syntax)', () => {
     ['type=oci', 'type=oci needs dest=FILE'],
     ['type=oci,dest=a,dest=b', 'dest is given twice'],
     ['type=oci,dest=a,compression=lz4', 'compression must be gzip or zstd'],
-    ['type=docker,dest=a,compression=zstd', 'a docker-archive holds uncompressed layers'],
+    ['type=docker,dest=a,compression=zstd', 'a docker-archive holds gzip layers'],
     ['type=registry,dest=a', 'takes no dest'],
     ['type=oci,dest=a,name=x', "unknown field 'name'"],
     ['type=oci,oops', "'oops' is not KEY=VALUE"],
