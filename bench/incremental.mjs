@@ -422,7 +422,7 @@ const clis = { strata: describeCli(strata), before: baseline && describeCli(base
 try {
   console.log(`strata: ${clis.strata}`);
   if (baseline) console.log(`before (--baseline): ${clis.before}`);
-  console.log(`${options.runs} runs; contexts ${kinds.join(', ')}; disks ${disks.join(', ')}; load average at start ${startLoad}`);
+  console.log(`${options.runs} run${options.runs === 1 ? "" : "s"} each; contexts ${kinds.join(', ')}; disks ${disks.join(', ')}; load average at start ${startLoad}`);
   const done = [];
   for (const disk of disks) done.push(await benchDisk(disk));
   const minutes = (Date.now() - startedAt.getTime()) / 60000;
