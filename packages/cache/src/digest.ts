@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { cacheError, CacheErrors } from './errors.js';
 
 declare const digestBrand: unique symbol;
@@ -94,4 +95,19 @@ export function chainIdsOf(diffIds: readonly DiffId[]): ChainId[] {
     out.push((parent === undefined ? diffId : digestOf(`${parent} ${diffId}`)) as ChainId);
   }
   return out;
+}
+
+/** A pass-through stream that takes the sha256 and the byte count of what flows through it. */
+export class DigestTap extends Transform {
+  readonly #hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+  /** `sha256:<hex>` of everything that passed (call once, after the end). */
+  digest(): Digest {
+    return `sha256:${this.#hash.digest('hex')}` as Digest;
+  }
 }

@@ -9,6 +9,7 @@ export {
   isDigest,
   isOciDigest,
   parseChainId,
+  DigestTap,
   parseDiffId,
   parseDigest,
   type ChainId,
@@ -86,6 +87,7 @@ export { isTarHeader } from './archive/tar-io.js';
 export { DEFAULT_MAX_LAYER_SIZE, extractLayer, maxLayerSizeFromEnv, safeEntryPath, type ExtractOptions, type Unpacked } from './unpack.js';
 export { DEFAULT_GRACE_MS, pruneStore, type PruneOptions, type PruneResult } from './gc.js';
 export { diskUsage, type DiskUsage, type UsageBucket } from './usage.js';
+export { forEachLimit, limiter } from './concurrency.js';
 export { verifyStore, type VerifyOptions, type VerifyProblem, type VerifyProblemKind, type VerifyResult } from './verify.js';
 export {
   ArchiveErrors, CONTAINERD_NAME_ANNOTATION, exportImages, familiarName, importArchive, importImages, importLayout, importRootfs,

@@ -49,18 +49,6 @@ export interface StoreInventory {
   readonly damagedSnapshots: string[];
 }
 
-/** Runs `fn` over items with at most `limit` at once. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 export async function statBlobs(dir: string): Promise<Map<Digest, { size: number; mtimeMs: number }>> {
   const names = (await readdir(dir)).filter((n) => isDigest(`sha256:${n}`));
   const out = new Map<Digest, { size: number; mtimeMs: number }>();

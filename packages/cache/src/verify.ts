@@ -7,7 +7,8 @@ import { errnoCode, isCacheError } from './errors.js';
 import { fsyncDir, writeFileAtomic } from './fs-util.js';
 import { emptyIndex, parseIndex, updateIndexFile } from './refs.js';
 import type { Store } from './store.js';
-import { forEachLimit, inventory } from './usage.js';
+import { forEachLimit } from './concurrency.js';
+import { inventory } from './usage.js';
 import { REF_NAME_ANNOTATION } from './oci.js';
 
 export type VerifyProblemKind =

@@ -3,12 +3,12 @@
  * streamed once: the tar's sha256 (diffID) is taken before compression and
  * the blob's sha256 (digest) after it, in the same pass that writes the sink.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, openSync, readSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { DiffId, Digest } from '@strata/cache';
+import { DigestTap, type DiffId, type Digest } from '@strata/cache';
 import { buildError, BuildError } from '../errors.js';
 import { checkLevel, createCompressor, LAYER_MEDIA_TYPES, type LayerCompression } from './compress.js';
 import { LayerErrors } from './errors.js';
@@ -52,16 +52,6 @@ export interface LayerWriteResult {
 
 /** Bytes handed downstream at a time: big enough that per-chunk costs vanish. */
 const CHUNK = 1 << 20;
-
-class Hasher extends Transform {
-  readonly hash: Hash = createHash('sha256');
-  bytes = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-}
 
 /** Fills fixed-size buffers with the archive and yields each one as it fills. */
 class Chunker {
@@ -186,8 +176,8 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
   const { compression, level } = checkOptions(options);
   const { entries, skipped } = scanLayerDir(dir);
   if (compression === 'none' && typeof options.output === 'string') return writeTarFile(entries, skipped, options.output, options);
-  const tarHash = new Hasher();
-  const blobHash = new Hasher();
+  const tarHash = new DigestTap();
+  const blobHash = new DigestTap();
   const sink = typeof options.output === 'string' ? createWriteStream(options.output, { flags: 'w' }) : options.output;
   const source = Readable.from(tarChunks(entries, options.sourceDateEpoch), { objectMode: false, highWaterMark: 4 * CHUNK });
   const signal = options.signal === undefined ? {} : { signal: options.signal };
@@ -219,10 +209,10 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
     }
     throw error;
   }
-  const diffId = `sha256:${tarHash.hash.digest('hex')}` as DiffId;
-  const digest = compression === 'none' ? (diffId as Digest) : (`sha256:${blobHash.hash.digest('hex')}` as Digest);
-  const size = compression === 'none' ? tarHash.bytes : blobHash.bytes;
-  return result(entries, skipped, { diffId, digest, size, uncompressedSize: tarHash.bytes, compression });
+  const diffId = tarHash.digest() as string as DiffId;
+  const digest = compression === 'none' ? (diffId as string as Digest) : blobHash.digest();
+  const size = compression === 'none' ? tarHash.size : blobHash.size;
+  return result(entries, skipped, { diffId, digest, size, uncompressedSize: tarHash.size, compression });
 }
 
 function result(

@@ -134,23 +134,6 @@ const SYNC_COPY_MAX = 1 << 20;
  */
 const YIELD_EVERY_MS = 25;
 
-/** Runs `fn` over `items`, at most `limit` at a time; the first failure is thrown once all started calls settle. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      try {
-        await fn(items[next++] as T);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
-
 /**
  * What one copyIntoUpper call shares between its entries: the plan and a
  * read buffer for the blocking copies (one runs at a time).

@@ -22,10 +22,10 @@
  * after its blob: a process killed mid-compression leaves a temp file the
  * next open sweeps, nothing else.
  */
-import { createHash } from 'node:crypto';
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { DiffId, Digest } from '../digest.js';
+import { limiter } from '../concurrency.js';
+import { DigestTap, type DiffId, type Digest } from '../digest.js';
 import { cacheError, CacheErrors } from '../errors.js';
 import { isIndexMediaType, MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../oci.js';
 import { makeCacheKey, type CacheKey } from '../records.js';
@@ -110,37 +110,6 @@ function conversionOf(layer: Descriptor, to: ExportCompression, force: boolean):
   return from === 'none' || force ? from : undefined;
 }
 
-/** Counts and hashes what passes through. */
-class Tap extends Transform {
-  readonly #hash = createHash('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.size += chunk.length;
-    callback(null, chunk);
-  }
-  digest(): string {
-    return `sha256:${this.#hash.digest('hex')}`;
-  }
-}
-
-/** At most `limit` tasks at once; a freed slot goes straight to the next waiter. */
-function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active < limit) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next === undefined) active -= 1;
-      else next();
-    }
-  };
-}
-
 /**
  * Decompresses, checks the diff ID and compresses into the store in one
  * pass; the store's putBlob writes a temp file and renames it into place.
@@ -151,7 +120,7 @@ async function convertBlob(store: Store, layer: StoredLayer, from: LayerCompress
   const source = await store.getBlob(layer.descriptor.digest, { size: layer.descriptor.size });
   const unpack = createDecompressor(from, tools);
   const pack = createCompressor(to, tools);
-  const tar = new Tap();
+  const tar = new DigestTap();
   const out = new PassThrough({ highWaterMark: 4 << 20 });
   const flowing = Promise.all([
     pipeline([source, unpack.stream, tar, pack.stream, out], options.signal === undefined ? {} : { signal: options.signal }),
