@@ -1,6 +1,7 @@
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { exportLayers, extractLayer, rememberedLayer, type Store } from '@strata/cache';
+import { commitLayer } from '../image/commit.js';
 import { writeLayer } from '../layer/write-layer.js';
 import type { MountEntry } from './artifact.js';
 import type { CacheEndpoint } from './endpoint.js';
@@ -25,7 +26,7 @@ function discard(): Writable {
  * digest, so exporting it again uploads nothing). The tar is hashed first
  * without being kept: an unchanged folder finds its gzip blob through the
  * store's remembered conversions and writes and compresses nothing. Otherwise
- * the tar goes into the store uncompressed and is compressed as every export
+ * the tar goes into the store uncompressed (as a build step's layer does) and is compressed as every export
  * compresses (@strata/cache `exportLayers`, remembered). Undefined for an empty folder.
  */
 export async function packMount(store: Store, id: string, dir: string): Promise<MountEntry | undefined> {
@@ -34,13 +35,10 @@ export async function packMount(store: Store, id: string, dir: string): Promise<
   if (hashed.empty) return undefined;
   const known = await rememberedLayer(store, hashed.diffId, hashed.diffId, 'gzip');
   if (known !== undefined) return { id, digest: known.digest, size: known.size };
-  // the folder may have changed since: what is stored is what the second pass wrote
-  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
-  const [layer, put] = await Promise.allSettled([writeLayer(dir, { output: pipe, compression: 'none' }), store.putBlob(pipe)]);
-  if (layer.status === 'rejected') throw layer.reason;
-  if (put.status === 'rejected') throw put.reason;
-  if (layer.value.empty) return undefined;
-  const [exported] = await exportLayers(store, [{ descriptor: { mediaType: layer.value.mediaType, digest: put.value.digest, size: put.value.size }, diffId: layer.value.diffId }], { compression: 'gzip' });
+  // the folder may have changed since: what is stored is what this second pass writes
+  const committed = await commitLayer(store, dir);
+  if (committed === undefined) return undefined;
+  const [exported] = await exportLayers(store, [committed.layer], { compression: 'gzip' });
   const blob = (exported as NonNullable<typeof exported>).descriptor;
   return { id, digest: blob.digest, size: blob.size };
 }

@@ -1,6 +1,6 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { hashFileContent, makeCacheKey, RACY_NS, type CacheKey, type ContainerConfig } from '@strata/cache';
+import { forEachLimit, hashFileContent, makeCacheKey, RACY_NS, type CacheKey, type ContainerConfig, type SourceListing } from '@strata/cache';
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import { expanderFor, type BuildSession, type StageState, type StepOutcome } from '../session.js';
 import { canonicalMode, keyInputs, selectionFingerprint, sourceFacts, sourceListing, sourcesDigest, stepKey, type SourceFact, type StepKeyInput } from '../cache-key.js';
@@ -15,7 +15,7 @@ import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
 import { resolveInImage } from './dest-path.js';
 import { mountRoot } from './mount-source.js';
-import { copyIntoUpper, forEachLimit, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
+import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
 import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
 
@@ -274,11 +274,14 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         ? stepKey({ parent: LINK_PARENT, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: digestOfSources })
         : undefined;
     if (linkKey !== undefined && session.options.noCache !== true) await adoptLinkedLayer(session, linkKey, key, config, createdBy);
+    // made on a miss only (a hash per entry), once: for the record and for an incremental copy
+    let listing: Promise<SourceListing> | undefined;
+    const listSources = (): Promise<SourceListing> => (listing ??= allFacts().then(sourceListing));
     let incremental: { changed: number } | undefined;
     const outcome = await layerStep(session, state, {
       key,
       inputs: keyInputs(keyInput),
-      sources: async () => sourceListing(await allFacts()),
+      sources: listSources,
       createdBy,
       config,
       produce: async () => {
@@ -319,7 +322,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         // one plain context source that only changed in some files: start from the last result
         const plain = items.length === 1 && items[0]?.archive === undefined && remotes.length === 0 && inline.length === 0 && !parents && !ins.link;
         const previous =
-          plain && root.identity === 'context' ? await takePreviousCopy(session, state, keyInputs(keyInput), async () => sourceListing(await allFacts())) : undefined;
+          plain && root.identity === 'context' ? await takePreviousCopy(session, state, keyInputs(keyInput), listSources) : undefined;
         if (previous !== undefined) incremental = { changed: previous.changed };
         const upper = previous?.upper ?? join(session.workDir, session.nextId());
         if (previous === undefined) await mkdir(upper, { recursive: true });
