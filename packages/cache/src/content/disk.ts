@@ -132,7 +132,8 @@ export class DiskContentStore implements ContentStore {
       const handle = await open(file, 'r+');
       try {
         const facts = await handle.stat();
-        if (facts.size !== known.size) throw cacheError(CacheErrors.integrity, [known.digest, known.digest, known.size, facts.size], { expected: known.digest, found: known.digest });
+        // the caller wrote the file and says what it wrote: another size is a bug, not damage to quarantine
+        if (facts.size !== known.size) throw cacheError(CacheErrors.internal, [`${file} holds ${facts.size} bytes, not the ${known.size} of ${known.digest}`]);
         await handle.sync();
       } finally {
         await handle.close();
