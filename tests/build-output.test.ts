@@ -2,16 +2,14 @@
 // run as a user runs them (bin/strata of this checkout), read back with skopeo
 // and umoci; pushes go to the reference registry with basic auth after
 // `strata login`, as `strata push` does.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { conversionKey, MediaType, Store, type Digest } from '@strata/cache';
+import { runStrata, type StrataRun } from './support/cli-json.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadMultiArchBusybox } from './support/test-images.js';
 
-const execFileAsync = promisify(execFile);
-const BIN = resolve(__dirname, '..', 'bin', 'strata');
 const user = { name: 'builder', password: 'push-s3cret' };
 
 describe('strata build --output and --push', () => {
@@ -21,18 +19,7 @@ describe('strata build --output and --push', () => {
   let store: Store;
   let registry: TestRegistry;
 
-  async function strata(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
-    const child = execFileAsync(BIN, args, { env, cwd: dir, maxBuffer: 64 << 20 });
-    if (stdin !== undefined) child.child.stdin?.end(stdin);
-    else child.child.stdin?.end();
-    try {
-      const { stdout, stderr } = await child;
-      return { code: 0, out: stdout, err: stderr };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' };
-    }
-  }
+  const strata = (args: string[], stdin?: string): Promise<StrataRun> => runStrata(args, { env, cwd: dir, ...(stdin === undefined ? {} : { stdin }) });
 
   const skopeo = (...args: string[]): string => execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const sha256 = (bytes: Buffer | string): string => `sha256:${execFileSync('sha256sum', { input: bytes }).toString().split(' ')[0]}`;

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeF
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { conversionKey, MediaType, Store, type Descriptor, type Digest } from '@strata/cache';
+import { runStrata, type StrataRun } from './support/cli-json.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 import { loadTestImage, testImage } from './support/test-images.js';
 
@@ -39,17 +40,8 @@ describe('export compression', () => {
   /** The digest the first push reported (the registry's manifest). */
   let pushed: string;
 
-  async function strata(args: string[], options: { root?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-    const child = execFileAsync(BIN, args, { env: { ...env, STRATA_ROOT: options.root ?? root }, cwd: dir, maxBuffer: 64 << 20 });
-    child.child.stdin?.end();
-    try {
-      const { stdout, stderr } = await child;
-      return { code: 0, out: stdout, err: stderr };
-    } catch (error) {
-      const e = error as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' };
-    }
-  }
+  const strata = (args: string[], options: { root?: string } = {}): Promise<StrataRun> =>
+    runStrata(args, { env: { ...env, STRATA_ROOT: options.root ?? root }, cwd: dir });
 
   const manifestOf = async (s: Store, name: string): Promise<Manifest> => s.readJson<Manifest>((await s.resolve(name)).digest);
   const blobCount = (r: string): number => readdirSync(join(r, 'blobs', 'sha256')).length;
