@@ -126,6 +126,8 @@ function liveSnapshots(snapshots: SnapshotInfo[], roots: Set<ChainId>, held: Set
  */
 export async function pruneStore(store: Store, options: PruneOptions = {}): Promise<PruneResult> {
   return withLock(join(store.paths.locks, 'gc.lock'), store.paths.tmp, async () => {
+    // Whole milliseconds on both sides: a file's mtime is finer than Date.now(), and a
+    // blob written in the millisecond the prune starts must not count as in the future.
     const now = options.now ?? Date.now();
     const grace = options.gracePeriodMs ?? DEFAULT_GRACE_MS;
     const dry = options.dryRun === true;
@@ -157,7 +159,7 @@ export async function pruneStore(store: Store, options: PruneOptions = {}): Prom
     const doomed: Digest[] = [];
     for (const [digest, { size, mtimeMs }] of inv.blobs) {
       if (liveBlobs.has(digest)) continue;
-      if (mtimeMs > now - grace) {
+      if (Math.floor(mtimeMs) > now - grace) {
         keptRecent += 1;
         continue;
       }
@@ -173,7 +175,7 @@ export async function pruneStore(store: Store, options: PruneOptions = {}): Prom
           const path = join(store.paths.blobs, digestHex(digest));
           // Re-put or reused since the inventory was taken: a writer is about to reference it.
           const facts = statSync(path, { throwIfNoEntry: false });
-          if (facts === undefined || facts.mtimeMs > fresh) continue;
+          if (facts === undefined || Math.floor(facts.mtimeMs) > fresh) continue;
           rmSync(path, { force: true });
         }
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -185,7 +187,7 @@ export async function pruneStore(store: Store, options: PruneOptions = {}): Prom
     const held = new Set<ChainId>();
     for (const s of inv.snapshots) {
       // Held, or unpacked or reused within the grace period (a build may be using it without a hold).
-      const recent = s.lastUsedMs !== undefined && s.lastUsedMs > now - grace;
+      const recent = s.lastUsedMs !== undefined && Math.floor(s.lastUsedMs) > now - grace;
       if (recent || (await liveHolders(store, s.chainId)).length > 0) held.add(s.chainId);
     }
     const live = liveSnapshots(inv.snapshots, rootChains, held);

@@ -195,7 +195,7 @@ export class RecordStore {
           const path = join(dir, shard, name);
           if (!stale((await readJsonFile(path)) as { digest?: unknown; key?: unknown } | undefined)) continue;
           const facts = await stat(path).catch(() => undefined);
-          if (facts !== undefined && facts.mtimeMs > notAfterMs) continue;
+          if (facts !== undefined && Math.floor(facts.mtimeMs) > notAfterMs) continue;
           removed += 1;
           if (!dryRun) await unlink(path).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
         }
