@@ -122,21 +122,26 @@ function hashName(text: string): string {
 /**
  * Cache records on disk, one JSON file per key, each written atomically.
  * Beside them (same parent folder): `sources/` holds COPY source listings by
- * sources digest and `steps/` remembers, per step position (a locator the
+ * sources digest, `steps/` remembers, per step position (a locator the
  * builder makes from Dockerfile, platform, stage and step index), the key the
- * step had when it last ran, so a miss can be explained against it.
+ * step had when it last ran, so a miss can be explained against it, and
+ * `from-sources/` the sources digest of a selection from a root filesystem
+ * (COPY --from), named by what selects it, so that the same selection of the
+ * same layers is not hashed again.
  */
 export class RecordStore {
   readonly #dir: string;
   readonly #tmp: string;
   readonly #sources: string;
   readonly #steps: string;
+  readonly #fromSources: string;
 
   constructor(dir: string, tmp: string) {
     this.#dir = dir;
     this.#tmp = tmp;
     this.#sources = join(dirname(dir), 'sources');
     this.#steps = join(dirname(dir), 'steps');
+    this.#fromSources = join(dirname(dir), 'from-sources');
   }
 
   #sourcesPath(digest: string): string {
@@ -179,9 +184,34 @@ export class RecordStore {
     await writeFileAtomic(this.#tmp, path, JSON.stringify({ locator, key }));
   }
 
+  #fromSourcesPath(selection: string): string {
+    const name = hashName(selection);
+    return join(this.#fromSources, name.slice(0, 2), `${name}.json`);
+  }
+
   /**
-   * Removes the side files no kept record needs: source listings whose digest
-   * no kept record names, and step positions whose last key has no record.
+   * The sources digest remembered for a selection from a root filesystem, or
+   * undefined. `selection` names everything the digest depends on (the
+   * builder's `fromSourcesId`: the layers' chain ID and what the step
+   * selects); the file holds it whole, so another selection is never read
+   * as this one.
+   */
+  async fromSources(selection: string): Promise<string | undefined> {
+    const value = (await readJsonFile(this.#fromSourcesPath(selection))) as { selection?: unknown; digest?: unknown } | undefined;
+    return value?.selection === selection && typeof value.digest === 'string' && isDigest(value.digest) ? value.digest : undefined;
+  }
+
+  /** Remembers the sources digest of a selection from a root filesystem (see `fromSources`). */
+  async putFromSources(selection: string, digest: string): Promise<void> {
+    const path = this.#fromSourcesPath(selection);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(this.#tmp, path, JSON.stringify({ selection, digest }));
+  }
+
+  /**
+   * Removes the side files no kept record needs: source listings and
+   * remembered COPY --from sources digests whose digest no kept record
+   * names, and step positions whose last key has no record.
    * Files changed after `notAfterMs` stay (a build may be writing its record now).
    * Returns how many files went (or would go, with `dryRun`).
    */
@@ -202,6 +232,7 @@ export class RecordStore {
       }
     };
     await sweep(this.#sources, (v) => typeof v?.digest !== 'string' || !sources.has(v.digest));
+    await sweep(this.#fromSources, (v) => typeof v?.digest !== 'string' || !sources.has(v.digest));
     await sweep(this.#steps, (v) => typeof v?.key !== 'string' || !keys.has(v.key));
     return removed;
   }

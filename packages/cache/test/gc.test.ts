@@ -138,27 +138,35 @@ describe('du, prune and verify', () => {
     expect(await temp.store.snapshots.holders(container)).toEqual(['container:0123abcd']);
   });
 
-  it('drops COPY source listings and last-run step keys that no kept record needs', async () => {
+  it('drops COPY source listings, remembered COPY --from digests and last-run step keys that no kept record needs', async () => {
     const inputs = (sources: string) => ({ parent: '', instruction: 'i', env: {}, sources });
+    const [aaa, bbb, ccc] = ['aaa', 'bbb', 'ccc'].map((s) => digestOf(s));
     const kept = makeCacheKey('kept step');
     const dropped = makeCacheKey('dropped step');
-    await temp.store.records.put(kept, { inputs: inputs('sha256:aaa') });
-    await temp.store.records.put(dropped, { inputs: inputs('sha256:bbb') });
-    await temp.store.records.putSources('sha256:aaa', { 'src/a': 'x' });
-    await temp.store.records.putSources('sha256:bbb', { 'src/b': 'y' });
-    await temp.store.records.putSources('sha256:ccc', { 'src/c': 'z' });
+    await temp.store.records.put(kept, { inputs: inputs(aaa!) });
+    await temp.store.records.put(dropped, { inputs: inputs(bbb!) });
+    await temp.store.records.putSources(aaa!, { 'src/a': 'x' });
+    await temp.store.records.putSources(bbb!, { 'src/b': 'y' });
+    await temp.store.records.putSources(ccc!, { 'src/c': 'z' });
+    await temp.store.records.putFromSources('selection a', aaa!);
+    await temp.store.records.putFromSources('selection b', bbb!);
+    await temp.store.records.putFromSources('selection c', ccc!);
     await temp.store.records.setLastKey('stage 0 step 1', kept);
     await temp.store.records.setLastKey('stage 0 step 2', dropped);
     await temp.store.records.delete(dropped);
     await pruneStore(temp.store, { gracePeriodMs: 0 });
-    expect(await temp.store.records.getSources('sha256:aaa')).toEqual({ 'src/a': 'x' });
-    expect(await temp.store.records.getSources('sha256:bbb')).toBeUndefined();
-    expect(await temp.store.records.getSources('sha256:ccc')).toBeUndefined();
+    expect(await temp.store.records.getSources(aaa!)).toEqual({ 'src/a': 'x' });
+    expect(await temp.store.records.getSources(bbb!)).toBeUndefined();
+    expect(await temp.store.records.getSources(ccc!)).toBeUndefined();
+    expect(await temp.store.records.fromSources('selection a')).toBe(aaa);
+    expect(await temp.store.records.fromSources('selection b')).toBeUndefined();
+    expect(await temp.store.records.fromSources('selection c')).toBeUndefined();
     expect(await temp.store.records.lastKey('stage 0 step 1')).toBe(kept);
     expect(await temp.store.records.lastKey('stage 0 step 2')).toBeUndefined();
     // --all drops every record, and with them every side file
     await pruneStore(temp.store, { gracePeriodMs: 0, all: true });
-    expect(await temp.store.records.getSources('sha256:aaa')).toBeUndefined();
+    expect(await temp.store.records.getSources(aaa!)).toBeUndefined();
+    expect(await temp.store.records.fromSources('selection a')).toBeUndefined();
     expect(await temp.store.records.lastKey('stage 0 step 1')).toBeUndefined();
   });
 

@@ -1,4 +1,6 @@
-import { utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { digestOf, makeCacheKey, parseCacheKey, parseDiffId, type CacheKey } from '../src/index.js';
 import { tempStoreEach } from './helpers.js';
 
@@ -55,5 +57,37 @@ describe('cache records', () => {
 
   it('rejects keys that are not strata keys', async () => {
     await expect(temp.store.getCacheRecord('nope' as CacheKey)).rejects.toMatchObject({ code: 'CACHE_INVALID_KEY' });
+  });
+});
+
+describe('remembered COPY --from sources digests', () => {
+  const temp = tempStoreEach();
+  const selection = JSON.stringify(['strata.from-sources.v1', 'strata.sources.v1', digestOf('layers'), ['/work/src'], [], false, false]);
+  const digest = digestOf('the sources');
+
+  it('round-trip by the whole selection name, one file a name', async () => {
+    expect(await temp.store.records.fromSources(selection)).toBeUndefined();
+    await temp.store.records.putFromSources(selection, digest);
+    expect(await temp.store.records.fromSources(selection)).toBe(digest);
+    // another selection (other layers) is another name
+    expect(await temp.store.records.fromSources(selection.replace(digestOf('layers'), digestOf('other layers')))).toBeUndefined();
+    // written again (--no-cache computes it anew): the newer digest
+    const other = digestOf('other sources');
+    await temp.store.records.putFromSources(selection, other);
+    expect(await temp.store.records.fromSources(selection)).toBe(other);
+  });
+
+  it('read a file that names another selection, a damaged file or a value that is no digest as nothing', async () => {
+    const name = createHash('sha256').update(selection).digest('hex');
+    const dir = join(temp.dir, 'cache-v1', 'from-sources', name.slice(0, 2));
+    await temp.store.records.putFromSources(selection, digest);
+    expect(readdirSync(dir)).toEqual([`${name}.json`]);
+    const path = join(dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify({ selection: `${selection} `, digest }));
+    expect(await temp.store.records.fromSources(selection)).toBeUndefined();
+    writeFileSync(path, '{"selection": "');
+    expect(await temp.store.records.fromSources(selection)).toBeUndefined();
+    writeFileSync(path, JSON.stringify({ selection, digest: 'sha256:nope' }));
+    expect(await temp.store.records.fromSources(selection)).toBeUndefined();
   });
 });
