@@ -1,85 +1,31 @@
-import { lstat, mkdir, rm } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { forEachLimit, hashFileContent, makeCacheKey, RACY_NS, type CacheKey, type ContainerConfig, type SourceListing } from '@strata/cache';
+import { lstat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeCacheKey, RACY_NS, type CacheKey, type ContainerConfig, type SourceListing } from '@strata/cache';
 import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } from '@strata/parser';
 import { expanderFor, type BuildSession, type StageState, type StepOutcome } from '../session.js';
-import { canonicalMode, keyInputs, selectionFingerprint, sourceFacts, sourceListing, sourcesDigest, stepKey, type SourceFact, type StepKeyInput } from '../cache-key.js';
-import { openContext, type BuildContext, type ContextEntry, type SelectedSource } from '../context/context.js';
+import {
+  canonicalMode,
+  keyInputs,
+  selectionFingerprint,
+  sourceFacts,
+  sourceListing,
+  sourcesDigest,
+  stepKey,
+  type SourceFact,
+  type StepKeyInput,
+} from '../cache-key.js';
+import type { ContextEntry } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
-import { resolveBaseImage } from '../image/resolve-base.js';
-import { containerConfig, type ImageState } from '../image/state.js';
-import { findStage } from '../plan/plan.js';
+import { containerConfig } from '../image/state.js';
 import { resolveUser } from '../runtime/user.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
+import { hashSelected, selectionOf, selectLocals, sourceRoot, type LocalItem } from './copy-source.js';
 import { resolveInImage } from './dest-path.js';
-import { mountRoot } from './mount-source.js';
 import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
 import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
-
-/** Where COPY reads from: the build context, or a stage's / image's root filesystem mounted read-only. */
-interface SourceRoot {
-  readonly context: BuildContext;
-  /** The source stage's or image's identity, for the cache key. */
-  readonly identity: string;
-  /** The sha256 of a selected file, for the cache key. */
-  hashFile(entry: ContextEntry): Promise<string>;
-  release(): Promise<void>;
-}
-
-/** Files hashed at once: each hash waits on a few reads, so keeping several in flight hides their latency. */
-const HASH_CONCURRENCY = 8;
-
-/**
- * The digests of every selected file, by host path, several at a time (a
- * sequential loop pays one thread-pool round trip after another, which on a
- * loaded machine is most of a big COPY's time).
- */
-async function hashSelected(selection: readonly SelectedSource[], hashFile: (entry: ContextEntry) => Promise<string>): Promise<Map<string, string>> {
-  const files = selection.flatMap((s) => [s.root, ...s.children]).filter((e) => e.type === 'file');
-  const digests = new Map<string, string>();
-  await forEachLimit(files, HASH_CONCURRENCY, async (entry) => void digests.set(entry.hostPath, await hashFile(entry)));
-  return digests;
-}
-
-async function sourceRoot(ins: CopyInstruction | AddInstruction, session: BuildSession, state: StageState): Promise<SourceRoot> {
-  const from = ins.kind === 'copy' && ins.from !== undefined ? expanderFor(session, state)(ins.from) : undefined;
-  if (from === undefined) {
-    // the build context: the memo makes a rebuild read no file whose facts did not change
-    const hashFile = async (entry: ContextEntry) => (await session.store.memo.hashFile(entry.hostPath, { root: session.context.root, facts: entry.facts })).digest;
-    return { context: session.context, identity: 'context', hashFile, release: async () => undefined };
-  }
-  let image: ImageState;
-  let identity: string;
-  const stage = findStage(session.stages, from, session.stages.length);
-  if (stage !== undefined) {
-    const result = session.results.get(stage.index);
-    if (result === undefined) throw buildError(BuildErrors.invalidInstruction, [`COPY --from=${from}: stage ${from} was not built before this step`]);
-    image = result.state.image;
-    identity = `stage:${result.state.key}`;
-  } else {
-    const base = await resolveBaseImage(session.store, from, session.platform);
-    image = base.image;
-    identity = `image:${base.manifestDigest}`;
-  }
-  // a stage's files sit under a mount made for this step only: a memo entry for their path would never be read again
-  const hashFile = (entry: ContextEntry) => hashFileContent(entry.hostPath, BigInt(entry.size));
-  const dir = join(session.workDir, session.nextId());
-  if (image.layers.length === 0) {
-    const empty = join(dir, 'empty');
-    await mkdir(empty, { recursive: true });
-    return { context: await openContext(empty, { ignoreFiles: false }), identity, hashFile, release: () => rm(dir, { recursive: true, force: true }) };
-  }
-  const mounted = await mountRoot(image, session, dir, { readOnly: true });
-  try {
-    return { context: await openContext(mounted.path, { ignoreFiles: false }), identity, hashFile, release: () => mounted.release() };
-  } catch (error) {
-    await mounted.release();
-    throw error;
-  }
-}
 
 async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<readonly string[]>): Promise<Owner | undefined> {
   if (chown === undefined || chown === '') return undefined;
@@ -130,37 +76,6 @@ function classifySources(keyword: 'COPY' | 'ADD', sources: readonly string[]): S
   });
 }
 
-/**
- * --parents: splits a source at its `/./` pivot (rsync's --relative): the
- * folders after it are kept under the destination, those before it are not.
- */
-function splitPivot(source: string): { pivot: string; pattern: string } {
-  const cleaned = source.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
-  const at = cleaned.indexOf('/./');
-  if (at < 0) return { pivot: '', pattern: cleaned };
-  const pivot = posix.normalize(cleaned.slice(0, at)).replace(/^\.$/, '');
-  return { pivot, pattern: `${cleaned.slice(0, at)}/${cleaned.slice(at + 3)}` };
-}
-
-/** The folders between the pivot and a selected source, outermost first, as the context has them. */
-async function foldersBelow(context: BuildContext, pivot: string, contextPath: string): Promise<ContextEntry[]> {
-  const parts = contextPath.split('/').slice(0, -1);
-  const skip = pivot === '' ? 0 : pivot.split('/').length;
-  const out: ContextEntry[] = [];
-  for (let i = skip; i < parts.length; i += 1) {
-    const rel = parts.slice(0, i + 1).join('/');
-    const hostPath = join(context.root, rel);
-    const st = await lstat(hostPath);
-    out.push({ hostPath, contextPath: rel, type: 'directory', mode: st.isDirectory() ? st.mode & 0o7777 : 0o755, size: 0, mtimeMs: st.mtimeMs });
-  }
-  return out;
-}
-
-interface LocalItem {
-  readonly source: SelectedSource;
-  readonly parents?: { pivot: string; folders: ContextEntry[] };
-}
-
 interface RemoteItem {
   readonly url: string;
   /** Downloaded before the key when there is no --checksum; on a miss otherwise. */
@@ -194,18 +109,10 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
 
   const root = await sourceRoot(ins, session, state);
   try {
-    const locals: LocalItem[] = [];
-    for (const source of classified) {
-      if (source.kind !== 'local') continue;
-      if (!parents) {
-        for (const selected of await root.context.select([source.text], { excludes })) locals.push({ source: selected });
-        continue;
-      }
-      const { pivot, pattern } = splitPivot(source.text);
-      for (const selected of await root.context.select([pattern], { excludes })) {
-        locals.push({ source: selected, parents: { pivot, folders: await foldersBelow(root.context, pivot, selected.root.contextPath) } });
-      }
-    }
+    const localTexts = classified.flatMap((s) => (s.kind === 'local' ? [s.text] : []));
+    // selected when first needed: a stage or image is mounted at its first read
+    let selecting: Promise<LocalItem[]> | undefined;
+    const locals = (): Promise<LocalItem[]> => (selecting ??= root.open().then((opened) => selectLocals(opened.context, localTexts, { excludes, parents })));
     const remotes: RemoteItem[] = classified.flatMap((s) => (s.kind === 'url' ? [{ url: s.url }] : []));
     const fetchRemote = async (item: RemoteItem): Promise<Downloaded> =>
       (item.downloaded ??= await download(item.url, {
@@ -215,12 +122,12 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       }));
     // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
-    // --parents writes the folders it keeps with their modes from the context: keyed as sources too
-    const selection = locals.flatMap((l): SelectedSource[] => [...(l.parents?.folders ?? []).map((folder) => ({ root: folder, children: [] })), l.source]);
     let facts: SourceFact[] | undefined;
     const allFacts = async (): Promise<SourceFact[]> => {
       if (facts !== undefined) return facts;
-      const digests = await hashSelected(selection, (entry) => root.hashFile(entry));
+      const selection = selectionOf(await locals());
+      const opened = await root.open();
+      const digests = await hashSelected(selection, (entry) => opened.hashFile(entry));
       const found = await sourceFacts(
         selection,
         async (file) => {
@@ -240,7 +147,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // a context selection whose stat facts are all as last time has the digest it had: no per-file lookups
     const memo = session.store.memo;
     const contextRoot = session.context.root;
-    const print = root.identity === 'context' && remotes.length === 0 ? selectionFingerprint(selection, { normalizePermissions: normalize }) : undefined;
+    const print =
+      root.identity === 'context' && remotes.length === 0 ? selectionFingerprint(selectionOf(await locals()), { normalizePermissions: normalize }) : undefined;
     let digestOfSources = print === undefined ? undefined : await memo.lookupSelection(contextRoot, print.fingerprint);
     if (digestOfSources === undefined) {
       // the racy rule measured from before the first read, not after the last: a file read within the
@@ -292,7 +200,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         const dirs = ins.link ? [] : await lowers();
         const epoch = session.epoch ?? Math.floor(Date.now() / 1000);
         const items: CopyItem[] = [];
-        for (const local of locals) {
+        const selected = await locals();
+        for (const local of selected) {
           const archive = unpackLocal && local.source.root.type === 'file' ? await sniffArchive(local.source.root.hostPath) : undefined;
           items.push({ source: local.source, ...(local.parents === undefined ? {} : { parents: local.parents }), ...(archive === undefined ? {} : { archive }), label: local.source.root.contextPath });
         }
@@ -306,7 +215,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         // without --link, symlinks the image has on the way are followed inside the image root (BuildKit)
         const destination = ins.link ? canonical.destination : await resolveInImage(dirs, canonical.destination);
         // a pattern that matched several sources copies into a folder; a single match is copied as if named (docker, BuildKit)
-        const wildcard = sources.some((s) => /[*?[]/.test(s)) && locals.length > 1;
+        const wildcard = sources.some((s) => /[*?[]/.test(s)) && selected.length > 1;
         let destIsDir = parents || destination.endsWith('/') || sources.length + inline.length > 1 || wildcard;
         const destExists = destIsDir ? undefined : await lookupInLayers(dirs, destination);
         if (!destIsDir && destExists !== undefined) destIsDir = (await lstat(destExists)).isDirectory();
