@@ -129,6 +129,30 @@ export function selectionFingerprint(selection: readonly SelectedSource[], optio
   return { fingerprint: hash.digest('hex'), newestChangeNs };
 }
 
+export const FROM_SOURCES_TAG = 'strata.from-sources.v1';
+
+/** What a COPY --from selects from a root filesystem, besides the root. */
+export interface FromSelection {
+  /** The source patterns, expanded, as the step gives them. */
+  readonly sources: readonly string[];
+  readonly excludes: readonly string[];
+  readonly parents: boolean;
+  readonly normalizePermissions: boolean;
+}
+
+/**
+ * Names a COPY --from selection for the store's remembered sources digests
+ * (`records.fromSources`): the root's layers as a chain ID (its files: equal
+ * chain IDs are equal trees, whatever stage key or image name led to them)
+ * and everything `selectLocals` and `sourceFacts` take from the step. Equal
+ * names mean equal `sourcesDigest`, so the digest remembered for one is the
+ * digest a cold computation gives. A new way of selecting or of computing the
+ * sources digest (SOURCES_TAG) is a new name.
+ */
+export function fromSourcesId(chainId: string, selection: FromSelection): string {
+  return JSON.stringify([FROM_SOURCES_TAG, SOURCES_TAG, chainId, selection.sources, selection.excludes, selection.parents, selection.normalizePermissions]);
+}
+
 /**
  * docker's canonical permissions (`--normalize-permissions`): folders 0755,
  * files 0755 when any execute bit is set, else 0644. Laptops with umask 002

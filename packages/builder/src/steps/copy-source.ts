@@ -1,6 +1,6 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { forEachLimit, hashFileContent } from '@strata/cache';
+import { chainIdOf, forEachLimit, hashFileContent, type ChainId } from '@strata/cache';
 import type { AddInstruction, CopyInstruction } from '@strata/parser';
 import { expanderFor, type BuildSession, type StageState } from '../session.js';
 import { openContext, type BuildContext, type ContextEntry, type SelectedSource } from '../context/context.js';
@@ -12,11 +12,19 @@ import { mountRoot } from './mount-source.js';
 
 /**
  * Where COPY reads from: the build context, or a stage's / image's root
- * filesystem, mounted read-only only when it is first read.
+ * filesystem, mounted read-only only when it is first read (a step whose key
+ * needs no file of it, COPY --from with a remembered sources digest that hits
+ * the cache, mounts nothing).
  */
 export interface SourceRoot {
   /** The source stage's or image's identity, for the cache key (`context` for the build context). */
   readonly identity: string;
+  /**
+   * A stage's or image's layers as one chain ID: what its files are (the
+   * store's snapshots are named by it), for the remembered COPY --from
+   * sources digests. Undefined for the build context and a root with no layer.
+   */
+  readonly chainId?: ChainId;
   /** The root to select from and hash in: mounted at the first call, once. */
   open(): Promise<OpenRoot>;
   /** Unmounts what `open` mounted, if anything. */
@@ -75,7 +83,8 @@ export async function sourceRoot(ins: CopyInstruction | AddInstruction, session:
     const done = await mounted.catch(() => undefined);
     await done?.release();
   };
-  return { identity, open, release };
+  if (image.layers.length === 0) return { identity, open, release };
+  return { identity, chainId: chainIdOf(image.layers.map((l) => l.diffId)), open, release };
 }
 
 /** A stage's or image's root, mounted read-only for this step (an empty folder for no layer). */

@@ -5,6 +5,7 @@ import { applyChmod, parseChmod, type AddInstruction, type CopyInstruction } fro
 import { expanderFor, type BuildSession, type StageState, type StepOutcome } from '../session.js';
 import {
   canonicalMode,
+  fromSourcesId,
   keyInputs,
   selectionFingerprint,
   sourceFacts,
@@ -110,7 +111,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
   const root = await sourceRoot(ins, session, state);
   try {
     const localTexts = classified.flatMap((s) => (s.kind === 'local' ? [s.text] : []));
-    // selected when first needed: a stage or image is mounted at its first read
+    // selected when first needed: a COPY --from whose digest is remembered neither mounts nor walks its stage on a hit
     let selecting: Promise<LocalItem[]> | undefined;
     const locals = (): Promise<LocalItem[]> => (selecting ??= root.open().then((opened) => selectLocals(opened.context, localTexts, { excludes, parents })));
     const remotes: RemoteItem[] = classified.flatMap((s) => (s.kind === 'url' ? [{ url: s.url }] : []));
@@ -149,13 +150,26 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     const contextRoot = session.context.root;
     const print =
       root.identity === 'context' && remotes.length === 0 ? selectionFingerprint(selectionOf(await locals()), { normalizePermissions: normalize }) : undefined;
-    let digestOfSources = print === undefined ? undefined : await memo.lookupSelection(contextRoot, print.fingerprint);
+    // a stage's or image's selection: remembered by its layers' chain ID (its files) and what the step selects;
+    // not read when the step's cache is off (--no-cache computes it again and rewrites it)
+    const fromId =
+      root.chainId === undefined || remotes.length > 0
+        ? undefined
+        : fromSourcesId(root.chainId, { sources: localTexts, excludes, parents, normalizePermissions: normalize });
+    let digestOfSources =
+      print !== undefined
+        ? await memo.lookupSelection(contextRoot, print.fingerprint)
+        : fromId !== undefined && state.cache?.disabled === undefined
+          ? await session.store.records.fromSources(fromId)
+          : undefined;
     if (digestOfSources === undefined) {
       // the racy rule measured from before the first read, not after the last: a file read within the
       // window of its change may change again in the same clock tick, whatever the other files took
       const readFromNs = BigInt(Date.now()) * 1_000_000n;
       digestOfSources = sourcesDigest(await allFacts());
       if (print !== undefined && readFromNs - print.newestChangeNs >= RACY_NS) await memo.recordSelection(contextRoot, print.fingerprint, digestOfSources);
+      // a stage's files do not change under a chain ID: no racy window
+      if (fromId !== undefined) await session.store.records.putFromSources(fromId, digestOfSources);
     }
     const canonical = {
       sources,
