@@ -40,8 +40,18 @@ export interface BuildOptions {
   readonly cacheFrom?: readonly CacheImportSpec[];
   /** Where to export the build's cache records and layers after the build (`--cache-to`). */
   readonly cacheTo?: readonly CacheExportSpec[];
-  /** Default network of RUN steps (`--network`); RUN --network overrides. */
+  /**
+   * Default network of RUN steps (`--network`): `default` (each RUN in a network
+   * namespace of its own, outbound through the host's default route, no host
+   * loopback or host addresses), `host` (the build machine's network) or `none`.
+   * RUN --network=none|default overrides it; RUN --network=host needs `host` here
+   * or `allow: ['network.host']`.
+   */
   readonly network?: NetworkMode;
+  /** Entitlements (`--allow`): `network.host` lets RUN --network=host steps use the host's network. */
+  readonly allow?: readonly 'network.host'[];
+  /** Extra /etc/hosts entries of RUN steps (`--add-host name:address`); part of their cache keys. */
+  readonly extraHosts?: readonly { readonly name: string; readonly address: string }[];
   /** Labels added to the final image (`--label`). */
   readonly labels?: Readonly<Record<string, string>>;
   /** Secrets for RUN --mount=type=secret: id → host file. */

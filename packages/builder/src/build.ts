@@ -13,6 +13,7 @@ import { checkOutputs } from './output/write-outputs.js';
 import { finalImageStages, planBuild, type PlannedStage } from './plan/plan.js';
 import { stagePlatform } from './plan/stage-platform.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
+import { removeOrphanNetworks } from './runtime/network.js';
 import { removeOrphanContainers } from './runtime/runc.js';
 import type { BuildSession, StageResult } from './session.js';
 import { baseName, stageBase } from './steps/from-step.js';
@@ -106,6 +107,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
           ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
           ...(layer === undefined ? {} : { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } }),
           ...(outcome.incremental === undefined ? {} : { incremental: outcome.incremental }),
+          ...(outcome.network === undefined ? {} : { network: outcome.network }),
         });
       }
     } catch (thrown) {
@@ -194,6 +196,7 @@ export async function build(given: BuildOptions): Promise<BuildResult> {
   const emit = options.onEvent ?? discardEvents;
   // steps of builds that were killed outright still run under the runtime: stop them
   await removeOrphanContainers(options.runtime === undefined ? {} : { runtime: options.runtime });
+  await removeOrphanNetworks();
   const contextDir = resolve(options.context);
   const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
   const text = options.dockerfileText ?? (await readFile(dockerfilePath, 'utf8'));

@@ -23,6 +23,21 @@ export const BuildErrors = {
     (runtime: string, detail: string) => `${runtime} could not start the container: ${detail}`,
     'Run the build as root on Linux; set STRATA_DEBUG=1 for the runtime spec and its full output.',
   ),
+  networkMissing: rule(
+    'BUILD_NETWORK_MISSING',
+    (program: string) => `'${program}' was not found on PATH: a RUN step's own network (--network default) needs it`,
+    "Install Debian's passt package (scripts/bootstrap does: apt-get install passt), or run with --network none (no network) or --network host (the build machine's network).",
+  ),
+  networkFailed: rule(
+    'BUILD_NETWORK_FAILED',
+    (program: string, detail: string) => `could not set up the step's network with ${program}: ${detail}`,
+    'Run as root on Linux with network namespaces; set STRATA_DEBUG=1 for details, or use --network none or --network host.',
+  ),
+  networkNotAllowed: rule(
+    'BUILD_NETWORK_NOT_ALLOWED',
+    () => "RUN --network=host gives the step the build machine's network, and this build did not allow it",
+    'Allow it for this build with --allow network.host (the library: allow: [\'network.host\']), or --network host for every RUN.',
+  ),
   userUnknown: rule(
     'BUILD_USER_UNKNOWN',
     (kind: 'user' | 'group', name: string) => `unable to find ${kind} ${name}: no matching entries in the image's /etc/${kind === 'user' ? 'passwd' : 'group'}`,

@@ -47,6 +47,8 @@ export type BuildEvent =
       readonly layer?: { readonly digest: string; readonly size: number };
       /** An incremental COPY: made from its last result, with this many source entries changed, added or removed. */
       readonly incremental?: { readonly changed: number };
+      /** A RUN that ran: its container's network (`host` only when asked for). */
+      readonly network?: { readonly mode: 'default' | 'host' | 'none'; readonly description: string };
     })
   | (StepEventBase & { readonly type: 'step-failed'; readonly code: string; readonly message: string; readonly durationMs: number })
   | { readonly type: 'warning'; readonly timestamp: number; readonly code: string; readonly message: string; readonly location?: SourceLocation }

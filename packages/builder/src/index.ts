@@ -7,6 +7,8 @@ export type { BindMount, TmpfsMount, NetworkMode, ProcessSpec, ContainerSpecOpti
 export { runContainer } from './runtime/runc.js';
 export type { RuntimeName, RunContainerOptions, ContainerResult } from './runtime/runc.js';
 export { runStep } from './runtime/run-step.js';
+export { containerResolvConf, defaultRoutes, DEFAULT_NETWORK_DIR, NetworkPool, networkName, openNetwork, removeOrphanNetworks } from './runtime/network.js';
+export type { ContainerNetwork, DefaultRoute, NetworkNamespace, OpenNetworkOptions } from './runtime/network.js';
 export type { RunStepOptions } from './runtime/run-step.js';
 export { parsePasswd, parseGroup, resolveUser } from './runtime/user.js';
 export type { PasswdEntry, GroupEntry, ResolvedUser } from './runtime/user.js';

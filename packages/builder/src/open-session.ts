@@ -9,6 +9,7 @@ import type { CacheUse } from './cache-transfer/use.js';
 import { openContext } from './context/context.js';
 import { discardEvents } from './events.js';
 import { formatPlatform, type TargetPlatform } from './platform.js';
+import { NetworkPool } from './runtime/network.js';
 import type { BuildSession } from './session.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
 
@@ -59,12 +60,14 @@ export async function openSession(given: OpenSessionOptions): Promise<BuildSessi
     useRecord: (stage, record) => cache.used.push({ platform: platformText, stage, record }),
     dockerfilePath: given.dockerfilePath,
     emit: options.onEvent ?? discardEvents,
+    networks: new NetworkPool(),
     nextId: () => `strata-${process.pid}-${randomBytes(4).toString('hex')}-${(counter += 1)}`,
   };
 }
 
-/** Releases the session's snapshots, removes its temp folder, and writes the context's memo table if an entry changed. */
+/** Stops the RUN steps' networks, releases the session's snapshots, removes its temp folder, and writes the context's memo table if an entry changed. */
 export async function closeSession(session: BuildSession): Promise<void> {
+  await session.networks.close();
   await session.snapshotter.releaseAll();
   await removeWorkDir(session.workDir);
   // the context's memo table: written only when an entry changed (a no-op rebuild writes nothing)

@@ -5,6 +5,7 @@ import type { BuildContext } from './context/context.js';
 import type { BuildEvent } from './events.js';
 import { containerConfig, DEFAULT_PATH, envMap, type ImageState } from './image/state.js';
 import type { TargetPlatform } from './platform.js';
+import type { NetworkPool } from './runtime/network.js';
 import type { Snapshotter } from './snapshot/snapshotter.js';
 
 /** What a step sees: the image so far, its cache key, the ARGs in scope. */
@@ -72,6 +73,8 @@ export interface BuildSession {
    */
   readonly builtKeys: Set<CacheKey>;
   readonly escape: '\\' | '`';
+  /** The networks of RUN steps (each its own; the pool starts the next one early). */
+  readonly networks: NetworkPool;
   /** Scratch folder of this build under the store's tmp (removed at the end). */
   readonly workDir: string;
   readonly epoch: number | undefined;
@@ -100,6 +103,8 @@ export interface StepOutcome {
   readonly reason?: string;
   /** An incremental COPY: how many source entries changed since its last result. */
   readonly incremental?: { readonly changed: number };
+  /** A RUN that ran: the network its container had. */
+  readonly network?: { readonly mode: 'default' | 'host' | 'none'; readonly description: string };
 }
 
 export type LogSink = (stream: 'stdout' | 'stderr', text: string) => void;

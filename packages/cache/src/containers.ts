@@ -49,7 +49,7 @@ export interface ContainerRecord {
   /** The container's config as `commit` records it (the image's, with the run's command, env, workdir, user). */
   readonly config: ContainerConfig;
   readonly process: ContainerProcess;
-  readonly network: 'host' | 'none';
+  readonly network: 'default' | 'host' | 'none';
   readonly volumes: readonly ContainerVolume[];
   /** Remove the container when its process exits (`--rm`). */
   readonly autoRemove: boolean;

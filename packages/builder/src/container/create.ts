@@ -24,8 +24,8 @@ export interface CreateContainerOptions {
   readonly workdir?: string;
   /** USER value (`name`, `uid`, `name:group`, `uid:gid`), else the image's USER. */
   readonly user?: string;
-  /** `host` (default: no network namespace, as builds) or `none` (loopback only). */
-  readonly network?: 'host' | 'none';
+  /** `default` (its own network namespace, as RUN steps get), `host` (the host's) or `none` (loopback only). */
+  readonly network?: 'default' | 'host' | 'none';
   readonly volumes?: readonly ContainerVolume[];
   /** A pseudo-terminal for the process (`-t`). */
   readonly tty?: boolean;
@@ -98,7 +98,7 @@ export async function createContainer(store: Store, options: CreateContainerOpti
       tty: options.tty === true,
       interactive: options.interactive === true,
     },
-    network: options.network ?? 'host',
+    network: options.network ?? 'default',
     volumes: [...(options.volumes ?? [])],
     autoRemove: options.autoRemove === true,
   });

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerRecord, Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
@@ -34,7 +34,7 @@ async function writeEtcFiles(etc: string, hostname: string): Promise<{ hosts: st
   await mkdir(etc, { recursive: true });
   const files = { hosts: join(etc, 'hosts'), resolvConf: join(etc, 'resolv.conf'), hostname: join(etc, 'hostname') };
   await writeFile(files.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-  await writeFile(files.resolvConf, await readFile('/etc/resolv.conf', 'utf8').catch(() => 'nameserver 127.0.0.1\n'));
+  // resolv.conf: runStep writes the one the container's network needs
   await writeFile(files.hostname, `${hostname}\n`);
   return files;
 }

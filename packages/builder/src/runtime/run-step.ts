@@ -1,6 +1,7 @@
-import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { lstat, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mountOverlay, unmount, type OverlayMount } from '../snapshot/overlay.js';
+import { openNetwork, type ContainerNetwork, type NetworkPool } from './network.js';
 import { runContainer, type ContainerResult, type ContainerStdio, type RuntimeName } from './runc.js';
 import { createRuntimeSpec, mountTargets, type ContainerSpecOptions } from './spec.js';
 
@@ -15,6 +16,12 @@ export interface RunStepOptions {
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
   readonly signal?: AbortSignal;
   readonly stdio?: ContainerStdio;
+  /** Where `default` networks keep their namespaces (DEFAULT_NETWORK_DIR when absent). */
+  readonly networkDir?: string;
+  /** Take the network from this pool (a build's) instead of opening one. */
+  readonly networks?: NetworkPool;
+  /** Told what network the container got, before its process starts. */
+  readonly onNetwork?: (network: ContainerNetwork) => void;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -99,16 +106,44 @@ async function removeMountStubs(rootfs: string, created: readonly string[]): Pro
 }
 
 /**
- * Runs one RUN step: mounts the overlay, runs the process in the OCI runtime,
- * removes mount stubs, unmounts. The step's changes are then exactly the
- * overlay's upper directory.
+ * Runs one RUN step: mounts the overlay and opens the container's network
+ * (./network.ts; its resolv.conf is written to `etcFiles.resolvConf`), runs the
+ * process in the OCI runtime, removes mount stubs, closes the network,
+ * unmounts. The step's changes are then exactly the overlay's upper directory.
  */
 export async function runStep(options: RunStepOptions): Promise<ContainerResult> {
   const rootfs = options.overlay.target;
-  await mountOverlay(options.overlay);
+  // the two set-ups are independent: overlap them
+  const [mounted, opened] = await Promise.allSettled([
+    mountOverlay(options.overlay),
+    options.networks !== undefined
+      ? options.networks.take(options.container.network ?? 'default')
+      : openNetwork({
+          mode: options.container.network ?? 'default',
+          id: options.id,
+          ...(options.networkDir === undefined ? {} : { networkDir: options.networkDir }),
+        }),
+  ]);
+  const closeNetwork = async (network: ContainerNetwork): Promise<void> => {
+    if (options.networks !== undefined) options.networks.release(network);
+    else await network.close();
+  };
+  if (mounted.status === 'rejected' || opened.status === 'rejected') {
+    if (mounted.status === 'fulfilled') await unmount(rootfs);
+    if (opened.status === 'fulfilled') await closeNetwork(opened.value);
+    throw mounted.status === 'rejected' ? mounted.reason : (opened as PromiseRejectedResult).reason;
+  }
+  const network = opened.value;
   let parents = new Map<string, Owner>();
   try {
-    const specOptions: ContainerSpecOptions = { ...options.container, rootfs };
+    options.onNetwork?.(network);
+    const resolvConf = options.container.etcFiles?.resolvConf;
+    if (resolvConf !== undefined) await writeFile(resolvConf, network.resolvConf);
+    const specOptions: ContainerSpecOptions = {
+      ...options.container,
+      rootfs,
+      ...(network.namespace.kind === 'path' ? { networkNamespace: network.namespace.path } : {}),
+    };
     const created = await missingPaths(rootfs, mountTargets(specOptions));
     parents = await parentsOfMissing(rootfs, created);
     try {
@@ -126,6 +161,7 @@ export async function runStep(options: RunStepOptions): Promise<ContainerResult>
       await removeMountStubs(rootfs, created);
     }
   } finally {
+    await closeNetwork(network);
     await unmount(rootfs);
     await removeCopiedUpParents(options.overlay.upperDir, parents);
   }

@@ -1,5 +1,8 @@
 import { DEFAULT_CAPABILITIES } from './capabilities.js';
+import type { NetworkMode } from './network.js';
 import { defaultSeccompProfile } from './seccomp.js';
+
+export type { NetworkMode } from './network.js';
 
 /** A bind mount into the container (RUN --mount=type=bind|cache|secret, volumes). */
 export interface BindMount {
@@ -14,8 +17,6 @@ export interface TmpfsMount {
   /** Size limit in bytes; none when absent. */
   readonly size?: number;
 }
-
-export type NetworkMode = 'default' | 'host' | 'none';
 
 /** What one process in one container needs; everything already resolved. */
 export interface ProcessSpec {
@@ -36,8 +37,14 @@ export interface ContainerSpecOptions {
   readonly rootfs: string;
   readonly process: ProcessSpec;
   readonly hostname?: string;
-  /** `default` and `host` share the host's network (docker build's default); `none` gets a fresh namespace with loopback only. */
+  /**
+   * `host` shares the host's network namespace; `none` gets a fresh one with
+   * loopback only; `default` joins `networkNamespace` (set up by openNetwork,
+   * ./network.ts), or without one gets loopback only like `none`.
+   */
   readonly network?: NetworkMode;
+  /** The bind-mounted network namespace a `default` container joins. */
+  readonly networkNamespace?: string;
   /** Host files bind-mounted read-only at /etc/resolv.conf, /etc/hosts, /etc/hostname. */
   readonly etcFiles?: { readonly resolvConf?: string; readonly hosts?: string; readonly hostname?: string };
   readonly binds?: readonly BindMount[];
@@ -70,18 +77,21 @@ export function mountTargets(options: ContainerSpecOptions): string[] {
 
 /**
  * Builds the runtime spec for a RUN step the way docker build arranges its
- * containers: mount, pid, ipc and uts namespaces (and net for --network=none),
+ * containers: mount, pid, ipc, uts and network namespaces (none of the last for --network=host),
  * docker's 14 default capabilities, no_new_privs, a seccomp filter that
  * refuses mount, module loading and the like (./seccomp.ts), a device cgroup
  * that denies all but the runtime's default devices, /proc, /dev, /sys, and
- * the host's resolv.conf/hosts bound read-only.
+ * the resolv.conf/hosts files it is given, bound read-only.
  */
 export function createRuntimeSpec(options: ContainerSpecOptions): RuntimeSpec {
   const caps = [...(options.capabilities ?? DEFAULT_CAPABILITIES)];
   const network = options.network ?? 'default';
   const p = options.process;
-  const namespaces: { type: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  if (network === 'none') namespaces.push({ type: 'network' });
+  const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const ownNetwork = network !== 'host';
+  if (ownNetwork) {
+    namespaces.push(network === 'default' && options.networkNamespace !== undefined ? { type: 'network', path: options.networkNamespace } : { type: 'network' });
+  }
 
   const mounts: Record<string, unknown>[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -90,7 +100,7 @@ export function createRuntimeSpec(options: ContainerSpecOptions): RuntimeSpec {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     // sysfs can only be mounted in a container that owns its network namespace
-    network === 'none'
+    ownNetwork
       ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }
       : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
   ];

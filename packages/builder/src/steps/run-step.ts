@@ -6,6 +6,7 @@ import { keyInputs, sourceFacts, sourcesDigest, stepKey, type StepKeyInput } fro
 import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
 import { checkEmulation } from '../runtime/emulation.js';
+import type { ContainerNetwork } from '../runtime/network.js';
 import { DEFAULT_STATE_DIR } from '../runtime/runc.js';
 import { runStep } from '../runtime/run-step.js';
 import type { BindMount, TmpfsMount } from '../runtime/spec.js';
@@ -250,24 +251,48 @@ export async function runRunStep(ins: RunInstruction, state: StageState, session
   const workdir = config.WorkingDir || '/';
   const mounts = await planMounts(ins, session, expand, workdir, script);
   const network = ins.network !== 'default' ? ins.network : (session.options.network ?? 'default');
+  // BuildKit's network.host entitlement: a Dockerfile alone cannot take the host's network
+  if (ins.network === 'host' && session.options.network !== 'host' && !(session.options.allow ?? []).includes('network.host')) {
+    throw buildError(BuildErrors.networkNotAllowed, []);
+  }
+  const extraHosts = (session.options.extraHosts ?? []).map((h) => `${h.name}=${h.address}`);
   const keyInput: StepKeyInput = {
     parent: state.key,
     platform: session.platformText,
     kind: 'run',
-    instruction: { args, mounts: mounts.canonical, network, security: ins.security, ...(script === undefined ? {} : { script }) },
+    instruction: {
+      args,
+      mounts: mounts.canonical,
+      network,
+      security: ins.security,
+      ...(script === undefined ? {} : { script }),
+      ...(extraHosts.length === 0 ? {} : { extraHosts }),
+    },
     env,
   };
   const key = stepKey(keyInput);
   const argsInScope = [...state.args];
   const prefix = argsInScope.length > 0 ? `|${argsInScope.length} ${argsInScope.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
   const createdBy = `RUN ${prefix}${args.join(' ')} # buildkit`;
-  return layerStep(session, state, {
+  let used: StepOutcome['network'];
+  const outcome = await layerStep(session, state, {
     key,
     inputs: keyInputs(keyInput),
     createdBy,
     config,
-    produce: () => executeRun(ins, state, session, log, { args, env, workdir, mounts, network }),
+    produce: () =>
+      executeRun(ins, state, session, log, { args, env, workdir, mounts, network }, (n) => {
+        used = { mode: n.mode, description: n.description };
+      }),
   });
+  return used === undefined ? outcome : { ...outcome, network: used };
+}
+
+/** The RUN container's /etc/hosts: loopback names, then `--add-host` entries. */
+function hostsFile(extra: readonly { readonly name: string; readonly address: string }[]): string {
+  let text = '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n';
+  for (const h of extra) text += `${h.address}\t${h.name}\n`;
+  return text;
 }
 
 interface RunPlan {
@@ -279,7 +304,14 @@ interface RunPlan {
 }
 
 /** Runs the command over the parent layers; returns the upper directory with its changes. */
-async function executeRun(ins: RunInstruction, state: StageState, session: BuildSession, log: LogSink, plan: RunPlan): Promise<string> {
+async function executeRun(
+  ins: RunInstruction,
+  state: StageState,
+  session: BuildSession,
+  log: LogSink,
+  plan: RunPlan,
+  onNetwork: (network: ContainerNetwork) => void,
+): Promise<string> {
   const { args, env, workdir, mounts, network } = plan;
   const config = containerConfig(state.image);
   await checkEmulation(session.platform, session.options.binfmtDir);
@@ -287,12 +319,12 @@ async function executeRun(ins: RunInstruction, state: StageState, session: Build
   const user = resolveUser(config.User ?? '', await readUserFiles(lowerDirs));
   const id = session.nextId();
   const dir = join(session.workDir, id);
-  const etc = join(session.workDir, 'etc');
+  // the step's own: runStep writes the resolv.conf its network needs
+  const etc = join(dir, 'etc');
   await mkdir(etc, { recursive: true });
   const hosts = join(etc, 'hosts');
-  await writeFile(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  await writeFile(hosts, hostsFile(session.options.extraHosts ?? []));
   const resolvConf = join(etc, 'resolv.conf');
-  await writeFile(resolvConf, await readFile('/etc/resolv.conf', 'utf8').catch(() => 'nameserver 127.0.0.1\n'));
 
   const tail: string[] = [];
   let partial = { stdout: '', stderr: '' };
@@ -331,6 +363,8 @@ async function executeRun(ins: RunInstruction, state: StageState, session: Build
       bundleDir: join(dir, 'bundle'),
       id,
       onOutput,
+      onNetwork,
+      networks: session.networks,
       ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
     });
   } finally {
