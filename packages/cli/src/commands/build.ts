@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { build, parseCacheExport, parseCacheImport, parseOutputSpec, type BuildEvent, type BuildOutput, type CacheExportSpec, type CacheImportSpec, type NetworkMode } from '@strata/builder';
 import type { RegistryEvent } from '@strata/registry';
@@ -32,7 +33,14 @@ const syntax: CommandSyntax = {
     },
     { name: 'pull', type: 'boolean', description: 'Always pull a newer version of the base images' },
     insecureRegistryOption,
-    { name: 'network', type: 'string', valueName: 'MODE', description: 'Networking mode for RUN: default, host or none' },
+    {
+      name: 'network',
+      type: 'string',
+      valueName: 'MODE',
+      description: "Network of RUN steps: default (a network of their own), host (this machine's) or none",
+    },
+    { name: 'allow', type: 'string', valueName: 'ENTITLEMENT', multiple: true, description: 'Allow network.host: RUN --network=host steps get the host network' },
+    { name: 'add-host', type: 'string', valueName: 'NAME:IP', multiple: true, description: "Add a line to RUN steps' /etc/hosts (repeatable)" },
     { name: 'label', type: 'string', valueName: 'KEY=VALUE', multiple: true, description: 'Set a label on the image (repeatable)' },
     { name: 'secret', type: 'string', valueName: 'id=ID,src=FILE', multiple: true, description: 'A secret for RUN --mount=type=secret (repeatable)' },
     { name: 'progress', type: 'string', valueName: 'TYPE', description: 'auto, plain, tty or json (default auto)' },
@@ -103,6 +111,18 @@ function withLocalPath<T extends CacheImportSpec | CacheExportSpec>(spec: T, cwd
   return spec.location.type === 'local' ? { ...spec, location: { ...spec.location, dir: resolve(cwd, spec.location.dir) } } : spec;
 }
 
+/** `--add-host NAME:IP` (docker's form; `NAME=IP` too, and an IPv6 address in brackets or bare). */
+export function parseAddHost(text: string): { name: string; address: string } {
+  const eq = text.indexOf('=');
+  const at = eq >= 0 ? eq : text.indexOf(':');
+  const name = at > 0 ? text.slice(0, at) : '';
+  const address = text.slice(at + 1).replace(/^\[(.*)\]$/, '$1');
+  if (name === '' || !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name) || isIP(address) === 0) {
+    throw new Error(`--add-host ${text}: expected NAME:IP with a host name and an IPv4 or IPv6 address`);
+  }
+  return { name, address };
+}
+
 /** `strata build`: docker build's flags and meanings. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const argv = parseCommandLine('build', args, syntax, io);
@@ -117,6 +137,19 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const network = v.network as string | undefined;
   if (network !== undefined && !['default', 'host', 'none'].includes(network)) {
     io.stderr.write(`strata build: --network must be default, host or none, not '${network}'\n`);
+    return ExitCode.usage;
+  }
+  const allow = list('allow');
+  const unknownAllow = allow.find((a) => a !== 'network.host');
+  if (unknownAllow !== undefined) {
+    io.stderr.write(`strata build: --allow ${unknownAllow}: the entitlement strata knows is network.host\n`);
+    return ExitCode.usage;
+  }
+  let extraHosts: { name: string; address: string }[];
+  try {
+    extraHosts = list('add-host').map(parseAddHost);
+  } catch (error) {
+    io.stderr.write(`strata build: ${(error as Error).message}\n`);
     return ExitCode.usage;
   }
   const runtime = v.runtime as string | undefined;
@@ -197,6 +230,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       registry: registryClient(io, v['insecure-registry'] as string[] | undefined, onRegistryEvent),
       ...(outputs.length === 0 ? {} : { output: outputs }),
       ...(network === undefined ? {} : { network: network as NetworkMode }),
+      ...(allow.length === 0 ? {} : { allow: allow as 'network.host'[] }),
+      ...(extraHosts.length === 0 ? {} : { extraHosts }),
       labels: keyValues(list('label'), io.env, false),
       secrets,
       ...(runtime === undefined ? {} : { runtime: runtime as 'runc' | 'crun' }),

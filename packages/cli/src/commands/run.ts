@@ -19,7 +19,7 @@ const syntax: CommandSyntax = {
     { name: 'env', short: 'e', type: 'string', valueName: 'K=V', multiple: true, description: 'Set an environment variable (a bare K takes this shell\'s value)' },
     { name: 'workdir', short: 'w', type: 'string', valueName: 'DIR', description: 'Working folder inside the container' },
     { name: 'user', short: 'u', type: 'string', valueName: 'USER', description: 'name|uid[:group|gid] to run as' },
-    { name: 'network', type: 'string', valueName: 'MODE', description: "'host' (default: this machine's network) or 'none' (loopback only)" },
+    { name: 'network', type: 'string', valueName: 'MODE', description: "'default' (a network of its own: the internet, not this machine's loopback or addresses), 'host' (this machine's network) or 'none' (loopback only)" },
     { name: 'volume', short: 'v', type: 'string', valueName: 'HOST:CTR[:ro]', multiple: true, description: 'Bind-mount a host folder (absolute path) into the container' },
     { name: 'interactive', short: 'i', type: 'boolean', description: 'Pass standard input to the container' },
     { name: 'tty', short: 't', type: 'boolean', description: 'Give the container a terminal (needs one here; runc relays it)' },
@@ -38,14 +38,14 @@ function parseVolume(text: string): ContainerVolume | string {
   return { source, target, readonly: mode === 'ro' };
 }
 
-/** `strata run [--name N] [--rm] [-e K=V]... [-w DIR] [-u USER] [--network host|none] [-v H:C[:ro]]... [-i] [-t] IMAGE [CMD...]`. */
+/** `strata run [--name N] [--rm] [-e K=V]... [-w DIR] [-u USER] [--network default|host|none] [-v H:C[:ro]]... [-i] [-t] IMAGE [CMD...]`. */
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { head, command } = splitAtImage(args, syntax);
   const argv = parseCommandLine('run', head, syntax, io);
   if (typeof argv === 'number') return argv === 0 ? 0 : RunExit.failed;
   const usage = (message: string) => (writeUsageError(io, 'run', syntax, message), RunExit.failed);
-  const network = (argv.values.network as string | undefined) ?? 'host';
-  if (network !== 'host' && network !== 'none') return usage(`--network ${network}: strata runs containers with 'host' or 'none'`);
+  const network = (argv.values.network as string | undefined) ?? 'default';
+  if (network !== 'default' && network !== 'host' && network !== 'none') return usage(`--network ${network}: strata runs containers with 'default', 'host' or 'none'`);
   const volumes: ContainerVolume[] = [];
   for (const text of (argv.values.volume as string[] | undefined) ?? []) {
     const v = parseVolume(text);

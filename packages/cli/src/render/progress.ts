@@ -59,6 +59,7 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
           write(`#${num(event.stepId)} CACHED\n`);
           return;
         case 'step-completed':
+          if (event.network?.mode === 'host') write(`#${num(event.stepId)} network: ${event.network.description}\n`);
           if (event.incremental !== undefined) write(`#${num(event.stepId)} incremental: ${event.incremental.changed} changed since the last build of this step\n`);
           write(`#${num(event.stepId)} DONE ${seconds(event.durationMs)}\n`);
           return;
@@ -112,7 +113,7 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
  *     {"type":"cache-mount-restored","id":"pip","source":"reg/app:cache","size":52310,...}
  *     {"type":"step-started","stepId":"1/3","stage":"app","index":3,"total":5,...}
  *     {"type":"step-cached","cacheKey":"strata.v1:sha256:…","reason":"inputs unchanged",...}
- *     {"type":"step-completed","cacheKey":"…","durationMs":812,"reason":"source changed: src/main.py","layer":{"digest":"sha256:…","size":1234},"incremental":{"changed":1},...}
+ *     {"type":"step-completed","cacheKey":"…","durationMs":812,"reason":"source changed: src/main.py","layer":{"digest":"sha256:…","size":1234},"incremental":{"changed":1},"network":{"mode":"default","description":"…"},...}
  *     {"type":"step-log","stream":"stdout","text":"compiling",...}
  *     {"type":"step-failed","code":"BUILD_STEP_FAILED","message":"…","durationMs":40,...}
  *     {"type":"warning","code":"CacheSourceEmpty","message":"…"}
