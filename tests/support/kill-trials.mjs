@@ -2,7 +2,7 @@
 // push` are SIGKILLed at a random moment (uniform over a calibrated run
 // time), then the store must verify clean, the command must succeed when run
 // again — a build reusing every step that completed before the kill — and no
-// mount under the store or runc container of the dead process may be left
+// mount under the store or runc container or RUN network namespace of the dead process may be left
 // once the next command has started. Used by bench/kill-build.mjs (hundreds
 // of trials) and tests/security-kill.test.ts (a few dozen). Only child
 // processes and files: no import of strata's packages (jest loads this file
@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const STATE_DIR = '/run/strata/runc';
+const NET_DIR = '/run/strata/net';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -56,14 +57,16 @@ function mountsUnder(root) {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${root}/`));
 }
 
+/** The runc containers and RUN network namespaces (pasta's, /run/strata/net) of a process. */
 function containersOf(pid) {
-  let names = [];
-  try {
-    names = readdirSync(STATE_DIR);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.startsWith(`strata-${pid}-`));
+  const of = (dir) => {
+    try {
+      return readdirSync(dir).filter((n) => n.startsWith(`strata-${pid}-`)).map((n) => join(dir, n));
+    } catch {
+      return [];
+    }
+  };
+  return [...of(STATE_DIR), ...of(NET_DIR)];
 }
 
 /**

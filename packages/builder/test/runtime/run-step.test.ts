@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CAPABILITIES, resolveUser, runStep, type RunStepOptions } from '@strata/builder';
+import { DEFAULT_CAPABILITIES, defaultRoutes, resolveUser, runStep, type RunStepOptions } from '@strata/builder';
 import { makeBusyboxRootfs, scratchDir } from '../support/busybox-rootfs.js';
 
 // These tests run real containers with runc over real overlay mounts (root, Linux).
@@ -86,9 +86,19 @@ describe('runStep (runc over overlayfs)', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['lo']);
   });
 
-  it('sees the host resolv.conf and hosts read-only, and leaves no mount stub in the layer', async () => {
-    const r = await run(['/bin/sh', '-c', 'cat /etc/resolv.conf; echo x > /etc/hosts || echo ro; echo data > /tmp/new; mkdir /made']);
-    expect(r.stdout).toContain('nameserver 127.0.0.1');
+  it('--network=default: its own namespace with loopback and an interface named after the host route, and its own /sys', async () => {
+    const routes = await defaultRoutes();
+    const script = 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort; echo ---; ls /sys/class/net';
+    const r = await run(['/bin/sh', '-c', script], { network: 'default' });
+    expect(r.exitCode).toBe(0);
+    const ifaces = [...new Set([routes.v4?.iface, routes.v6?.iface, 'lo'].filter((x): x is string => x !== undefined))].sort();
+    expect(r.stdout).toBe(`${ifaces.join('\n')}\n---\n${ifaces.join('\n')}\n`);
+  });
+
+  it('sees the resolv.conf its network gives and hosts read-only, and leaves no mount stub in the layer', async () => {
+    const r = await run(['/bin/sh', '-c', 'cat /etc/resolv.conf; echo x > /etc/hosts || echo ro; echo data > /tmp/new; mkdir /made'], { network: 'host' });
+    // --network host: the host's own resolv.conf, as it is
+    expect(r.stdout).toContain(readFileSync('/etc/resolv.conf', 'utf8'));
     expect(r.stdout).toContain('ro');
     // the layer is exactly what the step wrote: /tmp/new and /made (and /tmp copied up as its parent)
     expect(readdirSync(r.upper).sort()).toEqual(['made', 'tmp']);
