@@ -7,6 +7,7 @@ import { envMap, setEnv } from '../image/state.js';
 import { deleteRuntimeContainer, type ContainerStdio, type RuntimeName } from '../runtime/runc.js';
 import { checkEmulation } from '../runtime/emulation.js';
 import { runStep } from '../runtime/run-step.js';
+import { removeOrphanNetworks } from '../runtime/network.js';
 import { resolveUser } from '../runtime/user.js';
 import { unmount } from '../snapshot/overlay.js';
 import { readUserFiles, Snapshotter } from '../snapshot/snapshotter.js';
@@ -57,6 +58,7 @@ export async function startContainer(store: Store, word: string, options: StartC
     // leftovers of a run whose strata process was killed
     await unmount(paths.merged);
     await deleteRuntimeContainer(runtime, RUNTIME_STATE_DIR, record.id);
+    await removeOrphanNetworks();
     await mkdir(paths.empty, { recursive: true });
     await mkdir(paths.upper, { recursive: true });
     const image = await openImageManifest(store, record.manifest.digest, record.imageName);
