@@ -50,7 +50,7 @@ try {
   const json = join(work, 'hyperfine.json');
   const args = ['-N', '--warmup', '1', '--runs', String(runs), '--export-json', json];
   for (const [name, cmd] of Object.entries(commands)) args.push('-n', name, cmd);
-  execFileSync('hyperfine', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('hyperfine', args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const results = Object.fromEntries(JSON.parse(readFileSync(json, 'utf8')).results.map((r) => [r.command, r]));
   const mean = (name) => results[name].mean;
   console.log(`${steps} trivial RUN steps, --no-cache, mean of ${runs} (hyperfine -N)`);
