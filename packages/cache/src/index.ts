@@ -65,6 +65,7 @@ export { DiskContentStore, type ContentEvent } from './content/disk.js';
 export { MemoryContentStore } from './content/memory.js';
 export { tempName } from './fs-util.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';
+export { cacheMountDir, holdCacheMount, type CacheMountHold, type CacheMountSharing, type HoldCacheMountOptions } from './cache-mount-holds.js';
 export {
   ContainerStore,
   type ContainerProcess,
