@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { parseMount, type RunInstruction } from '@strata/parser';
 import { expanderFor, runEnvironment, type BuildSession, type LogSink, type StageState, type StepOutcome } from '../session.js';
@@ -14,7 +14,8 @@ import { resolveUser } from '../runtime/user.js';
 import { readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { DEFAULT_SHELL } from './metadata.js';
-import { copyTree, mountOver, mountRoot, resolveInRoot, resolveMountFrom, seedCacheDir } from './mount-source.js';
+import { planCacheMount } from './cache-mount.js';
+import { copyTree, mountOver, mountRoot, resolveInRoot, resolveMountFrom } from './mount-source.js';
 
 /** How many trailing output lines a failed RUN reports. */
 const TAIL_LINES = 20;
@@ -99,12 +100,6 @@ async function setupAll(setups: readonly Setup[], scratch: string): Promise<Acti
   };
 }
 
-/** A cache mount's host folder: by id, and (with from=) by the source it was seeded from. */
-function cacheDir(session: BuildSession, id: string, seed?: { identity: string; source: string }): string {
-  const name = seed === undefined ? id : JSON.stringify([id, seed.identity, seed.source]);
-  return join(session.store.paths.cacheMounts, Buffer.from(name).toString('base64url'));
-}
-
 async function planMounts(
   ins: RunInstruction,
   session: BuildSession,
@@ -130,42 +125,9 @@ async function planMounts(
       }
       case 'cache': {
         if (target === undefined) throw buildError(BuildErrors.invalidInstruction, ['RUN --mount=type=cache needs a target']);
-        const id = m.id === undefined ? target : expand(m.id);
-        if (m.from === undefined) {
-          setups.push(async () => {
-            const dir = cacheDir(session, id);
-            await mkdir(dir, { recursive: true });
-            return { bind: { source: dir, target, readonly: m.readOnly } };
-          });
-          canonical.push(['cache', target, id, m.readOnly]);
-          await session.cacheMountUsed(id, cacheDir(session, id));
-          break;
-        }
-        // from=: the cache starts as a copy of source= in that stage or image (one cache per id and seed)
-        const from = await resolveMountFrom(m.from, session);
-        const source = posix.resolve('/', expand(m.source ?? '/'));
-        setups.push(async (scratch) => {
-          const dir = cacheDir(session, id, { identity: from.identity, source });
-          await mkdir(posix.dirname(dir), { recursive: true });
-          const seeded = await lstat(dir).then(
-            () => true,
-            () => false,
-          );
-          if (!seeded) {
-            const root = await mountRoot(from.image, session, scratch);
-            try {
-              const path = await resolveInRoot(root.path, source);
-              if (path === undefined || !(await lstat(path)).isDirectory()) {
-                throw buildError(BuildErrors.mountSource, [m.raw, `${source} is not a folder in ${m.from}`]);
-              }
-              await seedCacheDir(dir, path, join(scratch, 'seed'));
-            } finally {
-              await root.release();
-            }
-          }
-          return { bind: { source: dir, target, readonly: m.readOnly } };
-        });
-        canonical.push(['cache', target, id, m.readOnly, from.identity, source]);
+        const cache = await planCacheMount(m, target, expand, session);
+        setups.push(cache.setup);
+        canonical.push(cache.canonical);
         break;
       }
       case 'secret': {
