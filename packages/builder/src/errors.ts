@@ -78,8 +78,8 @@ export const BuildErrors = {
   unsupported: rule(
     'BUILD_UNSUPPORTED',
     (what: string) => `${what} is not supported yet`,
-    'Do it another way: fetch git repositories and other URLs in a RUN step (git clone, wget) or into the build context and COPY them; ' +
-      'give a RUN credentials with --mount=type=secret instead of type=ssh. If you need the feature itself, report it as an issue in the strata project, with the Dockerfile line.',
+    'Do it another way: fetch other URLs in a RUN step (wget, curl) or into the build context and COPY them. ' +
+      'If you need the feature itself, report it as an issue in the strata project, with the Dockerfile line.',
   ),
   invalidInstruction: rule('BUILD_INVALID_INSTRUCTION', (what: string) => what),
   outputInvalid: rule(
@@ -116,6 +116,34 @@ export const BuildErrors = {
     'BUILD_CHECKSUM_MISMATCH',
     (url: string, expected: string, actual: string) => `ADD ${url}: checksum mismatch: expected ${expected}, got ${actual}`,
     'The file at the URL is not the one --checksum names: fix the URL or the checksum (sha256sum FILE prints it).',
+  ),
+  gitFailed: rule(
+    'BUILD_GIT_FAILED',
+    (remote: string, detail: string) => `ADD ${remote}: ${detail}`,
+    'Check the URL and the ref, and that this machine reaches the repository: ADD runs git on the build host, whatever --network says. ' +
+      'A private repository needs --ssh default (ssh URLs) or --secret id=GIT_AUTH_TOKEN,src=FILE (https).',
+  ),
+  gitChecksumMismatch: rule(
+    'BUILD_CHECKSUM_MISMATCH',
+    (remote: string, expected: string, actual: string) => `ADD ${remote}: checksum mismatch: expected commit ${expected}, got ${actual}`,
+    'The ref does not point at the commit --checksum names: fix the ref or the checksum (git ls-remote URL REF prints the commit).',
+  ),
+  sshInvalid: rule(
+    'BUILD_SSH_INVALID',
+    (spec: string, problem: string) => `--ssh ${spec}: ${problem}`,
+    "Write --ssh default (this shell's SSH_AUTH_SOCK), --ssh ID=$SSH_AUTH_SOCK, or --ssh ID=FILE[,FILE...] naming private key files without a passphrase.",
+  ),
+  sshMissing: rule(
+    'BUILD_SSH_MISSING',
+    (what: string, id: string) => `${what} needs the SSH agent '${id}', and the build was given none by that id`,
+    'Pass --ssh default (your SSH_AUTH_SOCK) or --ssh ID=PATH to strata build (the library: ssh: [{ id, paths }]); ' +
+      'RUN --mount=type=ssh without required=true skips the mount instead.',
+  ),
+  sshAgentFailed: rule(
+    'BUILD_SSH_AGENT',
+    (id: string, detail: string) => `cannot serve the SSH keys of --ssh ${id}: ${detail}`,
+    "Key files are served through Debian's ssh-agent (apt-get install openssh-client; scripts/bootstrap does). " +
+      'A key with a passphrase cannot be: add it to your agent (ssh-add FILE) and pass --ssh ID=$SSH_AUTH_SOCK.',
   ),
   onbuildTrigger: rule(
     'BUILD_ONBUILD_TRIGGER',
