@@ -6,6 +6,7 @@ import type { BuildEvent } from './events.js';
 import type { BuildOutput, OutputResult } from './output/output-spec.js';
 import type { RuntimeName } from './runtime/runc.js';
 import type { NetworkMode } from './runtime/spec.js';
+import type { SshAgentSpec } from './runtime/ssh-agent.js';
 
 export interface BuildOptions {
   /** The store images and cache live in. */
@@ -56,6 +57,13 @@ export interface BuildOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Secrets for RUN --mount=type=secret: id → host file. */
   readonly secrets?: Readonly<Record<string, string>>;
+  /**
+   * SSH agents (`--ssh`) for RUN --mount=type=ssh and for ADD of ssh git URLs
+   * (id `default`): an agent socket, or private key files strata serves
+   * through an ssh-agent of its own; no paths: this process's SSH_AUTH_SOCK.
+   * Keys reach no layer, cache key or event. `parseSshSpec` reads `--ssh` text.
+   */
+  readonly ssh?: readonly SshAgentSpec[];
   readonly runtime?: RuntimeName;
   /**
    * Layer compression of what the outputs write (an OCI archive, a push), for
