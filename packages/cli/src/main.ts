@@ -2,6 +2,7 @@ import { commands } from './commands/index.js';
 import { ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { VERSION } from './version.js';
+import { RootlessError, runRootless } from './rootless.js';
 
 function usage(): string {
   const width = Math.max(0, ...commands.map((c) => c.name.length));
@@ -41,6 +42,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
 /** The process entry used by bin/strata: wires the real streams and sets the exit code. */
 export async function runProcess(argv: readonly string[]): Promise<void> {
+  // an ordinary user: the same command again inside a user namespace (./rootless.ts)
+  try {
+    const code = await runRootless(argv);
+    if (code !== undefined) {
+      process.exitCode = code;
+      return;
+    }
+  } catch (error) {
+    if (!(error instanceof RootlessError)) throw error;
+    process.stderr.write(`strata: ${error.code}: ${error.message}\nhint: ${error.hint}\n`);
+    process.exitCode = ExitCode.failure;
+    return;
+  }
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,

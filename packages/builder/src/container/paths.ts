@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import type { Store } from '@strata/cache';
+import { runDir } from '../runtime/rootless.js';
 
 /** The runtime state folder strata's containers and RUN steps share (kept apart from the host's other runc containers). */
-export const RUNTIME_STATE_DIR = '/run/strata/runc';
+export const RUNTIME_STATE_DIR = join(runDir(), 'runc');
 
 /** The holder name a container's snapshots are held under (prune keeps what it holds). */
 export function containerHolder(id: string): string {

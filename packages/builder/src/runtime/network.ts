@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { BuildErrors, buildError } from '../errors.js';
+import { runDir } from './rootless.js';
 
 /**
  * How a container is networked:
@@ -21,7 +22,7 @@ import { BuildErrors, buildError } from '../errors.js';
 export type NetworkMode = 'default' | 'host' | 'none';
 
 /** Where network namespaces of strata's containers live (one folder per container). */
-export const DEFAULT_NETWORK_DIR = '/run/strata/net';
+export const DEFAULT_NETWORK_DIR = join(runDir(), 'net');
 
 /** The network namespace a container's spec names. */
 export type NetworkNamespace =

@@ -3,9 +3,10 @@ import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { BuildErrors, buildError } from '../errors.js';
 import type { RuntimeSpec } from './spec.js';
+import { runDir } from './rootless.js';
 
-/** The runtime state folder of strata's RUN containers, apart from other tools' containers. */
-export const DEFAULT_STATE_DIR = '/run/strata/runc';
+/** The runtime state folder of strata's RUN containers, apart from other tools' containers (under runDir()). */
+export const DEFAULT_STATE_DIR = join(runDir(), 'runc');
 
 /** The pid in a RUN container id (`strata-<pid>-<hex>-<n>`, see build.ts). */
 const CONTAINER_ID = /^strata-([0-9]+)-/;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
+import { inUserNamespace } from '../runtime/rootless.js';
 
 /** A read-only overlay: lower directories only (COPY --from reads a stage through one). */
 export interface ReadOnlyOverlayMount {
@@ -33,13 +34,17 @@ function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code
   });
 }
 
+const USER_NAMESPACE = inUserNamespace();
+
 /** overlayfs's mount options; paths relative to `base` when given. */
 function overlayOptions(lowers: readonly string[], m: OverlayMount | ReadOnlyOverlayMount, base?: string): string {
   const path = (p: string): string => (base === undefined ? p : relative(base, p));
   const lowerdir = `lowerdir=${lowers.map(path).join(':')}`;
   if (!('upperDir' in m)) return lowerdir;
-  // redirect_dir and metacopy store changes a layer tar cannot carry: keep them off
-  return `${lowerdir},upperdir=${path(m.upperDir)},workdir=${path(m.workDir)},redirect_dir=off,metacopy=off`;
+  const dirs = `${lowerdir},upperdir=${path(m.upperDir)},workdir=${path(m.workDir)}`;
+  // redirect_dir and metacopy store changes a layer tar cannot carry: keep them off. In a user
+  // namespace they are off already and naming them is refused (EPERM)
+  return USER_NAMESPACE ? dirs : `${dirs},redirect_dir=off,metacopy=off`;
 }
 
 /**
