@@ -48,9 +48,10 @@ function checkChmod(raw: RawInstruction, chmod: string): void {
   atFlag(raw, 'chmod', 0, () => parseChmod(chmod));
 }
 
+/** `--checksum`: a digest (`sha256:<hex>`, for a URL) or a commit hash or its prefix (hex, for a git source). */
 function checkChecksum(raw: RawInstruction, checksum: string): void {
   if (checksum === '' || checksum.includes('$')) return;
-  if (!/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(checksum)) {
+  if (!/^(?:[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+|[0-9a-fA-F]+)$/.test(checksum)) {
     atFlag(raw, 'checksum', 0, () => { throw valueError(InstructionErrors.invalidChecksum, checksum); });
   }
 }

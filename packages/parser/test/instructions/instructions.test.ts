@@ -104,6 +104,8 @@ describe('parseInstruction', () => {
     expect(add).toMatchObject({ kind: 'add', checksum: 'sha256:abc', keepGitDir: false, unpack: true, sources: ['https://x/y.tgz'] });
     expect(parseError('ADD --chmod=999 a b', ['a', 'b'], { flags: ['--chmod=999'] })).toMatchObject({ code: 'PARSE_INVALID_CHMOD' });
     expect(parseError('ADD --checksum=nope a b', ['a', 'b'], { flags: ['--checksum=nope'] })).toMatchObject({ code: 'PARSE_INVALID_CHECKSUM' });
+    // a git source's checksum is a commit hash or a prefix of one
+    expect(parse('ADD --checksum=be1f38e https://x/y.git /y', ['https://x/y.git', '/y'], { flags: ['--checksum=be1f38e'] })).toMatchObject({ checksum: 'be1f38e' });
     expect(parseError('COPY --from=a a b', ['a', 'b'], { flags: ['--form=a'] })).toMatchObject({ code: 'PARSE_UNKNOWN_FLAG', message: 'unknown flag: --form (did you mean from?)' });
     expect(parseError('ADD --from=a a b', ['a', 'b'], { flags: ['--from=a'] })).toMatchObject({ code: 'PARSE_UNKNOWN_FLAG', message: 'unknown flag: --from' });
   });
