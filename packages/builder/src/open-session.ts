@@ -10,6 +10,7 @@ import { openContext } from './context/context.js';
 import { discardEvents } from './events.js';
 import { formatPlatform, type TargetPlatform } from './platform.js';
 import { NetworkPool } from './runtime/network.js';
+import { SshAgents } from './runtime/ssh-agent.js';
 import type { BuildSession } from './session.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
 
@@ -39,6 +40,11 @@ export async function openSession(given: OpenSessionOptions): Promise<BuildSessi
   // named with this process's identity, so that another strata's sweep of tmp/ leaves it alone while this build runs
   const workDir = join(options.store.paths.tmp, tempName('build'));
   await mkdir(workDir, { recursive: true });
+  // --ssh is checked before any step runs (a missing socket or key file fails the build at once)
+  const ssh = await SshAgents.open(options.ssh, workDir).catch(async (error: unknown) => {
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  });
   let counter = 0;
   return {
     store: options.store,
@@ -61,13 +67,15 @@ export async function openSession(given: OpenSessionOptions): Promise<BuildSessi
     dockerfilePath: given.dockerfilePath,
     emit: options.onEvent ?? discardEvents,
     networks: new NetworkPool(),
+    ssh,
     nextId: () => `strata-${process.pid}-${randomBytes(4).toString('hex')}-${(counter += 1)}`,
   };
 }
 
-/** Stops the RUN steps' networks, releases the session's snapshots, removes its temp folder, and writes the context's memo table if an entry changed. */
+/** Stops the RUN steps' networks and the build's SSH agents, releases the session's snapshots, removes its temp folder, and writes the context's memo table if an entry changed. */
 export async function closeSession(session: BuildSession): Promise<void> {
   await session.networks.close();
+  await session.ssh.close();
   await session.snapshotter.releaseAll();
   await removeWorkDir(session.workDir);
   // the context's memo table: written only when an entry changed (a no-op rebuild writes nothing)

@@ -6,6 +6,7 @@ import type { BuildEvent } from './events.js';
 import { containerConfig, DEFAULT_PATH, envMap, type ImageState } from './image/state.js';
 import type { TargetPlatform } from './platform.js';
 import type { NetworkPool } from './runtime/network.js';
+import type { SshAgents } from './runtime/ssh-agent.js';
 import type { Snapshotter } from './snapshot/snapshotter.js';
 
 /** What a step sees: the image so far, its cache key, the ARGs in scope. */
@@ -75,6 +76,8 @@ export interface BuildSession {
   readonly escape: '\\' | '`';
   /** The networks of RUN steps (each its own; the pool starts the next one early). */
   readonly networks: NetworkPool;
+  /** The SSH agents of `--ssh` (RUN --mount=type=ssh, ADD of ssh git URLs); key-file agents start on first use. */
+  readonly ssh: SshAgents;
   /** Scratch folder of this build under the store's tmp (removed at the end). */
   readonly workDir: string;
   readonly epoch: number | undefined;

@@ -15,6 +15,7 @@ import { readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { DEFAULT_SHELL } from './metadata.js';
 import { planCacheMount } from './cache-mount.js';
+import { planSshMount, withSshAuthSock } from './ssh-mount.js';
 import { copyTree, mountOver, mountRoot, resolveInRoot, resolveMountFrom } from './mount-source.js';
 
 /** How many trailing output lines a failed RUN reports. */
@@ -76,6 +77,8 @@ interface MountSetup {
 interface PlannedMounts {
   /** Canonical form for the cache key (cache mount contents are not part of it; bind sources are, by content or source identity). */
   readonly canonical: unknown[];
+  /** The first ssh mount's socket: the step's SSH_AUTH_SOCK. */
+  readonly sshAuthSock?: string;
   setup(scratch: string): Promise<ActiveMounts>;
 }
 
@@ -110,6 +113,8 @@ async function planMounts(
   // the script itself is in the key with the command
   const setups: Setup[] = script === undefined ? [] : [scriptSetup(script)];
   const canonical: unknown[] = [];
+  let sshMounts = 0;
+  let sshAuthSock: string | undefined;
   for (const written of ins.mounts) {
     // a value that held a variable is read again now that the ARG/ENV in scope are known (every value expanded once)
     const m = written.deferred ? parseMount(written.raw, { expand: expandScope }) : written;
@@ -184,11 +189,16 @@ async function planMounts(
         canonical.push(['bind', 'context', source, target, readonly, sourcesDigest(facts)]);
         break;
       }
-      case 'ssh':
-        throw buildError(BuildErrors.unsupported, ['RUN --mount=type=ssh']);
+      case 'ssh': {
+        const ssh = planSshMount(m, { target, index: sshMounts++, session, expand });
+        sshAuthSock ??= ssh.target;
+        if (ssh.setup !== undefined) setups.push(ssh.setup);
+        canonical.push(ssh.canonical);
+        break;
+      }
     }
   }
-  return { canonical, setup: (scratch) => setupAll(setups, scratch) };
+  return { canonical, ...(sshAuthSock === undefined ? {} : { sshAuthSock }), setup: (scratch) => setupAll(setups, scratch) };
 }
 
 /** The `#!` script as a read-only mount of a folder holding it (mode 0755) at /dev/pipes. */
@@ -208,10 +218,10 @@ export async function runRunStep(ins: RunInstruction, state: StageState, session
   const shell = config.Shell ?? DEFAULT_SHELL;
   const command = heredocCommand(ins, shell) ?? { args: ins.prependShell ? [...shell, ins.cmdLine.join(' ')] : [...ins.cmdLine] };
   const { args, script } = command;
-  const env = runEnvironment(state);
   const expand = expanderFor(session, state);
   const workdir = config.WorkingDir || '/';
   const mounts = await planMounts(ins, session, expand, workdir, script);
+  const env = withSshAuthSock(runEnvironment(state), mounts.sshAuthSock);
   const network = ins.network !== 'default' ? ins.network : (session.options.network ?? 'default');
   // BuildKit's network.host entitlement: a Dockerfile alone cannot take the host's network
   if (ins.network === 'host' && session.options.network !== 'host' && !(session.options.allow ?? []).includes('network.host')) {
