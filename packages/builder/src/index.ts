@@ -11,6 +11,8 @@ export { containerResolvConf, defaultRoutes, DEFAULT_NETWORK_DIR, NetworkPool, n
 export type { ContainerNetwork, DefaultRoute, NetworkNamespace, OpenNetworkOptions } from './runtime/network.js';
 export type { RunStepOptions } from './runtime/run-step.js';
 export { parsePasswd, parseGroup, resolveUser } from './runtime/user.js';
+export { DEFAULT_SSH_ID, parseSshSpec } from './runtime/ssh-agent.js';
+export type { SshAgentSpec } from './runtime/ssh-agent.js';
 export type { PasswdEntry, GroupEntry, ResolvedUser } from './runtime/user.js';
 export { mountOverlay, unmount } from './snapshot/overlay.js';
 export type { OverlayMount, ReadOnlyOverlayMount } from './snapshot/overlay.js';

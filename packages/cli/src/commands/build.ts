@@ -1,7 +1,19 @@
 import { writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { build, parseCacheExport, parseCacheImport, parseOutputSpec, type BuildEvent, type BuildOutput, type CacheExportSpec, type CacheImportSpec, type NetworkMode } from '@strata/builder';
+import {
+  build,
+  parseCacheExport,
+  parseCacheImport,
+  parseOutputSpec,
+  parseSshSpec,
+  type BuildEvent,
+  type BuildOutput,
+  type CacheExportSpec,
+  type CacheImportSpec,
+  type NetworkMode,
+  type SshAgentSpec,
+} from '@strata/builder';
 import type { RegistryEvent } from '@strata/registry';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
@@ -43,6 +55,13 @@ const syntax: CommandSyntax = {
     { name: 'add-host', type: 'string', valueName: 'NAME:IP', multiple: true, description: "Add a line to RUN steps' /etc/hosts (repeatable)" },
     { name: 'label', type: 'string', valueName: 'KEY=VALUE', multiple: true, description: 'Set a label on the image (repeatable)' },
     { name: 'secret', type: 'string', valueName: 'id=ID,src=FILE', multiple: true, description: 'A secret for RUN --mount=type=secret (repeatable)' },
+    {
+      name: 'ssh',
+      type: 'string',
+      valueName: 'default|ID[=SOCKET|KEY[,KEY]]',
+      multiple: true,
+      description: 'An SSH agent for RUN --mount=type=ssh and ADD of ssh git URLs: default is $SSH_AUTH_SOCK (repeatable)',
+    },
     { name: 'progress', type: 'string', valueName: 'TYPE', description: 'auto, plain, tty or json (default auto)' },
     { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only the image ID' },
     { name: 'iidfile', type: 'string', valueName: 'FILE', description: 'Write the image ID to the file' },
@@ -88,6 +107,21 @@ function parseSecrets(list: readonly string[], cwd: string): Record<string, stri
 }
 
 class UsageError extends Error {}
+
+/** `--ssh` values: no path means this shell's SSH_AUTH_SOCK; paths are relative to the current directory. */
+function parseSsh(list: readonly string[], io: CliIo): SshAgentSpec[] {
+  return list.map((item) => {
+    let spec: SshAgentSpec;
+    try {
+      spec = parseSshSpec(item);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const sock = io.env.SSH_AUTH_SOCK;
+    if (spec.paths.length === 0 && (sock === undefined || sock === '')) throw new UsageError(`--ssh ${item}: SSH_AUTH_SOCK is not set, so there is no agent to forward (eval $(ssh-agent); ssh-add)`);
+    return { id: spec.id, paths: spec.paths.length === 0 ? [sock as string] : spec.paths.map((p) => resolve(io.cwd, p)) };
+  });
+}
 
 /** `--output` values (dest relative to the current directory) and `--push`, as the builder's outputs. */
 function parseOutputs(list: readonly string[], push: boolean, cwd: string): BuildOutput[] {
@@ -158,9 +192,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return ExitCode.usage;
   }
   let secrets: Record<string, string>;
+  let ssh: SshAgentSpec[];
   let outputs: BuildOutput[];
   try {
     secrets = parseSecrets(list('secret'), io.cwd);
+    ssh = parseSsh(list('ssh'), io);
     outputs = parseOutputs(list('output'), v.push === true, io.cwd);
   } catch (error) {
     io.stderr.write(`strata build: ${(error as Error).message}\n`);
@@ -234,6 +270,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(extraHosts.length === 0 ? {} : { extraHosts }),
       labels: keyValues(list('label'), io.env, false),
       secrets,
+      ...(ssh.length === 0 ? {} : { ssh }),
       ...(runtime === undefined ? {} : { runtime: runtime as 'runc' | 'crun' }),
       onEvent: (event: BuildEvent) => renderer?.onEvent(event),
       signal: controller.signal,
