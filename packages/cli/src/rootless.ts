@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { defaultStoreRoot } from '@strata/cache';
@@ -108,12 +108,20 @@ export async function runRootless(argv: readonly string[], env: NodeJS.ProcessEn
   const uid = process.geteuid?.() ?? 0;
   if (uid === 0 || env[USERNS_MARK] === '1') return undefined;
   checkRootless(env);
+  const inner = rootlessEnv(env, uid, userInfo().homedir);
+  // a folder of this user's only: another user must not have made it (a fallback under /tmp)
+  const run = inner.STRATA_RUN_DIR!;
+  mkdirSync(run, { recursive: true, mode: 0o700 });
+  const facts = lstatSync(run);
+  if (!facts.isDirectory() || facts.uid !== uid || (facts.mode & 0o022) !== 0) {
+    throw new RootlessError('ROOTLESS_RUN_DIR', `${run} is not a folder that only this user can write`, 'Set XDG_RUNTIME_DIR (a login session does) or STRATA_RUN_DIR to a folder of your own.');
+  }
   const script = process.argv[1];
   if (script === undefined) throw new RootlessError('ROOTLESS_NO_SCRIPT', 'cannot tell which script to run again in the user namespace', 'Run strata through its launcher (bin/strata or the installed strata command).');
   const child = spawn(
     'unshare',
     ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private', '--', process.execPath, script, ...argv],
-    { stdio: 'inherit', env: rootlessEnv(env, uid, userInfo().homedir) },
+    { stdio: 'inherit', env: inner },
   );
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { BuildErrors, buildError } from '../errors.js';
-import { runDir } from './rootless.js';
+import { inUserNamespace, runDir } from './rootless.js';
 
 /**
  * How a container is networked:
@@ -269,6 +270,13 @@ export async function openNetwork(options: OpenNetworkOptions): Promise<Containe
     if (resolv.forwarded && forwardTo !== undefined) args.push('--dns-forward', forwardTo);
     args.push('--netns', ns, '-P', pidFile);
     const program = options.pasta ?? 'pasta';
+    // rootless: pasta opens /dev/net/tun as the user, which some machines keep root's (0600)
+    if (inUserNamespace() && !(await access('/dev/net/tun', constants.R_OK | constants.W_OK).then(() => true, () => false))) {
+      throw buildError(BuildErrors.networkFailed, [
+        program,
+        '/dev/net/tun is not readable and writable by this user (rootless strata); as root: chmod 0666 /dev/net/tun (Debian\'s default), or scripts/setup-rootless USER',
+      ]);
+    }
     const started = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = started;
     let stderr = '';

@@ -1,0 +1,162 @@
+// Rootless strata: an ordinary user builds, runs, commits, saves, loads,
+// pushes, pulls and prunes with no root, in a user namespace mapped from
+// /etc/subuid (scripts/setup-rootless sets the user up), and gets the image
+// IDs a root build of the same inputs gets, ownership included.
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { STRATA } from './support/cli-json.js';
+import { startRegistry, type TestRegistry } from './support/registry.js';
+import { testImage } from './support/test-images.js';
+
+const execFileAsync = promisify(execFile);
+jest.setTimeout(180_000);
+
+const USER = 'strata-rootless';
+const NO_RANGE_USER = 'strata-nosubid';
+const EPOCH = '1700000000';
+
+function ensureUser(name: string): { uid: number; home: string } {
+  try {
+    execFileSync('id', ['-u', name], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['-m', '-s', '/bin/sh', name]);
+  }
+  const [, , uid, , , home] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
+  return { uid: Number(uid), home: home! };
+}
+
+describe('rootless strata', () => {
+  let dir: string;
+  let user: { uid: number; home: string };
+  let subuidStart: number;
+  let registry: TestRegistry;
+  let loopback: Server;
+  let loopbackPort: number;
+
+  beforeAll(async () => {
+    user = ensureUser(USER);
+    execFileSync(resolve(__dirname, '..', 'scripts', 'setup-rootless'), [USER], { stdio: 'ignore' });
+    const line = execFileSync('grep', [`^${USER}:`, '/etc/subuid'], { encoding: 'utf8' }).trim().split('\n')[0]!;
+    subuidStart = Number(line.split(':')[1]);
+    rmSync(join(user.home, '.local', 'share', 'strata'), { recursive: true, force: true });
+    dir = mkdtempSync('/tmp/strata-rootless-');
+    chmodSync(dir, 0o755);
+    registry = await startRegistry();
+    loopback = createServer((_req, res) => res.end('loopback-secret\n'));
+    await new Promise<void>((r) => loopback.listen(0, '127.0.0.1', r));
+    loopbackPort = (loopback.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    loopback?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `strata ARGS` as USER (runuser), with SOURCE_DATE_EPOCH; a failure is a result. */
+  async function asUser(name: string, args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+    try {
+      const r = await execFileAsync('runuser', ['-u', name, '--', 'env', `SOURCE_DATE_EPOCH=${EPOCH}`, STRATA, ...args], { cwd: dir, maxBuffer: 16 << 20 });
+      return { code: 0, out: r.stdout, err: r.stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' };
+    }
+  }
+  const must = async (args: readonly string[]) => {
+    const r = await asUser(USER, args);
+    if (r.code !== 0) throw new Error(`strata ${args.join(' ')} failed (${r.code}): ${r.err}`);
+    return r.out;
+  };
+
+  /** A context readable by every user. */
+  function context(name: string, dockerfile: string, files: Record<string, string> = {}): string {
+    const ctx = join(dir, name);
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(ctx, f), text);
+    execFileSync('chmod', ['-R', 'a+rX', ctx]);
+    return ctx;
+  }
+
+  it('builds the image a root build makes (same image ID), with RUN chown, COPY --chown and USER; files on disk belong to the mapped ids', async () => {
+    const ctx = context(
+      'owners',
+      [
+        'FROM test/busybox:1.0',
+        'RUN echo hi > /hello && chown 1000:1000 /hello && mkdir /d && chown 123:456 /d && touch /d/x && chmod 4755 /d/x',
+        'COPY --chown=1000:2000 app.txt /app.txt',
+        'USER 1000',
+        'RUN id > /tmp/id',
+        '',
+      ].join('\n'),
+      { 'app.txt': 'app\n' },
+    );
+    const archive = testImage('busybox', 'amd64').archive;
+    // root, in a store of its own
+    const rootStore = join(dir, 'root-store');
+    const rootEnv = { PATH: process.env.PATH, STRATA_ROOT: rootStore, SOURCE_DATE_EPOCH: EPOCH };
+    execFileSync(STRATA, ['load', '--name', 'test/busybox:1.0', '-i', archive], { env: rootEnv, stdio: 'ignore' });
+    const rootId = execFileSync(STRATA, ['build', '-q', ctx], { env: rootEnv, encoding: 'utf8' }).trim();
+
+    await must(['load', '--name', 'test/busybox:1.0', '-i', archive]);
+    const id = (await must(['build', '-q', '-t', 'me/owners:1', ctx])).trim();
+    expect(id).toBe(rootId);
+    // the store is the user's, in ~/.local/share/strata
+    const store = join(user.home, '.local', 'share', 'strata');
+    expect(statSync(store).uid).toBe(user.uid);
+    // uid 1000 in the image is the user's subordinate id start + 999 on the disk (0 is the user itself)
+    const snapshots = join(store, 'snapshots-v1', 'layers');
+    const owners = readdirSync(snapshots)
+      .map((chain) => join(snapshots, chain, 'fs', 'hello'))
+      .filter((p) => statSync(p, { throwIfNoEntry: false }) !== undefined)
+      .map((p) => statSync(p).uid);
+    expect(owners).toEqual([subuidStart + 999]);
+  });
+
+  it('gives RUN its own network: not the host loopback, its own interfaces', async () => {
+    const ctx = context('net', `FROM test/busybox:1.0\nRUN echo "loopback=$(timeout 5 wget -qO- http://127.0.0.1:${loopbackPort}/ 2>/dev/null || echo unreachable)"; echo "net=$(ls /sys/class/net | tr '\\n' ' ')"\n`);
+    const r = await asUser(USER, ['build', '--progress', 'plain', ctx]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/loopback=unreachable/);
+    expect(r.err).toMatch(/net=.*lo /);
+  });
+
+  it('runs and commits a container, saves and loads, pushes and pulls, prunes', async () => {
+    const out = await must(['run', '--name', 'c1', 'test/busybox:1.0', 'sh', '-c', 'echo made > /made && chown 1000 /made && stat -c %u /made']);
+    expect(out.trim()).toBe('1000');
+    const committed = (await must(['commit', 'c1', 'me/committed:1'])).trim();
+    expect(committed).toMatch(/^sha256:[0-9a-f]{64}$/);
+    await must(['rm', 'c1']);
+    const own = join(dir, 'user-files');
+    mkdirSync(own);
+    chownSync(own, user.uid, user.uid);
+    const tar = join(own, 'saved.tar');
+    await must(['save', '-o', tar, 'me/committed:1']);
+    await must(['rmi', 'me/committed:1']);
+    await must(['load', '-i', tar]);
+    expect(await must(['images', 'me/committed'])).toMatch(/me\/committed\s+1/);
+    const ref = `${registry.host}/rootless/committed:1`;
+    await must(['tag', 'me/committed:1', ref]);
+    await must(['push', ref]);
+    await must(['rmi', ref, 'me/committed:1']);
+    await must(['pull', ref]);
+    const again = await must(['run', '--rm', ref, 'cat', '/made']);
+    expect(again.trim()).toBe('made');
+    await must(['prune', '--all']);
+    // skopeo, an independent reader, agrees with what the user pushed
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' })) as { Layers: string[] };
+    expect(inspect.Layers.length).toBeGreaterThan(1);
+  });
+
+  it('a user without a subordinate id range gets a clear error naming the fix', async () => {
+    ensureUser(NO_RANGE_USER);
+    for (const file of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${NO_RANGE_USER}:/d`, file]);
+    const r = await asUser(NO_RANGE_USER, ['images']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/ROOTLESS_NO_SUBID_RANGE: user strata-nosubid has no subordinate uid range in \/etc\/subuid/);
+    expect(r.err).toMatch(/usermod --add-subuids .* strata-nosubid/);
+  });
+});
