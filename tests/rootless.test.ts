@@ -116,6 +116,27 @@ describe('rootless strata', () => {
     expect(owners).toEqual([subuidStart + 999]);
   });
 
+  it('builds on a base whose layers have an opaque folder, a whiteout, a fifo and a device node as root does', async () => {
+    // the base, made by root: layer 2 removes /x and makes it again (opaque), and /gone (whiteout)
+    const rootStore = join(dir, 'root-store-2');
+    const rootEnv = { PATH: process.env.PATH, STRATA_ROOT: rootStore, SOURCE_DATE_EPOCH: EPOCH };
+    execFileSync(STRATA, ['load', '--name', 'test/busybox:1.0', '-i', testImage('busybox', 'amd64').archive], { env: rootEnv, stdio: 'ignore' });
+    const base = context('special-base', 'FROM test/busybox:1.0\nRUN mkdir /x && touch /x/a /gone && mkfifo /pipe && mknod /null2 c 1 3\nRUN rm -rf /x /gone && mkdir /x && touch /x/b\n');
+    execFileSync(STRATA, ['build', '-q', '-t', 'local/special:1', base], { env: rootEnv, stdio: 'ignore' });
+    const own = join(dir, 'user-files-2');
+    mkdirSync(own);
+    const tar = join(own, 'special.tar');
+    execFileSync(STRATA, ['save', '-o', tar, 'local/special:1'], { env: rootEnv });
+    chownSync(own, user.uid, user.uid);
+    chownSync(tar, user.uid, user.uid);
+    const app = context('special-app', 'FROM local/special:1\nRUN ls /x > /listing && test ! -e /gone && test -p /pipe && echo ok > /checked\n');
+    const rootId = execFileSync(STRATA, ['build', '-q', app], { env: rootEnv, encoding: 'utf8' }).trim();
+    await must(['load', '-i', tar]);
+    const r = await asUser(USER, ['build', '-q', app]);
+    expect(r.err).toBe('');
+    expect(r.out.trim()).toBe(rootId);
+  });
+
   it('gives RUN its own network: not the host loopback, its own interfaces', async () => {
     const ctx = context('net', `FROM test/busybox:1.0\nRUN echo "loopback=$(timeout 5 wget -qO- http://127.0.0.1:${loopbackPort}/ 2>/dev/null || echo unreachable)"; echo "net=$(ls /sys/class/net | tr '\\n' ' ')"\n`);
     const r = await asUser(USER, ['build', '--progress', 'plain', ctx]);

@@ -43,8 +43,9 @@ function overlayOptions(lowers: readonly string[], m: OverlayMount | ReadOnlyOve
   if (!('upperDir' in m)) return lowerdir;
   const dirs = `${lowerdir},upperdir=${path(m.upperDir)},workdir=${path(m.workDir)}`;
   // redirect_dir and metacopy store changes a layer tar cannot carry: keep them off. In a user
-  // namespace they are off already and naming them is refused (EPERM)
-  return USER_NAMESPACE ? dirs : `${dirs},redirect_dir=off,metacopy=off`;
+  // namespace they are off already and naming them is refused (EPERM); there overlayfs must keep
+  // its marks (opaque folders) in user.overlay.* attributes, as trusted.* ones need the host's root
+  return USER_NAMESPACE ? `${dirs},userxattr` : `${dirs},redirect_dir=off,metacopy=off`;
 }
 
 /**

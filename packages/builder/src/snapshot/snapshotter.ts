@@ -6,6 +6,7 @@ import { getAttribute } from '@napi-rs/xattr';
 import { SNAPSHOT_OVERLAY_MARK, SnapshotStore, type ChainId, type Digest, type SnapshotInfo, type Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 import type { LayerInfo } from '../image/state.js';
+import { inUserNamespace } from '../runtime/rootless.js';
 
 
 function run(cmd: string, args: readonly string[]): Promise<void> {
@@ -23,9 +24,13 @@ function run(cmd: string, args: readonly string[]): Promise<void> {
  * A snapshot unpacked by the store records whiteouts, opaque folders and
  * device nodes instead of creating them. To serve as an overlayfs lower
  * directory it needs them in overlayfs's own form: whiteouts as 0/0 character
- * devices, opaque folders with `trusted.overlay.opaque=y`. Done once per
+ * devices, opaque folders with `trusted.overlay.opaque=y` (`user.overlay.opaque`
+ * in a user namespace, where overlays are mounted with userxattr). Done once per
  * snapshot; a marker beside its `fs` folder records it.
  */
+const USER_NAMESPACE = inUserNamespace();
+const OVERLAY_XATTR = USER_NAMESPACE ? 'user.overlay' : 'trusted.overlay';
+
 async function materializeForOverlay(info: SnapshotInfo): Promise<void> {
   const mark = join(info.path, '..', SNAPSHOT_OVERLAY_MARK);
   try {
@@ -41,10 +46,13 @@ async function materializeForOverlay(info: SnapshotInfo): Promise<void> {
     }
     for (const dir of info.opaqueDirs) {
       await mkdir(join(info.path, dir), { recursive: true });
-      await run('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(info.path, dir)]);
+      await run('setfattr', ['-n', `${OVERLAY_XATTR}.opaque`, '-v', 'y', join(info.path, dir)]);
     }
     for (const s of info.specials) {
       const target = join(info.path, s.path);
+      // rootless: a user namespace cannot make device nodes (and nothing in it could open one);
+      // the layer's blob keeps them, so images and their IDs are unchanged
+      if (s.type !== 'fifo' && USER_NAMESPACE) continue;
       await rm(target, { force: true });
       const mode = (s.mode & 0o7777).toString(8);
       if (s.type === 'fifo') await run('mknod', ['-m', mode, target, 'p']);
