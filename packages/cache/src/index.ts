@@ -57,6 +57,7 @@ export {
   type KeyInputs,
   type SourceListing,
   type LayerRecord,
+  type RemoteSource,
   type StoredRecord,
 } from './records.js';
 export { ContentMemo, RACY_NS, factsOf, hashFileContent, pruneMemoTables, type MemoPruneResult, type FileFacts, type HashFileOptions, type HashFileResult, type MemoOptions } from './memo.js';

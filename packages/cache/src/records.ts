@@ -66,10 +66,27 @@ export interface KeyInputs {
 /** A COPY/ADD source listing: relative path -> digest of everything the key takes from that entry. */
 export type SourceListing = Readonly<Record<string, string>>;
 
+/**
+ * An http(s) source an ADD without --checksum downloaded: its content digest
+ * and the validators the server sent, so a rebuild can ask whether it changed
+ * (If-None-Match / If-Modified-Since) instead of downloading it again.
+ */
+export interface RemoteSource {
+  readonly url: string;
+  /** sha256 of the body (`sha256:<hex>`). */
+  readonly digest: string;
+  /** The ETag header as sent (quotes and `W/` kept). */
+  readonly etag?: string;
+  /** The Last-Modified header as sent. */
+  readonly lastModified?: string;
+}
+
 /** What a cached step did: at most one layer, and the image config fields it set. */
 export interface CacheRecord {
   readonly key: CacheKey;
   readonly inputs?: KeyInputs;
+  /** ADD of URLs without --checksum: what each download was, to revalidate it. */
+  readonly remote?: readonly RemoteSource[];
   readonly layer?: LayerRecord;
   /** Config fields the step set; absent fields were left as they were. */
   readonly config?: ContainerConfig;
@@ -80,6 +97,7 @@ export interface CacheRecord {
 
 export interface CacheRecordInput {
   readonly inputs?: KeyInputs;
+  readonly remote?: readonly RemoteSource[];
   readonly layer?: LayerRecord;
   readonly config?: ContainerConfig;
   readonly createdBy?: string;
@@ -112,6 +130,7 @@ function validRecord(value: unknown): value is CacheRecord {
     if (!isDigest(l.digest) || !isDigest(l.diffId) || typeof l.size !== 'number' || typeof l.mediaType !== 'string') return false;
     if (l.chainId !== undefined && !isDigest(l.chainId)) return false;
   }
+  if (r.remote !== undefined && !(Array.isArray(r.remote) && r.remote.every((s) => typeof s?.url === 'string' && typeof s.digest === 'string'))) return false;
   return true;
 }
 
