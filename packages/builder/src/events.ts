@@ -13,6 +13,19 @@ export interface StepInstruction {
   readonly onbuild?: boolean;
 }
 
+/**
+ * ADD of a URL without --checksum whose last download the step's record
+ * describes: the conditional request strata sent (If-None-Match with the
+ * ETag, else If-Modified-Since with the Last-Modified) and what it found:
+ * `not-modified` (304, or the same ETag: the digest it had keys the step,
+ * nothing is downloaded for the key) or `modified` (downloaded again).
+ */
+export interface UrlRevalidation {
+  readonly url: string;
+  readonly result: 'not-modified' | 'modified';
+  readonly by: 'etag' | 'last-modified';
+}
+
 interface StepEventBase {
   /** `<stage index>/<step index>`, unique within one build. */
   readonly stepId: string;
@@ -37,7 +50,7 @@ interface StepEventBase {
 export type BuildEvent =
   | { readonly type: 'build-started'; readonly timestamp: number; readonly stages: number; readonly target: string; readonly platform: string }
   | (StepEventBase & { readonly type: 'step-started'; readonly cacheKey?: string })
-  | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string; readonly reason?: string })
+  | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string; readonly reason?: string; readonly revalidated?: readonly UrlRevalidation[] })
   | (StepEventBase & { readonly type: 'step-log'; readonly stream: 'stdout' | 'stderr'; readonly text: string })
   | (StepEventBase & {
       readonly type: 'step-completed';
@@ -47,6 +60,8 @@ export type BuildEvent =
       readonly layer?: { readonly digest: string; readonly size: number };
       /** An incremental COPY: made from its last result, with this many source entries changed, added or removed. */
       readonly incremental?: { readonly changed: number };
+      /** ADD of URLs: the conditional requests made and what they found (see UrlRevalidation). */
+      readonly revalidated?: readonly UrlRevalidation[];
       /** A RUN that ran: its container's network (`host` only when asked for). */
       readonly network?: { readonly mode: 'default' | 'host' | 'none'; readonly description: string };
     })

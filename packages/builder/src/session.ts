@@ -2,7 +2,7 @@ import type { CacheKey, CacheRecord, KeyInputs, SourceListing, Store } from '@st
 import { expandWord, type Stage } from '@strata/parser';
 import type { BuildOptions } from './build-options.js';
 import type { BuildContext } from './context/context.js';
-import type { BuildEvent } from './events.js';
+import type { BuildEvent, UrlRevalidation } from './events.js';
 import { containerConfig, DEFAULT_PATH, envMap, type ImageState } from './image/state.js';
 import type { TargetPlatform } from './platform.js';
 import type { NetworkPool } from './runtime/network.js';
@@ -106,6 +106,8 @@ export interface StepOutcome {
   readonly reason?: string;
   /** An incremental COPY: how many source entries changed since its last result. */
   readonly incremental?: { readonly changed: number };
+  /** ADD of URLs without --checksum: the conditional requests made for the key and what they found. */
+  readonly revalidated?: readonly UrlRevalidation[];
   /** A RUN that ran: the network its container had. */
   readonly network?: { readonly mode: 'default' | 'host' | 'none'; readonly description: string };
 }
