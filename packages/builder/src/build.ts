@@ -95,7 +95,14 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
       );
       state = outcome.state;
       if (outcome.cached) {
-        session.emit({ type: 'step-cached', ...ev, timestamp: Date.now(), cacheKey: state.key, ...(outcome.reason === undefined ? {} : { reason: outcome.reason }) });
+        session.emit({
+          type: 'step-cached',
+          ...ev,
+          timestamp: Date.now(),
+          cacheKey: state.key,
+          ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+          ...(outcome.revalidated === undefined ? {} : { revalidated: outcome.revalidated }),
+        });
       } else {
         const layer = state.image.layers.length > 0 && outcome.newLayer ? state.image.layers[state.image.layers.length - 1] : undefined;
         session.emit({
@@ -107,6 +114,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
           ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
           ...(layer === undefined ? {} : { layer: { digest: layer.descriptor.digest, size: layer.descriptor.size } }),
           ...(outcome.incremental === undefined ? {} : { incremental: outcome.incremental }),
+          ...(outcome.revalidated === undefined ? {} : { revalidated: outcome.revalidated }),
           ...(outcome.network === undefined ? {} : { network: outcome.network }),
         });
       }

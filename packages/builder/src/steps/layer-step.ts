@@ -1,4 +1,4 @@
-import type { CacheKey, CacheRecord, ContainerConfig, KeyInputs, SourceListing } from '@strata/cache';
+import type { CacheKey, CacheRecord, ContainerConfig, KeyInputs, RemoteSource, SourceListing } from '@strata/cache';
 import type { BuildSession, StageState, StepOutcome } from '../session.js';
 import { explainMiss } from '../cache-reason.js';
 import { commitLayer } from '../image/commit.js';
@@ -19,6 +19,8 @@ export interface LayerStepSpec {
   readonly inputs?: KeyInputs;
   /** COPY/ADD: the per-path listing behind `inputs.sources`, made on a miss only (a hash per file). */
   readonly sources?: () => Promise<SourceListing>;
+  /** ADD of URLs without --checksum: what each download was (digest, ETag, Last-Modified), kept in the record. */
+  readonly remote?: () => readonly RemoteSource[];
 }
 
 /** A history time: SOURCE_DATE_EPOCH when set, else the given ISO time. */
@@ -64,9 +66,11 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
         });
   const layer = committed?.layer;
   if (committed !== undefined && upper !== undefined) await session.snapshotter.adopt([...state.image.layers, committed.layer], upper, committed);
+  const remote = spec.remote?.();
   if (sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, await sources());
   const record = await session.store.putCacheRecord(spec.key, {
     ...(spec.inputs === undefined ? {} : { inputs: spec.inputs }),
+    ...(remote === undefined || remote.length === 0 ? {} : { remote }),
     ...(layer === undefined
       ? {}
       : { layer: { mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId } }),

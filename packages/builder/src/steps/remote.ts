@@ -72,6 +72,9 @@ export interface Downloaded {
   readonly digest: string;
   /** From Last-Modified, when the server sent one (ms since the epoch). */
   readonly mtimeMs?: number;
+  /** The validators the server sent (ETag, Last-Modified as written), kept with the step's record. */
+  readonly etag?: string;
+  readonly lastModified?: string;
 }
 
 export interface DownloadOptions {
@@ -82,18 +85,58 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What a conditional request found: unchanged (304, or the same ETag), or changed and downloaded. */
+export type Revalidated =
+  | { readonly result: 'not-modified'; readonly by: 'etag' | 'last-modified' }
+  | { readonly result: 'modified'; readonly by: 'etag' | 'last-modified'; readonly downloaded: Downloaded };
+
+/** What the last download of a URL was (RemoteSource of @strata/cache, without the URL). */
+export interface Validators {
+  readonly etag?: string;
+  readonly lastModified?: string;
+}
+
+async function request(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Response> {
+  try {
+    return await fetch(url, { redirect: 'follow', headers, ...(signal === undefined ? {} : { signal }) });
+  } catch (error) {
+    throw buildError(BuildErrors.downloadFailed, [url, messageOf(error)], { cause: error });
+  }
+}
+
+/** An ETag without its weak marker, for comparison (BuildKit compares them so too). */
+const etagValue = (etag: string): string => etag.replace(/^W\//, '');
+
+/**
+ * Asks the server whether a URL changed since the download `known` describes:
+ * If-None-Match with its ETag, else If-Modified-Since with its Last-Modified.
+ * A 304, or a 200 carrying the same ETag (a server that ignores the
+ * condition; the body is not read), is `not-modified`; otherwise the body is
+ * downloaded into `options.path`.
+ */
+export async function revalidate(url: string, known: Validators, options: DownloadOptions): Promise<Revalidated> {
+  const by = known.etag !== undefined ? 'etag' : 'last-modified';
+  const headers: Record<string, string> =
+    known.etag !== undefined ? { 'if-none-match': known.etag } : { 'if-modified-since': known.lastModified ?? '' };
+  const response = await request(url, headers, options.signal);
+  const etag = response.headers.get('etag');
+  if (response.status === 304 || (response.ok && known.etag !== undefined && etag !== null && etagValue(etag) === etagValue(known.etag))) {
+    await response.body?.cancel().catch(() => undefined);
+    return { result: 'not-modified', by };
+  }
+  return { result: 'modified', by, downloaded: await saveBody(url, response, options) };
+}
+
 /**
  * Downloads an ADD URL with Node's fetch into `path`, hashing as it writes.
  * A --checksum that does not match is BUILD_CHECKSUM_MISMATCH naming both
  * digests; the partial file is removed on any failure.
  */
 export async function download(url: string, options: DownloadOptions): Promise<Downloaded> {
-  let response: Response;
-  try {
-    response = await fetch(url, { redirect: 'follow', ...(options.signal === undefined ? {} : { signal: options.signal }) });
-  } catch (error) {
-    throw buildError(BuildErrors.downloadFailed, [url, messageOf(error)], { cause: error });
-  }
+  return saveBody(url, await request(url, {}, options.signal), options);
+}
+
+async function saveBody(url: string, response: Response, options: DownloadOptions): Promise<Downloaded> {
   if (!response.ok || response.body === null) {
     await response.body?.cancel().catch(() => undefined);
     throw buildError(BuildErrors.downloadFailed, [url, `the server answered ${response.status} ${response.statusText}`.trim()]);
@@ -122,8 +165,15 @@ export async function download(url: string, options: DownloadOptions): Promise<D
     }
   }
   const lastModified = response.headers.get('last-modified');
+  const etag = response.headers.get('etag');
   const mtimeMs = lastModified === null ? Number.NaN : Date.parse(lastModified);
-  return { path: options.path, digest, ...(Number.isNaN(mtimeMs) ? {} : { mtimeMs }) };
+  return {
+    path: options.path,
+    digest,
+    ...(Number.isNaN(mtimeMs) ? {} : { mtimeMs }),
+    ...(etag === null ? {} : { etag }),
+    ...(lastModified === null ? {} : { lastModified }),
+  };
 }
 
 function messageOf(error: unknown): string {
