@@ -26,7 +26,8 @@ import { hashSelected, selectionOf, selectLocals, sourceRoot, type LocalItem } f
 import { resolveInImage } from './dest-path.js';
 import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
-import { download, isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName, type Downloaded } from './remote.js';
+import { isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName } from './remote.js';
+import { RemoteSources } from './remote-sources.js';
 
 async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<readonly string[]>): Promise<Owner | undefined> {
   if (chown === undefined || chown === '') return undefined;
@@ -77,12 +78,6 @@ function classifySources(keyword: 'COPY' | 'ADD', sources: readonly string[]): S
   });
 }
 
-interface RemoteItem {
-  readonly url: string;
-  /** Downloaded before the key when there is no --checksum; on a miss otherwise. */
-  downloaded?: Downloaded;
-}
-
 /** COPY and ADD: select (context, stage, image, URL), key by content, copy into a fresh upper directory, commit. */
 export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: StageState, session: BuildSession): Promise<StepOutcome> {
   const expand = expanderFor(session, state);
@@ -114,13 +109,9 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // selected when first needed: a COPY --from whose digest is remembered neither mounts nor walks its stage on a hit
     let selecting: Promise<LocalItem[]> | undefined;
     const locals = (): Promise<LocalItem[]> => (selecting ??= root.open().then((opened) => selectLocals(opened.context, localTexts, { excludes, parents })));
-    const remotes: RemoteItem[] = classified.flatMap((s) => (s.kind === 'url' ? [{ url: s.url }] : []));
-    const fetchRemote = async (item: RemoteItem): Promise<Downloaded> =>
-      (item.downloaded ??= await download(item.url, {
-        path: join(session.workDir, `download-${session.nextId()}`),
-        ...(checksum === undefined ? {} : { checksum }),
-        ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
-      }));
+    // URLs: keyed by --checksum, else by content (revalidated against the last download when the record says how)
+    const fetcher = new RemoteSources(session, state, classified.flatMap((s) => (s.kind === 'url' ? [s.url] : [])), checksum);
+    const remotes = fetcher.items;
     // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
     let facts: SourceFact[] | undefined;
@@ -138,11 +129,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         },
         { normalizePermissions: normalize },
       );
-      for (const remote of remotes) {
-        // with --checksum the key needs no download: a hit never fetches
-        const digest = checksum?.text ?? (await fetchRemote(remote)).digest;
-        found.push({ path: remote.url, type: 'file', mode: 0o600, digest });
-      }
+      for (const remote of remotes) found.push({ path: remote.url, type: 'file', mode: 0o600, digest: await fetcher.digestOf(remote) });
       return (facts = found);
     };
     // a context selection whose stat facts are all as last time has the digest it had: no per-file lookups
@@ -204,6 +191,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       key,
       inputs: keyInputs(keyInput),
       sources: listSources,
+      remote: () => fetcher.records(),
       createdBy,
       config,
       produce: async () => {
@@ -220,7 +208,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           items.push({ source: local.source, ...(local.parents === undefined ? {} : { parents: local.parents }), ...(archive === undefined ? {} : { archive }), label: local.source.root.contextPath });
         }
         for (const remote of remotes) {
-          const got = await fetchRemote(remote);
+          const got = await fetcher.fileOf(remote);
           const st = await lstat(got.path);
           const entry: ContextEntry = { hostPath: got.path, contextPath: urlFileName(remote.url), type: 'file', mode: 0o600, size: st.size, mtimeMs: got.mtimeMs ?? epoch * 1000 };
           const archive = unpackRemote ? await sniffArchive(got.path) : undefined;
@@ -258,7 +246,9 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       const made = await session.store.getCacheRecord(key);
       if (made?.layer !== undefined) await session.store.putCacheRecord(linkKey, { layer: made.layer, createdBy });
     }
-    return incremental === undefined ? outcome : { ...outcome, incremental };
+    if (outcome.cached) await fetcher.refresh(key);
+    const revalidated = fetcher.revalidations.length === 0 ? {} : { revalidated: fetcher.revalidations };
+    return incremental === undefined ? { ...outcome, ...revalidated } : { ...outcome, incremental, ...revalidated };
   } finally {
     await root.release();
   }
