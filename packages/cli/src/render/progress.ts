@@ -15,6 +15,14 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
+type Revalidation = NonNullable<Extract<BuildEvent, { type: 'step-cached' }>['revalidated']>[number];
+
+/** `revalidated URL: not modified (ETag), nothing downloaded` / `...: modified (Last-Modified), downloaded again`. */
+function revalidationLine(r: Revalidation): string {
+  const by = r.by === 'etag' ? 'ETag' : 'Last-Modified';
+  return r.result === 'not-modified' ? `revalidated ${r.url}: not modified (${by}), nothing downloaded` : `revalidated ${r.url}: modified (${by}), downloaded again`;
+}
+
 /**
  * BuildKit's plain progress: one `#N` number per step,
  *
@@ -56,10 +64,12 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
           return;
         }
         case 'step-cached':
+          for (const r of event.revalidated ?? []) write(`#${num(event.stepId)} ${revalidationLine(r)}\n`);
           write(`#${num(event.stepId)} CACHED\n`);
           return;
         case 'step-completed':
           if (event.network?.mode === 'host') write(`#${num(event.stepId)} network: ${event.network.description}\n`);
+          for (const r of event.revalidated ?? []) write(`#${num(event.stepId)} ${revalidationLine(r)}\n`);
           if (event.incremental !== undefined) write(`#${num(event.stepId)} incremental: ${event.incremental.changed} changed since the last build of this step\n`);
           write(`#${num(event.stepId)} DONE ${seconds(event.durationMs)}\n`);
           return;
@@ -113,12 +123,18 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
  *     {"type":"cache-mount-restored","id":"pip","source":"reg/app:cache","size":52310,...}
  *     {"type":"step-started","stepId":"1/3","stage":"app","index":3,"total":5,...}
  *     {"type":"step-cached","cacheKey":"strata.v1:sha256:…","reason":"inputs unchanged",...}
+ *     {"type":"step-cached",...,"revalidated":[{"url":"https://…/x.tgz","result":"not-modified","by":"etag"}]}
  *     {"type":"step-completed","cacheKey":"…","durationMs":812,"reason":"source changed: src/main.py","layer":{"digest":"sha256:…","size":1234},"incremental":{"changed":1},"network":{"mode":"default","description":"…"},...}
  *     {"type":"step-log","stream":"stdout","text":"compiling",...}
  *     {"type":"step-failed","code":"BUILD_STEP_FAILED","message":"…","durationMs":40,...}
  *     {"type":"warning","code":"CacheSourceEmpty","message":"…"}
  *     {"type":"cache-exported","destination":"reg/app:cache","manifestDigest":"sha256:…","records":5,"listings":2,"uploaded":1,"present":4,"bytesUploaded":2048,"durationMs":90,...}
  *     {"type":"build-completed","imageId":"sha256:…","manifestDigest":"sha256:…","tags":["…"],"durationMs":2100}
+ *
+ * `revalidated` (step-cached, step-completed): an ADD of a URL without
+ * --checksum asked the server whether it changed since its last download
+ * (`by`: `etag` sent If-None-Match, `last-modified` If-Modified-Since);
+ * `not-modified` (304) keyed the step by the digest it had, nothing downloaded.
  *
  * `reason` on a hit: `inputs unchanged` or `imported from <source>`. On a
  * miss: `not in the cache` (never built here), `instruction changed`,
