@@ -75,7 +75,12 @@ export async function mountOverlay(m: OverlayMount | ReadOnlyOverlayMount): Prom
     throw buildError(BuildErrors.mountFailed, ['the overlay', `${used.length} layers make mount options of ${options.length} bytes (limit ${PAGE - 1})`]);
   }
   const { code, stderr } = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], cwd);
-  if (code !== 0) throw buildError(BuildErrors.mountFailed, [`an overlay at ${m.target}`, stderr.trim() || `mount exited with ${code}`]);
+  if (code !== 0) {
+    const why = stderr.trim() || `mount exited with ${code}`;
+    // rootless: the kernel must allow overlayfs in a user namespace
+    const detail = USER_NAMESPACE ? `${why} (rootless strata mounts overlayfs in a user namespace, which needs Linux 5.11 or later)` : why;
+    throw buildError(BuildErrors.mountFailed, [`an overlay at ${m.target}`, detail]);
+  }
 }
 
 /** Unmounts a mount point; lazily detaches it when it is busy. Not mounted: no-op. */
