@@ -6,5 +6,6 @@ export type { LintWarning } from './report.js';
 export { parseCheckConfig, mergeCheckConfig } from './config.js';
 export type { CheckConfig } from './config.js';
 export { looksLikeSecret } from './static-checks.js';
+export { cleanPath, type DockerignoreMatcher } from './ignored-files.js';
 export { isValidImageReference, platformArgs } from './variables.js';
 export type { WordMatch, WordMatcher } from './variables.js';

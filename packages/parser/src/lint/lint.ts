@@ -6,6 +6,7 @@ import { emptyCheckConfig, mergeCheckConfig, parseCheckConfig, type CheckConfig 
 import { defaultWordMatcher, rawWordMatcher } from './expand.js';
 import { Reporter, type LintWarning } from './report.js';
 import { LintRules } from './rules.js';
+import { copyIgnoredFileCheck, type DockerignoreMatcher } from './ignored-files.js';
 import { staticChecks } from './static-checks.js';
 import { variableChecks, type WordMatcher } from './variables.js';
 
@@ -22,6 +23,10 @@ export interface LintOptions {
   readonly match?: WordMatcher;
   /** Stages already parsed from `result` (saves parsing twice). */
   readonly stages?: Stages;
+  /** The build context's .dockerignore: CopyIgnoredFile runs only with it. */
+  readonly dockerignore?: DockerignoreMatcher;
+  /** Build args, as a build gets them: ARG values for expanding what the checks read (default: ARG defaults). */
+  readonly buildArgs?: Readonly<Record<string, string>>;
 }
 
 function isEmptyContinuationWarning(w: ParseResult['warnings'][number]): boolean {
@@ -61,6 +66,10 @@ export function lint(result: ParseResult, options: LintOptions = {}): LintWarnin
     matchRaw: options.match ?? rawWordMatcher(),
     ...(options.baseImageEnv === undefined ? {} : { baseImageEnv: options.baseImageEnv }),
     ...(options.platform === undefined ? {} : { platform: options.platform }),
+    ...(options.buildArgs === undefined ? {} : { buildArgs: options.buildArgs }),
+    ...(options.dockerignore === undefined
+      ? {}
+      : { onCopySources: (ins, sources) => copyIgnoredFileCheck(ins, sources, options.dockerignore as DockerignoreMatcher, reporter) }),
   });
   return reporter.warnings
     .map((w, i) => ({ w, i }))

@@ -55,6 +55,8 @@ export const LintRules = {
     (image: string) => `Default value for ARG ${image} results in empty or invalid base image name`),
   FromPlatformFlagConstDisallowed: rule('FromPlatformFlagConstDisallowed', 'from-platform-flag-const-disallowed', 'FROM --platform flag should not use a constant value',
     (platform: string) => `FROM --platform flag should not use constant value ${JSON.stringify(platform)}`),
+  CopyIgnoredFile: rule('CopyIgnoredFile', 'copy-ignored-file', 'Attempting to Copy file that is excluded by .dockerignore',
+    (cmd: 'Copy' | 'Add', file: string) => `Attempting to ${cmd} file ${JSON.stringify(file)} that is excluded by .dockerignore`),
   InvalidDefinitionDescription: rule('InvalidDefinitionDescription', 'invalid-definition-description',
     'Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.',
     (instruction: string, name: string) => `Comment for ${instruction} should follow the format: \`# ${name} <description>\``, { experimental: true }),

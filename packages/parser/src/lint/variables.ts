@@ -1,4 +1,4 @@
-import type { Instruction, Stages } from '../instructions/types.js';
+import type { AddInstruction, CopyInstruction, Instruction, Stages } from '../instructions/types.js';
 import { suggest } from '../instructions/suggest.js';
 import type { Reporter } from './report.js';
 import { LintRules } from './rules.js';
@@ -21,6 +21,10 @@ export interface VariableCheckOptions {
   readonly baseImageEnv?: (image: string) => readonly string[] | undefined;
   /** `os/arch[/variant]` the predefined platform ARGs describe (default linux/amd64). */
   readonly platform?: string;
+  /** Build args: they override ARG defaults, as in a build (default none: the defaults). */
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  /** Called with each COPY/ADD's sources expanded (those that expand), for CopyIgnoredFile. */
+  readonly onCopySources?: (instruction: CopyInstruction | AddInstruction, sources: readonly string[]) => void;
 }
 
 /** ARGs BuildKit never puts into the environment. */
@@ -116,7 +120,10 @@ export function variableChecks(stages: Stages, reporter: Reporter, options: Vari
   for (const meta of stages.metaArgs) {
     for (const arg of meta.args) {
       declared.add(arg.key);
-      if (arg.defaultValue !== undefined) {
+      const given = options.buildArgs?.[arg.key];
+      if (given !== undefined) {
+        globals.set(arg.key, given);
+      } else if (arg.defaultValue !== undefined) {
         const value = tryMatch(match, arg.defaultValue, globals);
         if (value !== undefined) globals.set(arg.key, value.result);
       } else if (!globals.has(arg.key)) {
@@ -168,7 +175,11 @@ export function variableChecks(stages: Stages, reporter: Reporter, options: Vari
       };
       if (instruction.kind === 'arg') {
         for (const arg of instruction.args) {
-          if (arg.defaultValue !== undefined) {
+          const given = options.buildArgs?.[arg.key];
+          if (given !== undefined) {
+            scope.env.set(arg.key, given);
+            scope.unknown.delete(arg.key);
+          } else if (arg.defaultValue !== undefined) {
             const m = tryMatch(match, arg.defaultValue, scope.env);
             collect(arg.defaultValue);
             scope.env.set(arg.key, m?.result ?? '');
@@ -184,6 +195,11 @@ export function variableChecks(stages: Stages, reporter: Reporter, options: Vari
         for (const word of expandedWords(instruction)) collect(word);
         if (instruction.kind === 'copy' || instruction.kind === 'add') {
           for (const inline of instruction.inlineSources) if (inline.expand) collect(inline.data, options.matchRaw ?? match);
+          const sources = instruction.sources.flatMap((s) => {
+            const m = tryMatch(match, s, scope.env);
+            return m === undefined ? [] : [m.result];
+          });
+          options.onCopySources?.(instruction, sources);
         }
       }
       for (const name of unmatched) {
