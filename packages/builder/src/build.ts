@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { diskFullOr, type CacheKey } from '@strata/cache';
 import { expandWord, parseDockerfile, parseStages, type Instruction, type ParseResult, type Stage, type Stages } from '@strata/parser';
+import { buildCheckWarnings } from './build-checks.js';
 import type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
 import { exportCacheUse, openCacheUse, type CacheUse } from './cache-transfer/use.js';
 import { BuildError } from './errors.js';
@@ -211,6 +212,7 @@ export async function build(given: BuildOptions): Promise<BuildResult> {
   const raw = parseDockerfile(text, { file: options.dockerfile ?? 'Dockerfile' });
   for (const w of raw.warnings) emit({ type: 'warning', timestamp: Date.now(), code: w.code, message: w.message, location: w.location });
   const parsed = parseStages(raw);
+  for (const warning of await buildCheckWarnings(raw, parsed, { source: text, contextDir, dockerfilePath, ...(options.buildArgs === undefined ? {} : { buildArgs: options.buildArgs }) })) emit(warning);
   const platforms = options.platform === undefined ? [hostPlatform()] : options.platform.split(',').map((p) => parsePlatform(p.trim()));
   const multi = platforms.length > 1;
   checkOutputs(options, platforms.length);

@@ -2,6 +2,7 @@ import dockerignore from '@balena/dockerignore';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { factsOf, type FileFacts } from '@strata/cache';
+import type { DockerignoreMatcher } from '@strata/parser';
 import { basename, join, posix, relative, resolve, sep } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
 
@@ -68,6 +69,17 @@ async function readIgnoreFile(root: string, dockerfile: string | undefined): Pro
     }
   }
   return [];
+}
+
+/**
+ * A context's .dockerignore (`<Dockerfile>.dockerignore` first, then the
+ * root's) as the lint checks take it (@strata/parser's CopyIgnoredFile):
+ * its patterns and docker's matching of a path or its parent folders.
+ */
+export async function readDockerignore(contextDir: string, dockerfile?: string): Promise<DockerignoreMatcher> {
+  const patterns = await readIgnoreFile(resolve(contextDir), dockerfile);
+  const matcher = ignore().add(patterns);
+  return { patterns, matches: (path) => matcher.ignores(path) };
 }
 
 /**
