@@ -163,6 +163,53 @@ describe('strata lint with the local store', () => {
   });
 });
 
+describe('strata lint: CopyIgnoredFile (the context\'s .dockerignore)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'strata-lint-ignore-'));
+    await writeFile(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY build/out.bin /bin/\nADD notes.txt /\nCOPY src /src\n');
+    await writeFile(join(dir, '.dockerignore'), '# outputs\nbuild\n*.txt\n');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'docker'));
+    await writeFile(join(dir, 'docker', 'Dockerfile'), 'FROM scratch\nCOPY build/out.bin /bin/\n');
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  const lintAt = async (cwd: string, ...args: string[]) => {
+    const io = memoryIo({ cwd, env: { STRATA_ROOT: join(dir, 'no-store') } });
+    const code = await main(['lint', ...args], io);
+    return { code, out: io.out(), err: io.err() };
+  };
+
+  it('reports each COPY/ADD source that .dockerignore excludes, as BuildKit words it', async () => {
+    const { code, out, err } = await lintAt(dir, 'Dockerfile');
+    expect(out).toBe([
+      'Dockerfile:2:1: CopyIgnoredFile: Attempting to Copy file "build/out.bin" that is excluded by .dockerignore',
+      '  COPY build/out.bin /bin/',
+      '  ^~~~~~~~~~~~~~~~~~~~~~~~',
+      'Dockerfile:3:1: CopyIgnoredFile: Attempting to Add file "notes.txt" that is excluded by .dockerignore',
+      '  ADD notes.txt /',
+      '  ^~~~~~~~~~~~~~~',
+      '',
+    ].join('\n'));
+    expect(err).toBe('Dockerfile: 2 warnings\n');
+    expect(code).toBe(0);
+  });
+
+  it('reads the .dockerignore of the Dockerfile\'s folder, or of --context', async () => {
+    await expect(lintAt(dir, 'docker/Dockerfile')).resolves.toMatchObject({ code: 0, out: '' });
+    const { out } = await lintAt(dir, '--context', '.', 'docker/Dockerfile');
+    expect(out.split('\n')[0]).toBe('docker/Dockerfile:2:1: CopyIgnoredFile: Attempting to Copy file "build/out.bin" that is excluded by .dockerignore');
+  });
+
+  it('prefers <Dockerfile>.dockerignore, as a build does', async () => {
+    await writeFile(join(dir, 'docker', 'Dockerfile.dockerignore'), 'src\n');
+    const { out } = await lintAt(dir, '--context', '.', 'docker/Dockerfile');
+    expect(out).toBe('');
+    await rm(join(dir, 'docker', 'Dockerfile.dockerignore'));
+  });
+});
+
 describe('diagnostic renderer', () => {
   it('underlines a range on one line and keeps tabs in the prefix', () => {
     expect(caretLine('\tRUN  x', 2, 5)).toBe('\t^~~');

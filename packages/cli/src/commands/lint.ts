@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { defaultStoreRoot, isIndexMediaType, Store, type Index, type Manifest } from '@strata/cache';
 import { expandWord, lint, parseDockerfile, parseStages, type LintWarning, type Stages } from '@strata/parser';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
@@ -16,6 +16,7 @@ const syntax: CommandSyntax = {
   ].join('\n'),
   options: [
     { name: 'json', type: 'boolean', description: 'Print {file, warnings, error} as JSON' },
+    { name: 'context', type: 'string', valueName: 'DIR', description: "The build context whose .dockerignore CopyIgnoredFile reads (default: the Dockerfile's folder)" },
     { name: 'no-store', type: 'boolean', description: 'Do not read base images\' environments from the local store' },
   ],
   positionals: [1, 1],
@@ -103,7 +104,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     const result = parseDockerfile(input.text, { file: input.name });
     const stages = parseStages(result, { source: input.text });
     const envs = argv.values['no-store'] === true ? new Map<string, string[]>() : await storeImageEnvs(baseImages(stages, result.escapeToken), io);
-    warnings = lint(result, { source: input.text, stages, baseImageEnv: (image) => envs.get(image) });
+    const contextValue = argv.values.context;
+    const contextDir = resolve(io.cwd, typeof contextValue === 'string' ? contextValue : file === '-' ? '.' : dirname(file));
+    const { readDockerignore } = await import('@strata/builder');
+    const dockerignore = await readDockerignore(contextDir, file === '-' ? undefined : resolve(io.cwd, file));
+    warnings = lint(result, { source: input.text, stages, dockerignore, baseImageEnv: (image) => envs.get(image) });
   } catch (error) {
     const d = diagnosticFromError(error);
     if (json) io.stdout.write(`${JSON.stringify({ file: input.name, warnings: [], error: d }, null, 2)}\n`);
