@@ -176,6 +176,16 @@ export const BuildErrors = {
     (image: string) => `no command specified: image ${image} has neither ENTRYPOINT nor CMD`,
     'Give the command after the image: strata run IMAGE COMMAND [ARG...].',
   ),
+  namedContextInvalid: rule(
+    'BUILD_NAMED_CONTEXT_INVALID',
+    (text: string, problem: string) => `build context ${text}: ${problem}`,
+    'Write --build-context NAME=VALUE with VALUE a folder, docker-image://REF[@DIGEST], oci-layout://PATH[:TAG][@DIGEST] or an https:// URL of a tarball.',
+  ),
+  namedContextFailed: rule(
+    'BUILD_NAMED_CONTEXT_FAILED',
+    (name: string, problem: string) => `build context ${name}: ${problem}`,
+    'Check the folder, image, layout or URL the named context gives (--build-context NAME=VALUE).',
+  ),
 } as const;
 
 export interface BuildErrorOptions {
