@@ -2,6 +2,7 @@ import type { Store } from '@strata/cache';
 import type { RegistryClient } from '@strata/registry';
 import type { CacheExportResult } from './cache-transfer/export.js';
 import type { CacheExportSpec, CacheImportSpec } from './cache-transfer/spec.js';
+import type { NamedContext } from './context/named-contexts.js';
 import type { BuildEvent } from './events.js';
 import type { BuildOutput, OutputResult } from './output/output-spec.js';
 import type { RuntimeName } from './runtime/runc.js';
@@ -13,6 +14,12 @@ export interface BuildOptions {
   readonly store: Store;
   /** The build context folder. */
   readonly context: string;
+  /**
+   * Named build contexts (`--build-context NAME=VALUE`; `parseNamedContext`
+   * reads VALUE): `FROM NAME`, `COPY --from=NAME` and `RUN --mount from=NAME`
+   * take the context before a stage or an image of that name, as BuildKit.
+   */
+  readonly namedContexts?: Readonly<Record<string, NamedContext>>;
   /** Path of the Dockerfile (default `<context>/Dockerfile`). */
   readonly dockerfile?: string;
   /** The Dockerfile's text, instead of reading `dockerfile` (it still names the file in errors). */
