@@ -7,6 +7,7 @@ import type { Stage } from '@strata/parser';
 import type { BuildOptions } from './build-options.js';
 import type { CacheUse } from './cache-transfer/use.js';
 import { openContext } from './context/context.js';
+import type { NamedContexts } from './context/named-contexts.js';
 import { discardEvents } from './events.js';
 import { formatPlatform, type TargetPlatform } from './platform.js';
 import { NetworkPool } from './runtime/network.js';
@@ -27,6 +28,8 @@ export interface OpenSessionOptions {
   /** Shared by every platform of the build. */
   readonly builtKeys: Set<CacheKey>;
   readonly cache: CacheUse;
+  /** The build's named contexts, shared by every platform. */
+  readonly named?: NamedContexts;
 }
 
 /**
@@ -50,6 +53,7 @@ export async function openSession(given: OpenSessionOptions): Promise<BuildSessi
     store: options.store,
     options,
     context: await openContext(given.contextDir, { dockerfile: given.dockerfilePath }),
+    ...(given.named === undefined ? {} : { named: given.named }),
     snapshotter: new Snapshotter(options.store, tempName('build')),
     platform,
     platformText,

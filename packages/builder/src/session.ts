@@ -2,6 +2,7 @@ import type { CacheKey, CacheRecord, KeyInputs, SourceListing, Store } from '@st
 import { expandWord, type Stage } from '@strata/parser';
 import type { BuildOptions } from './build-options.js';
 import type { BuildContext } from './context/context.js';
+import type { NamedContexts } from './context/named-contexts.js';
 import type { BuildEvent, UrlRevalidation } from './events.js';
 import { containerConfig, DEFAULT_PATH, envMap, type ImageState } from './image/state.js';
 import type { TargetPlatform } from './platform.js';
@@ -59,6 +60,8 @@ export interface BuildSession {
   readonly store: Store;
   readonly options: BuildOptions;
   readonly context: BuildContext;
+  /** The build's named contexts (`--build-context`), looked up before stages and images. */
+  readonly named?: NamedContexts;
   readonly snapshotter: Snapshotter;
   /**
    * The platform the current stage's steps run on and are keyed with: the
