@@ -25,6 +25,15 @@ export async function resolveBaseImage(store: Store, reference: string, platform
     }
     throw error;
   }
+  return resolveStoredImage(store, descriptor, reference, platform);
+}
+
+/**
+ * Opens an image the store holds by descriptor (a manifest, or an index
+ * followed to the platform's manifest); `name` is for messages.
+ */
+export async function resolveStoredImage(store: Store, top: Descriptor, reference: string, platform: TargetPlatform): Promise<ResolvedBase> {
+  let descriptor = top;
   if (isIndexMediaType(descriptor.mediaType)) {
     const index = await store.readImageIndex(descriptor.digest);
     const match = index.manifests.find((m) => m.platform !== undefined && platformMatches(platform, m.platform));
