@@ -5,7 +5,9 @@ import { buildError, BuildErrors } from '../errors.js';
 export type StageBase =
   | { readonly kind: 'scratch' }
   | { readonly kind: 'stage'; readonly index: number }
-  | { readonly kind: 'image'; readonly reference: string };
+  | { readonly kind: 'image'; readonly reference: string }
+  /** A named build context (`--build-context NAME=…`), which BuildKit takes before a stage or an image of that name. */
+  | { readonly kind: 'named'; readonly name: string };
 
 export interface PlannedStage {
   readonly stage: Stage;
@@ -60,7 +62,10 @@ function triggerInstructions(stage: Stage): Instruction[] {
  * and, transitively, the stages it starts from or copies from. Stages nothing
  * needs are not built. `expandFrom` expands a FROM's image with the global ARGs.
  */
-export function planBuild(parsed: Stages, options: { target?: string; expandFrom: (image: string, stage: Stage) => string }): BuildPlan {
+export function planBuild(
+  parsed: Stages,
+  options: { target?: string; expandFrom: (image: string, stage: Stage) => string; named?: (ref: string) => boolean },
+): BuildPlan {
   const all = parsed.stages;
   if (all.length === 0) throw buildError(BuildErrors.noStages, []);
   let target: Stage | undefined;
@@ -79,8 +84,12 @@ export function planBuild(parsed: Stages, options: { target?: string; expandFrom
     const image = options.expandFrom(stage.from.image, stage);
     let base: StageBase;
     const dependsOn: number[] = [];
-    const fromStage = findStage(all, image, stage.index);
-    if (image.toLowerCase() === 'scratch') base = { kind: 'scratch' };
+    // a named context comes first: one with a stage's name replaces that stage (BuildKit)
+    const scratch = image.toLowerCase() === 'scratch';
+    const named = !scratch && options.named?.(image) === true;
+    const fromStage = named ? undefined : findStage(all, image, stage.index);
+    if (scratch) base = { kind: 'scratch' };
+    else if (named) base = { kind: 'named', name: image };
     else if (fromStage !== undefined) {
       base = { kind: 'stage', index: fromStage.index };
       dependsOn.push(fromStage.index);
@@ -89,7 +98,7 @@ export function planBuild(parsed: Stages, options: { target?: string; expandFrom
     const triggers = base.kind === 'stage' ? triggerInstructions(all[base.index] as Stage) : [];
     for (const ins of [...triggers, ...stage.instructions]) {
       for (const ref of stageRefs(ins)) {
-        const dep = findStage(all, ref, stage.index);
+        const dep = options.named?.(ref) === true ? undefined : findStage(all, ref, stage.index);
         if (dep !== undefined && !dependsOn.includes(dep.index)) dependsOn.push(dep.index);
       }
     }
