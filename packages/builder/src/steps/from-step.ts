@@ -6,6 +6,7 @@ import { emptyImage } from '../image/state.js';
 import type { PlannedStage } from '../plan/plan.js';
 import type { BuildSession, StageState } from '../session.js';
 import { historyTime } from './layer-step.js';
+import { namedImage } from './named-base.js';
 
 const EPOCH_ZERO = new Date(0).toISOString();
 
@@ -18,6 +19,11 @@ export async function stageBase(planned: PlannedStage, session: BuildSession): P
       const result = session.results.get(planned.base.index);
       if (result === undefined) throw buildError(BuildErrors.stageCycle, [planned.label]);
       return { image: result.state.image, key: result.state.key, args: new Map(), time: result.state.time };
+    }
+    case 'named': {
+      const found = session.named?.find(planned.base.name, session.platformText);
+      if (found === undefined) throw buildError(BuildErrors.namedContextFailed, [planned.base.name, `has no value for ${session.platformText}`]);
+      return (await namedImage(found, session, baseImage)).state;
     }
     case 'image': {
       const base = await baseImage(planned.base.reference, session);
@@ -52,6 +58,7 @@ export async function baseImage(reference: string, session: BuildSession): Promi
 /** How errors name a stage's base: the image reference, or `stage <name>`. */
 export function baseName(planned: PlannedStage, session: BuildSession): string {
   if (planned.base.kind === 'image') return planned.base.reference;
+  if (planned.base.kind === 'named') return `context ${planned.base.name}`;
   if (planned.base.kind === 'stage') return `stage ${session.results.get(planned.base.index)?.label ?? planned.base.index}`;
   return 'scratch';
 }
