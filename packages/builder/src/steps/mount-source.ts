@@ -3,6 +3,7 @@ import { lstat, mkdir, readlink, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildSession } from '../session.js';
 import { baseImage } from './from-step.js';
+import { namedImage } from './named-base.js';
 import { buildError, BuildErrors } from '../errors.js';
 import type { ImageState } from '../image/state.js';
 import { findStage } from '../plan/plan.js';
@@ -21,6 +22,9 @@ export interface MountFrom {
  * when missing as FROM does.
  */
 export async function resolveMountFrom(from: string, session: BuildSession): Promise<MountFrom> {
+  // a named context first (--build-context), as BuildKit
+  const found = session.named?.find(from, session.platformText);
+  if (found !== undefined) return namedImage(found, session, baseImage);
   const stage = findStage(session.stages, from, session.stages.length);
   if (stage !== undefined) {
     const result = session.results.get(stage.index);
