@@ -8,7 +8,10 @@ import { buildError, BuildErrors } from '../errors.js';
 import { resolveBaseImage } from '../image/resolve-base.js';
 import type { ImageState } from '../image/state.js';
 import { findStage } from '../plan/plan.js';
+import type { FoundContext } from '../context/named-contexts.js';
+import { baseImage } from './from-step.js';
 import { mountRoot } from './mount-source.js';
+import { namedImage } from './named-base.js';
 
 /**
  * Where COPY reads from: the build context, or a stage's / image's root
@@ -62,10 +65,17 @@ export async function sourceRoot(ins: CopyInstruction | AddInstruction, session:
     const opened: OpenRoot = { context: session.context, hashFile };
     return { identity: 'context', open: async () => opened, release: async () => undefined };
   }
+  // a named context first (--build-context), as BuildKit: a folder is read in place, an image mounted
+  const found = session.named?.find(from, session.platformText);
+  if (found !== undefined && (found.context.type === 'local' || found.context.type === 'url')) return namedFolderRoot(found, session);
   let image: ImageState;
   let identity: string;
-  const stage = findStage(session.stages, from, session.stages.length);
-  if (stage !== undefined) {
+  const stage = found === undefined ? findStage(session.stages, from, session.stages.length) : undefined;
+  if (found !== undefined) {
+    const named = await namedImage(found, session, baseImage);
+    image = named.image;
+    identity = named.identity;
+  } else if (stage !== undefined) {
     const result = session.results.get(stage.index);
     if (result === undefined) throw buildError(BuildErrors.invalidInstruction, [`COPY --from=${from}: stage ${from} was not built before this step`]);
     image = result.state.image;
@@ -85,6 +95,22 @@ export async function sourceRoot(ins: CopyInstruction | AddInstruction, session:
   };
   if (image.layers.length === 0) return { identity, open, release };
   return { identity, chainId: chainIdOf(image.layers.map((l) => l.diffId)), open, release };
+}
+
+/**
+ * A named context's folder, read in place as the build context is (its own
+ * .dockerignore; files hashed through the memo, so an unchanged folder reads
+ * no file again). Keyed by what is selected from it, as a context COPY.
+ */
+function namedFolderRoot(found: FoundContext, session: BuildSession): SourceRoot {
+  let opening: Promise<OpenRoot> | undefined;
+  const open = (): Promise<OpenRoot> =>
+    (opening ??= (async () => {
+      const context = await openContext(await (session.named as NonNullable<BuildSession['named']>).localDir(found, session.options.signal));
+      const hashFile = async (entry: ContextEntry) => (await session.store.memo.hashFile(entry.hostPath, { root: context.root, facts: entry.facts })).digest;
+      return { context, hashFile };
+    })());
+  return { identity: 'named-folder', open, release: async () => undefined };
 }
 
 /** A stage's or image's root, mounted read-only for this step (an empty folder for no layer). */
