@@ -5,6 +5,7 @@ import { expandWord, parseDockerfile, parseStages, type Instruction, type ParseR
 import { buildCheckWarnings } from './build-checks.js';
 import type { BuildOptions, BuildResult, StageSummary } from './build-options.js';
 import { exportCacheUse, openCacheUse, type CacheUse } from './cache-transfer/use.js';
+import { NamedContexts } from './context/named-contexts.js';
 import { BuildError } from './errors.js';
 import { discardEvents, type StepInstruction } from './events.js';
 import { publishImage, writeTargetImage } from './finish-build.js';
@@ -158,6 +159,7 @@ async function buildForPlatform(
   labelPrefix: string,
   builtKeys: Set<CacheKey>,
   cache: CacheUse,
+  named?: NamedContexts,
 ): Promise<PlatformBuild> {
   const started = Date.now();
   const emit = options.onEvent ?? discardEvents;
@@ -173,9 +175,13 @@ async function buildForPlatform(
     }
   }
   const expandFrom = (image: string) => expandWord(image, Object.fromEntries(meta), { escape: raw.escapeToken });
-  const plan = planBuild(parsed, { ...(options.target === undefined ? {} : { target: options.target }), expandFrom });
+  const plan = planBuild(parsed, {
+    ...(options.target === undefined ? {} : { target: options.target }),
+    expandFrom,
+    ...(named === undefined ? {} : { named: (ref: string) => named.has(ref) }),
+  });
 
-  const session = await openSession({ options, stages: parsed.stages, escape: raw.escapeToken, platform, ...paths, labelPrefix, builtKeys, cache });
+  const session = await openSession({ options, stages: parsed.stages, escape: raw.escapeToken, platform, ...paths, labelPrefix, builtKeys, cache, ...(named === undefined ? {} : { named }) });
   emit({ type: 'build-started', timestamp: started, stages: plan.stages.length, target: plan.target.label, platform: platformText });
   try {
     for (const planned of plan.stages) {
@@ -222,10 +228,16 @@ export async function build(given: BuildOptions): Promise<BuildResult> {
   // target, so only the first target runs its steps.
   const builtKeys = new Set<CacheKey>();
   const cache = await openCacheUse(options, emit);
-  for (const platform of platforms) {
-    builds.push(
-      await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : '', builtKeys, cache),
-    );
+  // --build-context: looked up before stages and images; what they download is removed after the platforms' builds
+  const named = options.namedContexts === undefined ? undefined : new NamedContexts(options.store, options.namedContexts);
+  try {
+    for (const platform of platforms) {
+      builds.push(
+        await buildForPlatform(options, parsed, raw, platform, { contextDir, dockerfilePath }, multi ? `${formatPlatform(platform)} ` : '', builtKeys, cache, named),
+      );
+    }
+  } finally {
+    await named?.close();
   }
   const { descriptor, imageId, tags, outputs } = await publishImage(options, builds.map((b) => b.written), emit);
   const cacheExports = await exportCacheUse(options, cache, emit);
