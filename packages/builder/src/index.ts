@@ -26,6 +26,8 @@ export { discardEvents } from './events.js';
 export { parsePlatform, formatPlatform, hostPlatform, platformMatches, platformArgs } from './platform.js';
 export type { TargetPlatform } from './platform.js';
 export { openContext, readDockerignore } from './context/context.js';
+export { contextKey, parseBuildContextFlag, parseNamedContext } from './context/named-contexts.js';
+export type { NamedContext } from './context/named-contexts.js';
 export type { BuildContext, ContextEntry, SelectedSource } from './context/context.js';
 export { stepKey, baseKey, sourcesDigest, STEP_KEY_TAG } from './cache-key.js';
 export type { StepKeyInput, SourceFact } from './cache-key.js';
