@@ -5,12 +5,14 @@ import {
   build,
   parseCacheExport,
   parseCacheImport,
+  parseBuildContextFlag,
   parseOutputSpec,
   parseSshSpec,
   type BuildEvent,
   type BuildOutput,
   type CacheExportSpec,
   type CacheImportSpec,
+  type NamedContext,
   type NetworkMode,
   type SshAgentSpec,
 } from '@strata/builder';
@@ -31,6 +33,13 @@ const syntax: CommandSyntax = {
     { name: 'tag', short: 't', type: 'string', valueName: 'NAME[:TAG]', multiple: true, description: 'Name and optionally a tag (repeatable)' },
     { name: 'build-arg', type: 'string', valueName: 'KEY[=VALUE]', multiple: true, description: 'Set a build-time variable (KEY alone takes it from the environment)' },
     { name: 'target', type: 'string', valueName: 'STAGE', description: 'Build this stage (and what it needs) only' },
+    {
+      name: 'build-context',
+      type: 'string',
+      valueName: 'NAME=VALUE',
+      multiple: true,
+      description: 'A named context for FROM/COPY --from/RUN --mount from=: a folder, docker-image://REF, oci-layout://PATH[:TAG] or an https:// tarball (repeatable)',
+    },
     { name: 'platform', type: 'string', valueName: 'OS/ARCH', description: "Target platform (default: the host's)" },
     { name: 'no-cache', type: 'boolean', description: 'Do not use the cache when building' },
     { name: 'no-cache-filter', type: 'string', valueName: 'STAGE[,STAGE]', multiple: true, description: 'Do not use the cache for these stages (names or indexes)' },
@@ -194,7 +203,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let secrets: Record<string, string>;
   let ssh: SshAgentSpec[];
   let outputs: BuildOutput[];
+  const namedContexts: Record<string, NamedContext> = {};
   try {
+    for (const item of list('build-context')) {
+      const { name, context } = parseBuildContextFlag(item, { cwd: io.cwd });
+      namedContexts[name] = context;
+    }
     secrets = parseSecrets(list('secret'), io.cwd);
     ssh = parseSsh(list('ssh'), io);
     outputs = parseOutputs(list('output'), v.push === true, io.cwd);
@@ -253,6 +267,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       store,
       context,
       ...(dockerfile === undefined ? {} : { dockerfile }),
+      ...(Object.keys(namedContexts).length === 0 ? {} : { namedContexts }),
       tags: list('tag'),
       buildArgs: keyValues(list('build-arg'), io.env, true),
       ...(v.target === undefined ? {} : { target: v.target as string }),
