@@ -2,7 +2,7 @@
 // pushes, pulls and prunes with no root, in a user namespace mapped from
 // /etc/subuid (scripts/setup-rootless sets the user up), and gets the image
 // IDs a root build of the same inputs gets, ownership included.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -170,6 +170,71 @@ describe('rootless strata', () => {
     // skopeo, an independent reader, agrees with what the user pushed
     const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' })) as { Layers: string[] };
     expect(inspect.Layers.length).toBeGreaterThan(1);
+  });
+
+  it('builds inside an unprivileged OCI container (runc): non-root, no added capabilities, as the README documents', async () => {
+    // The container's image is this machine's root filesystem through an overlay (so it has node,
+    // strata and the tools), with newuidmap/newgidmap given file capabilities instead of setuid:
+    // a setuid newuidmap writes the map as root and would need CAP_SYS_ADMIN, which a pod lacks.
+    const bundle = mkdtempSync('/dev/shm/strata-rootless-ctr-');
+    const rootfs = join(bundle, 'rootfs');
+    const home = join(bundle, 'home');
+    for (const d of ['upper', 'work', 'rootfs', 'home']) mkdirSync(join(bundle, d));
+    chownSync(home, user.uid, user.uid);
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=/,upperdir=${join(bundle, 'upper')},workdir=${join(bundle, 'work')}`, rootfs]);
+    try {
+      for (const [tool, cap] of [['newuidmap', 'cap_setuid=ep'], ['newgidmap', 'cap_setgid=ep']] as const) {
+        const path = join(rootfs, 'usr', 'bin', tool);
+        chmodSync(path, 0o755);
+        execFileSync('setcap', [cap, path]);
+      }
+      const ctx = context('in-container', 'FROM test/busybox:1.0\nRUN echo inside > /f && chown 1000 /f && echo "net=$(ls /sys/class/net | tr \'\\n\' \' \')"\n');
+      const script = `${STRATA} load --name test/busybox:1.0 -i ${testImage('busybox', 'amd64').archive} && ${STRATA} build -q ${ctx}`;
+      const dockerCaps = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'].map((c) => `CAP_${c}`);
+      const config = {
+        ociVersion: '1.0.2',
+        process: {
+          user: { uid: user.uid, gid: user.uid },
+          args: ['sh', '-c', script],
+          env: ['PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', `HOME=${user.home}`, `SOURCE_DATE_EPOCH=${EPOCH}`],
+          cwd: '/tmp',
+          // docker's (and a pod's) default bounding set, nothing effective for a non-root user
+          capabilities: { bounding: dockerCaps, effective: [], permitted: [], inheritable: [], ambient: [] },
+          noNewPrivileges: false,
+        },
+        root: { path: 'rootfs', readonly: false },
+        hostname: 'pod',
+        mounts: [
+          { destination: '/proc', type: 'proc', source: 'proc' },
+          { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+          { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+          { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+          { destination: user.home, type: 'bind', source: home, options: ['rbind', 'rw'] },
+        ],
+        linux: {
+          // seccomp and AppArmor unconfined, /proc unmasked (procMount: Unmasked): what rootless BuildKit asks for
+          namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+          devices: [{ path: '/dev/net/tun', type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 }],
+          resources: { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }] },
+          maskedPaths: [],
+          readonlyPaths: [],
+        },
+      };
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+      const r = await execFileAsync('runc', ['--root', join(bundle, 'runc-state'), 'run', '--bundle', bundle, `strata-rootless-ctr-${process.pid}`], { maxBuffer: 16 << 20 }).catch(
+        (e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: `${e.stderr ?? ''} (failed)` }),
+      );
+      expect(r.stderr).not.toMatch(/error|failed/i);
+      const id = r.stdout.trim().split('\n').pop();
+      // the same image a root build makes
+      const rootStore = join(dir, 'root-store-ctr');
+      const rootEnv = { PATH: process.env.PATH, STRATA_ROOT: rootStore, SOURCE_DATE_EPOCH: EPOCH };
+      execFileSync(STRATA, ['load', '--name', 'test/busybox:1.0', '-i', testImage('busybox', 'amd64').archive], { env: rootEnv, stdio: 'ignore' });
+      expect(id).toBe(execFileSync(STRATA, ['build', '-q', ctx], { env: rootEnv, encoding: 'utf8' }).trim());
+    } finally {
+      spawnSync('umount', ['-l', rootfs]);
+      rmSync(bundle, { recursive: true, force: true });
+    }
   });
 
   it('a user without a subordinate id range gets a clear error naming the fix', async () => {
