@@ -12,7 +12,7 @@ import { tarBytes } from './support/tar-bytes.js';
 // ADD with BuildKit's semantics, on real builds over busybox: local tar
 // archives (any compression, told by content) are extracted safely into the
 // destination; http(s) URLs are downloaded (with --checksum verified and used
-// as the cache key), never extracted; git URLs are refused clearly.
+// as the cache key), never extracted.
 describe('strata build: ADD', () => {
   let dir: string;
   let store: Store;
@@ -255,16 +255,16 @@ describe('strata build: ADD', () => {
     expect(readFileSync(join(unpack(changed.tag), 'dl/moving'), 'utf8')).toBe('version 2\n');
   });
 
-  it('reports a failed download and refuses git sources clearly', async () => {
+  it('reports a failed download; git sources need ADD, and an ssh one the SSH agent (tests/build-add-git.test.ts has the rest)', async () => {
     await expect(buildText(`FROM ${base}\nADD ${baseUrl}/files/missing.txt /dl/\n`)).rejects.toMatchObject({
       code: 'BUILD_DOWNLOAD_FAILED',
       message: expect.stringContaining('404'),
     });
-    await expect(buildText(`FROM ${base}\nADD https://github.com/moby/buildkit.git /src\n`)).rejects.toMatchObject({
-      code: 'BUILD_UNSUPPORTED',
-      hint: expect.stringContaining('git clone'),
+    await expect(buildText(`FROM ${base}\nCOPY https://github.com/moby/buildkit.git /src\n`)).rejects.toMatchObject({ code: 'BUILD_INVALID_INSTRUCTION' });
+    await expect(buildText(`FROM ${base}\nADD git@github.com:moby/buildkit.git /src\n`)).rejects.toMatchObject({
+      code: 'BUILD_SSH_MISSING',
+      hint: expect.stringContaining('--ssh default'),
     });
-    await expect(buildText(`FROM ${base}\nADD git@github.com:moby/buildkit.git /src\n`)).rejects.toMatchObject({ code: 'BUILD_UNSUPPORTED' });
   });
 
   it('ADD --exclude leaves out matching files', async () => {

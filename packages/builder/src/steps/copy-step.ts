@@ -26,7 +26,9 @@ import { hashSelected, selectionOf, selectLocals, sourceRoot, type LocalItem } f
 import { resolveInImage } from './dest-path.js';
 import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
-import { isGitSource, isHttpSource, isOtherUrl, parseChecksum, urlFileName } from './remote.js';
+import { GitSources } from './git-sources.js';
+import { parseGitSource, withAddFlags, type GitSource } from './git-url.js';
+import { isHttpSource, isOtherUrl, parseChecksum, urlFileName } from './remote.js';
 import { RemoteSources } from './remote-sources.js';
 
 async function resolveOwner(chown: string | undefined, lowerDirs: () => Promise<readonly string[]>): Promise<Owner | undefined> {
@@ -59,11 +61,18 @@ async function adoptLinkedLayer(session: BuildSession, linkKey: CacheKey, key: C
 }
 
 /** A source of the step as written, after expansion. */
-type Source = { readonly kind: 'local'; readonly text: string } | { readonly kind: 'url'; readonly url: string };
+type Source =
+  | { readonly kind: 'local'; readonly text: string }
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'git'; readonly git: GitSource };
 
 function classifySources(keyword: 'COPY' | 'ADD', sources: readonly string[]): Source[] {
   return sources.map((text): Source => {
-    if (keyword === 'ADD' && isGitSource(text)) throw buildError(BuildErrors.unsupported, [`ADD of a git repository (${text})`]);
+    const git = parseGitSource(text);
+    if (git !== undefined) {
+      if (keyword === 'COPY') throw buildError(BuildErrors.invalidInstruction, [`COPY ${text}: a source can't be a git repository for COPY (use ADD)`]);
+      return { kind: 'git', git };
+    }
     if (isHttpSource(text)) {
       if (keyword === 'COPY') throw buildError(BuildErrors.invalidInstruction, [`COPY ${text}: a source can't be a URL for COPY (use ADD)`]);
       try {
@@ -94,9 +103,11 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
   const inline = ins.inlineSources.map((s) => ({ name: s.path, data: s.expand ? expand(s.data) : s.data }));
   const parents = ins.kind === 'copy' && ins.parents;
   const checksumText = ins.kind === 'add' && ins.checksum !== undefined ? expand(ins.checksum) : undefined;
-  const checksum = checksumText === undefined || checksumText === '' ? undefined : parseChecksum(checksumText);
+  // a git source's --checksum is a commit (prefix), checked against what the ref resolves to
+  const gitChecksum = classified.length === 1 && classified[0]?.kind === 'git' && checksumText !== '' ? checksumText : undefined;
+  const checksum = checksumText === undefined || checksumText === '' || gitChecksum !== undefined ? undefined : parseChecksum(checksumText);
   if (checksum !== undefined && (classified.length !== 1 || classified[0]?.kind !== 'url')) {
-    throw buildError(BuildErrors.invalidInstruction, ['ADD --checksum needs exactly one source, an http(s) URL']);
+    throw buildError(BuildErrors.invalidInstruction, ['ADD --checksum needs exactly one source, an http(s) URL or a git repository']);
   }
   // docker: local archives are extracted, downloaded ones are not; --unpack overrides both
   const unpack = ins.kind === 'add' ? ins.unpack : false;
@@ -112,6 +123,11 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // URLs: keyed by --checksum, else by content (revalidated against the last download when the record says how)
     const fetcher = new RemoteSources(session, state, classified.flatMap((s) => (s.kind === 'url' ? [s.url] : [])), checksum);
     const remotes = fetcher.items;
+    // git repositories: keyed by the commit their ref resolves to (ls-remote), checked out on a miss
+    const keepGitDir = ins.kind === 'add' ? ins.keepGitDir : undefined;
+    const gitFlags = { ...(gitChecksum === undefined ? {} : { checksum: gitChecksum }), ...(keepGitDir === undefined ? {} : { keepGitDir }) };
+    const gits = new GitSources(session, classified.flatMap((s) => (s.kind === 'git' ? [withAddFlags(s.git, gitFlags)] : [])));
+    const fetched = remotes.length + gits.items.length;
     // --normalize-permissions: modes are keyed and written canonical unless --chmod says otherwise
     const normalize = session.options.normalizePermissions === true && chmodSpec === undefined;
     let facts: SourceFact[] | undefined;
@@ -130,17 +146,18 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         { normalizePermissions: normalize },
       );
       for (const remote of remotes) found.push({ path: remote.url, type: 'file', mode: 0o600, digest: await fetcher.digestOf(remote) });
+      for (const git of gits.items) found.push(await gits.factOf(git));
       return (facts = found);
     };
     // a context selection whose stat facts are all as last time has the digest it had: no per-file lookups
     const memo = session.store.memo;
     const contextRoot = session.context.root;
     const print =
-      root.identity === 'context' && remotes.length === 0 ? selectionFingerprint(selectionOf(await locals()), { normalizePermissions: normalize }) : undefined;
+      root.identity === 'context' && fetched === 0 ? selectionFingerprint(selectionOf(await locals()), { normalizePermissions: normalize }) : undefined;
     // a stage's or image's selection: remembered by its layers' chain ID (its files) and what the step selects;
     // not read when the step's cache is off (--no-cache computes it again and rewrites it)
     const fromId =
-      root.chainId === undefined || remotes.length > 0
+      root.chainId === undefined || fetched > 0
         ? undefined
         : fromSourcesId(root.chainId, { sources: localTexts, excludes, parents, normalizePermissions: normalize });
     let digestOfSources =
@@ -170,6 +187,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       from: root.identity,
       ...(checksum === undefined ? {} : { checksum: checksum.text }),
       ...(ins.kind === 'add' && ins.unpack !== undefined ? { unpack: ins.unpack } : {}),
+      ...(keepGitDir === undefined ? {} : { keepGitDir }),
       ...(normalize ? { normalizePermissions: true } : {}),
     };
     const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: digestOfSources };
@@ -214,6 +232,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           const archive = unpackRemote ? await sniffArchive(got.path) : undefined;
           items.push({ source: { root: entry, children: [] }, ...(archive === undefined ? {} : { archive }), label: remote.url });
         }
+        for (const git of gits.items) items.push(await gits.copyItemOf(git));
         // without --link, symlinks the image has on the way are followed inside the image root (BuildKit)
         const destination = ins.link ? canonical.destination : await resolveInImage(dirs, canonical.destination);
         // a pattern that matched several sources copies into a folder; a single match is copied as if named (docker, BuildKit)
@@ -231,7 +250,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           scratch: () => join(session.workDir, `staging-${session.nextId()}`),
         };
         // one plain context source that only changed in some files: start from the last result
-        const plain = items.length === 1 && items[0]?.archive === undefined && remotes.length === 0 && inline.length === 0 && !parents && !ins.link;
+        const plain = items.length === 1 && items[0]?.archive === undefined && fetched === 0 && inline.length === 0 && !parents && !ins.link;
         const previous =
           plain && root.identity === 'context' ? await takePreviousCopy(session, state, keyInputs(keyInput), listSources) : undefined;
         if (previous !== undefined) incremental = { changed: previous.changed };
@@ -239,6 +258,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         if (previous === undefined) await mkdir(upper, { recursive: true });
         await copyIntoUpper(upper, dirs, items, previous === undefined ? plan : { ...plan, reuse: previous.unchanged });
         if (inline.length > 0) await writeInlineSources(upper, dirs, inline, plan);
+        if (gits.items.length > 0) await gits.settleFolderTimes(upper, destination);
         return upper;
       },
     });
