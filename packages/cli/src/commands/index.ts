@@ -6,6 +6,7 @@ import type { CommandSpec } from '../io.js';
  */
 export const commands: readonly CommandSpec[] = [
   { name: 'build', summary: 'Build an image from a Dockerfile', load: async () => (await import('./build.js')).run },
+  { name: 'bake', summary: 'Build the targets of docker-bake.hcl / .json / compose.yaml files', load: async () => (await import('./bake.js')).run },
   { name: 'parse', summary: 'Print the instructions of a Dockerfile as BuildKit reads them', load: async () => (await import('./parse.js')).run },
   { name: 'lint', summary: 'Check a Dockerfile with the build checks', load: async () => (await import('./lint.js')).run },
   { name: 'du', summary: 'Show the store\'s disk usage by kind', load: async () => (await import('./du.js')).run },
