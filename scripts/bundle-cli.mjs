@@ -38,7 +38,8 @@ const result = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['@napi-rs/xattr'],
+  // @cdktf/hcl2json (strata bake) reads its wasm beside its own files
+  external: ['@napi-rs/xattr', '@cdktf/hcl2json'],
   legalComments: 'none',
   charset: 'ascii',
   minifyWhitespace: true,
