@@ -203,6 +203,17 @@ target "x" {
     expect(overridden.json?.target.x?.args).toMatchObject({ MODE: 'debug', JOBS: '10', JOINED: 'P,Q' });
   });
 
+  it('reads examples/bake-ros2: three arm64 targets, ros-core on l4t-base by context, app on ros-core by its BASE_IMAGE', async () => {
+    const io = memoryIo({ cwd: join(__dirname, '..', '..', '..', 'examples', 'bake-ros2'), env: { STRATA_ROOT: join(dir, 'no-store') } });
+    expect(await main(['bake', '--print'], io)).toBe(0);
+    const def = JSON.parse(io.out()) as { target: Record<string, { platforms?: string[]; contexts?: Record<string, string>; args?: Record<string, string>; tags?: string[] }> };
+    expect(Object.keys(def.target)).toEqual(['app', 'l4t-base', 'ros-core']);
+    for (const t of Object.values(def.target)) expect(t.platforms).toEqual(['linux/arm64']);
+    expect(def.target['ros-core']?.contexts).toEqual({ 'l4t-base': 'target:l4t-base' });
+    expect(def.target.app?.args?.BASE_IMAGE).toBe(def.target['ros-core']?.tags?.[0]);
+    expect(def.target.app?.contexts).toEqual({ ws: '../ros2' });
+  });
+
   it('reports what it cannot read with a code', async () => {
     writeFileSync(join(dir, 'bad.hcl'), 'target "x" {\n  tags = [NOPE]\n}\n');
     const unknownVar = await bake(['-f', 'bad.hcl', 'x']);
