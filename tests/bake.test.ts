@@ -67,7 +67,7 @@ target "other" {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function bake(args: string[]): Promise<{ code: number; out: string; err: string; events: BakeEvent[] }> {
+  async function bake(args: string[], command = 'bake'): Promise<{ code: number; out: string; err: string; events: BakeEvent[] }> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let out = '';
@@ -77,7 +77,7 @@ target "other" {
     const stdin = new PassThrough();
     stdin.end();
     const io: CliIo = { stdout, stderr, stdin, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', STRATA_ROOT: store.root }, cwd: dir, isTty: false };
-    const code = await main(['bake', ...args], io);
+    const code = await main([command, ...args], io);
     const events = args.includes('--progress=json') ? out.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as BakeEvent) : [];
     return { code, out, err, events };
   }
@@ -138,6 +138,17 @@ target "other" {
     const two = run('two');
     expect(one.start).toBeLessThan(two.end);
     expect(two.start).toBeLessThan(one.end);
+  });
+
+  it('strata build --build-context NAME=VALUE: a folder relative to the current directory, an image by docker-image://', async () => {
+    writeFileSync(join(dir, 'named.Dockerfile'), 'FROM base\nCOPY --from=extra other.txt /from-extra.txt\n');
+    const built = await bake(['-f', 'named.Dockerfile', '--build-context', 'extra=other', '--build-context', `base=docker-image://${base}`, '-t', 'localhost/bake/named:1', '--progress=plain', 'mid'], 'build');
+    expect(built.err).not.toMatch(/error/i);
+    expect(built.code).toBe(0);
+    expect(readFileSync(join(unpack('localhost/bake/named:1'), 'from-extra.txt'), 'utf8')).toBe('independent\n');
+    const bad = await bake(['--build-context', 'extra=target:mid', 'mid'], 'build');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/target: names a bake target/);
   });
 
   it('a failing middle target stops its dependent, not the independent one; the exit code and summary say which', async () => {
