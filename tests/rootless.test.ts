@@ -137,10 +137,45 @@ describe('rootless strata', () => {
     expect(r.out.trim()).toBe(rootId);
   });
 
+  it('with fuse-overlayfs (the overlay of kernels before 5.11, forced here) builds the images root builds, and says so', async () => {
+    const store = join(user.home, 'fuse-store');
+    rmSync(store, { recursive: true, force: true });
+    const fuse = async (args: readonly string[]) => {
+      const r = await execFileAsync('runuser', ['-u', USER, '--', 'env', `SOURCE_DATE_EPOCH=${EPOCH}`, 'STRATA_OVERLAY=fuse-overlayfs', `STRATA_ROOT=${store}`, STRATA, ...args], {
+        cwd: dir,
+        maxBuffer: 16 << 20,
+      }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: `${e.stderr ?? ''} (failed)` }));
+      return r;
+    };
+    const rootStore = join(dir, 'root-store-fuse');
+    const rootEnv = { PATH: process.env.PATH, STRATA_ROOT: rootStore, SOURCE_DATE_EPOCH: EPOCH };
+    const archive = testImage('busybox', 'amd64').archive;
+    execFileSync(STRATA, ['load', '--name', 'test/busybox:1.0', '-i', archive], { env: rootEnv, stdio: 'ignore' });
+    expect((await fuse(['load', '--name', 'test/busybox:1.0', '-i', archive])).stderr).not.toMatch(/failed/);
+    // a RUN that deletes lower files and makes a removed folder again (whiteouts, an opaque folder in fuse-overlayfs's form),
+    // then a RUN over that layer
+    const ctx = context(
+      'fuse',
+      [
+        'FROM test/busybox:1.0',
+        'RUN mkdir -p /x/sub && touch /x/a /x/sub/b /keep /gone && chown 1000:1000 /x/a',
+        'RUN rm -rf /x /gone && mkdir /x && touch /x/new && chmod 700 /x',
+        'RUN ls -A /x > /listing && test ! -e /gone',
+        '',
+      ].join('\n'),
+    );
+    const rootId = execFileSync(STRATA, ['build', '-q', ctx], { env: rootEnv, encoding: 'utf8' }).trim();
+    const r = await fuse(['build', '--progress', 'plain', ctx]);
+    expect(r.stderr).toMatch(/#0 rootless: a user namespace, overlays by fuse-overlayfs/);
+    expect(r.stderr).not.toMatch(/ERROR|failed/);
+    expect(r.stderr).toContain(`writing image ${rootId} done`);
+  });
+
   it('gives RUN its own network: not the host loopback, its own interfaces', async () => {
     const ctx = context('net', `FROM test/busybox:1.0\nRUN echo "loopback=$(timeout 5 wget -qO- http://127.0.0.1:${loopbackPort}/ 2>/dev/null || echo unreachable)"; echo "net=$(ls /sys/class/net | tr '\\n' ' ')"\n`);
     const r = await asUser(USER, ['build', '--progress', 'plain', ctx]);
     expect(r.code).toBe(0);
+    expect(r.err).toMatch(/#0 rootless: a user namespace, overlays by overlayfs/);
     expect(r.err).toMatch(/loopback=unreachable/);
     expect(r.err).toMatch(/net=.*lo /);
   });

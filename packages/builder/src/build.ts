@@ -16,8 +16,10 @@ import { finalImageStages, planBuild, type PlannedStage } from './plan/plan.js';
 import { stagePlatform } from './plan/stage-platform.js';
 import { formatPlatform, hostPlatform, parsePlatform, platformArgs, type TargetPlatform } from './platform.js';
 import { removeOrphanNetworks } from './runtime/network.js';
+import { inUserNamespace } from './runtime/rootless.js';
 import { removeOrphanContainers } from './runtime/runc.js';
 import type { BuildSession, StageResult } from './session.js';
+import { overlayDriver } from './snapshot/overlay.js';
 import { baseName, stageBase } from './steps/from-step.js';
 import { peekTriggerCount, takeTriggers } from './steps/onbuild.js';
 import { runInstruction } from './steps/run-instruction.js';
@@ -182,7 +184,8 @@ async function buildForPlatform(
   });
 
   const session = await openSession({ options, stages: parsed.stages, escape: raw.escapeToken, platform, ...paths, labelPrefix, builtKeys, cache, ...(named === undefined ? {} : { named }) });
-  emit({ type: 'build-started', timestamp: started, stages: plan.stages.length, target: plan.target.label, platform: platformText });
+  const rootless = inUserNamespace() ? { rootless: { overlay: await overlayDriver(session.workDir) } } : {};
+  emit({ type: 'build-started', timestamp: started, stages: plan.stages.length, target: plan.target.label, platform: platformText, ...rootless });
   try {
     for (const planned of plan.stages) {
       const result = await buildStage(planned, session, meta);

@@ -48,7 +48,15 @@ interface StepEventBase {
  * that the json renderer writes each event as one NDJSON line as is.
  */
 export type BuildEvent =
-  | { readonly type: 'build-started'; readonly timestamp: number; readonly stages: number; readonly target: string; readonly platform: string }
+  | {
+      readonly type: 'build-started';
+      readonly timestamp: number;
+      readonly stages: number;
+      readonly target: string;
+      readonly platform: string;
+      /** Rootless strata (a user namespace): what mounts its overlays. */
+      readonly rootless?: { readonly overlay: 'overlayfs' | 'fuse-overlayfs' };
+    }
   | (StepEventBase & { readonly type: 'step-started'; readonly cacheKey?: string })
   | (StepEventBase & { readonly type: 'step-cached'; readonly cacheKey: string; readonly reason?: string; readonly revalidated?: readonly UrlRevalidation[] })
   | (StepEventBase & { readonly type: 'step-log'; readonly stream: 'stdout' | 'stderr'; readonly text: string })

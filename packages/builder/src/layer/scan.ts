@@ -48,10 +48,18 @@ interface Scanned {
 /** Extended attributes a layer keeps: file capabilities and the user namespace. */
 export function keepsXattr(name: string): boolean {
   if (name === 'security.capability') return true;
-  return name.startsWith('user.') && !name.startsWith('user.overlay.');
+  return name.startsWith('user.') && !OVERLAY_PREFIXES.some((p) => name.startsWith(p));
 }
 
-const OVERLAY_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
+/** Where overlayfs (as root, rootless) and fuse-overlayfs keep their marks. */
+const OVERLAY_PREFIXES = ['trusted.overlay.', 'user.overlay.', 'user.fuseoverlayfs.'];
+
+/**
+ * fuse-overlayfs marks an opaque folder with an empty `.wh..wh..opq` file and a
+ * `.wh..opq` node besides its attribute: not content (the layer gets its own
+ * opaque marker from the attribute).
+ */
+const FUSE_MARKS = new Set([OPAQUE_MARKER, '.wh..opq']);
 
 function overlayKey(name: string): string | undefined {
   for (const prefix of OVERLAY_PREFIXES) if (name.startsWith(prefix)) return name.slice(prefix.length);
@@ -113,7 +121,7 @@ function childNames(abs: string, rel: string): string[] {
       }
     }
   }
-  return names;
+  return names.some((n) => FUSE_MARKS.has(n)) ? names.filter((n) => !FUSE_MARKS.has(n)) : names;
 }
 
 function seconds(stat: Stats): number {

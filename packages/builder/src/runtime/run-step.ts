@@ -1,6 +1,7 @@
 import { lstat, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { mountOverlay, unmount, type OverlayMount } from '../snapshot/overlay.js';
+import { normalizeFuseUpper } from '../snapshot/fuse-upper.js';
+import { mountOverlay, overlayDriver, unmount, type OverlayMount } from '../snapshot/overlay.js';
 import { openNetwork, type ContainerNetwork, type NetworkPool } from './network.js';
 import { runContainer, type ContainerResult, type ContainerStdio, type RuntimeName } from './runc.js';
 import { createRuntimeSpec, mountTargets, type ContainerSpecOptions } from './spec.js';
@@ -163,6 +164,7 @@ export async function runStep(options: RunStepOptions): Promise<ContainerResult>
   } finally {
     await closeNetwork(network);
     await unmount(rootfs);
+    if ((await overlayDriver(dirname(options.overlay.upperDir))) === 'fuse-overlayfs') await normalizeFuseUpper(options.overlay.upperDir, options.overlay.lowerDirs);
     await removeCopiedUpParents(options.overlay.upperDir, parents);
   }
 }

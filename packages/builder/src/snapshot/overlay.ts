@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
 import { inUserNamespace } from '../runtime/rootless.js';
 
@@ -35,6 +36,54 @@ function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code
 }
 
 const USER_NAMESPACE = inUserNamespace();
+
+/**
+ * What mounts the overlays: the kernel's overlayfs, or, rootless on a kernel
+ * that does not allow overlayfs in a user namespace (before 5.11),
+ * fuse-overlayfs from Debian (same lower/upper/work model; it reads overlayfs's
+ * whiteouts and `user.overlay.opaque`, and marks its own opaque folders with
+ * `user.fuseoverlayfs.opaque` and two `.wh.` entries the layer scan skips).
+ */
+export type OverlayDriver = 'overlayfs' | 'fuse-overlayfs';
+
+let driver: Promise<OverlayDriver> | undefined;
+
+/**
+ * The overlay driver of this process: `overlayfs` as root; in a user namespace
+ * `$STRATA_OVERLAY` when set, else overlayfs when a probe mount succeeds, else
+ * fuse-overlayfs when installed (a clear error naming the package when not).
+ */
+export function overlayDriver(probeIn?: string, env: NodeJS.ProcessEnv = process.env): Promise<OverlayDriver> {
+  driver ??= chooseDriver(probeIn ?? tmpdir(), env);
+  return driver;
+}
+
+/** Probes in `probeIn`, a folder on the file system the overlays will use (an upper folder on an overlayfs, say a container's root, is refused). */
+async function chooseDriver(probeIn: string, env: NodeJS.ProcessEnv): Promise<OverlayDriver> {
+  if (!USER_NAMESPACE) return 'overlayfs';
+  const wanted = env.STRATA_OVERLAY;
+  if (wanted === 'overlayfs' || wanted === 'fuse-overlayfs') return wanted;
+  await mkdir(probeIn, { recursive: true });
+  const dir = await mkdtemp(join(probeIn, 'strata-overlay-probe-'));
+  try {
+    for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(join(dir, d));
+    const probe = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=lower,upperdir=upper,workdir=work,userxattr`, join(dir, 'merged')], dir);
+    if (probe.code === 0) {
+      await run('umount', [join(dir, 'merged')]);
+      return 'overlayfs';
+    }
+    const fuse = await run('fuse-overlayfs', ['--version']);
+    if (fuse.code !== 0) {
+      throw buildError(BuildErrors.mountFailed, [
+        'an overlay in this user namespace',
+        `this kernel does not mount overlayfs there (${probe.stderr.trim()}; Linux 5.11 or later does), and fuse-overlayfs, the fallback, is not installed: apt-get install fuse-overlayfs (scripts/setup-rootless does)`,
+      ]);
+    }
+    return 'fuse-overlayfs';
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** overlayfs's mount options; paths relative to `base` when given. */
 function overlayOptions(lowers: readonly string[], m: OverlayMount | ReadOnlyOverlayMount, base?: string): string {
@@ -74,13 +123,22 @@ export async function mountOverlay(m: OverlayMount | ReadOnlyOverlayMount): Prom
   if (options.length >= PAGE) {
     throw buildError(BuildErrors.mountFailed, ['the overlay', `${used.length} layers make mount options of ${options.length} bytes (limit ${PAGE - 1})`]);
   }
-  const { code, stderr } = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], cwd);
+  const fuse = (await overlayDriver(dirname(m.target))) === 'fuse-overlayfs';
+  // fuse-overlayfs takes absolute paths and no overlayfs-only options
+  const { code, stderr } = fuse
+    ? await run('fuse-overlayfs', ['-o', fuseOptions(used, m), m.target])
+    : await run('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], cwd);
   if (code !== 0) {
     const why = stderr.trim() || `mount exited with ${code}`;
     // rootless: the kernel must allow overlayfs in a user namespace
-    const detail = USER_NAMESPACE ? `${why} (rootless strata mounts overlayfs in a user namespace, which needs Linux 5.11 or later)` : why;
+    const detail = USER_NAMESPACE && !fuse ? `${why} (rootless strata mounts overlayfs in a user namespace, which needs Linux 5.11 or later)` : why;
     throw buildError(BuildErrors.mountFailed, [`an overlay at ${m.target}`, detail]);
   }
+}
+
+function fuseOptions(lowers: readonly string[], m: OverlayMount | ReadOnlyOverlayMount): string {
+  const lowerdir = `lowerdir=${lowers.join(':')}`;
+  return 'upperDir' in m ? `${lowerdir},upperdir=${m.upperDir},workdir=${m.workDir}` : lowerdir;
 }
 
 /** Unmounts a mount point; lazily detaches it when it is busy. Not mounted: no-op. */

@@ -50,6 +50,7 @@ export function plainRenderer(write: (text: string) => void): ProgressRenderer {
       switch (event.type) {
         case 'build-started':
           write(`#0 building stage ${event.target} for ${event.platform}\n`);
+          if (event.rootless !== undefined) write(`#0 rootless: a user namespace, overlays by ${event.rootless.overlay}\n`);
           return;
         case 'step-started': {
           const n = num(event.stepId);
