@@ -173,6 +173,7 @@ describe('rootless strata', () => {
 
   it('gives RUN its own network: not the host loopback, its own interfaces', async () => {
     const ctx = context('net', `FROM test/busybox:1.0\nRUN echo "loopback=$(timeout 5 wget -qO- http://127.0.0.1:${loopbackPort}/ 2>/dev/null || echo unreachable)"; echo "net=$(ls /sys/class/net | tr '\\n' ' ')"\n`);
+    await must(['load', '--name', 'test/busybox:1.0', '-i', testImage('busybox', 'amd64').archive]);
     const r = await asUser(USER, ['build', '--progress', 'plain', ctx]);
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/#0 rootless: a user namespace, overlays by overlayfs/);
