@@ -182,6 +182,7 @@ describe('rootless strata', () => {
   });
 
   it('runs and commits a container, saves and loads, pushes and pulls, prunes', async () => {
+    await must(['load', '--name', 'test/busybox:1.0', '-i', testImage('busybox', 'amd64').archive]);
     const out = await must(['run', '--name', 'c1', 'test/busybox:1.0', 'sh', '-c', 'echo made > /made && chown 1000 /made && stat -c %u /made']);
     expect(out.trim()).toBe('1000');
     const committed = (await must(['commit', 'c1', 'me/committed:1'])).trim();
