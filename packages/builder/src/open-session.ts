@@ -44,7 +44,7 @@ export async function openSession(given: OpenSessionOptions): Promise<BuildSessi
   const workDir = join(options.store.paths.tmp, tempName('build'));
   await mkdir(workDir, { recursive: true });
   // --ssh is checked before any step runs (a missing socket or key file fails the build at once)
-  const ssh = await SshAgents.open(options.ssh, workDir).catch(async (error: unknown) => {
+  const ssh = await SshAgents.open(options.ssh).catch(async (error: unknown) => {
     await rm(workDir, { recursive: true, force: true });
     throw error;
   });

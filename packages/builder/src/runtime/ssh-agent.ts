@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, open, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
 
@@ -69,33 +70,56 @@ async function resolveSpec(spec: SshAgentSpec, env: NodeJS.ProcessEnv): Promise<
   return socket === undefined ? { kind: 'keys', files } : { kind: 'socket', path: socket };
 }
 
-/** What `serve` gives a RUN: a socket at `path`, owned and moded as the mount says. */
+/** How the socket `serve` makes is owned and moded (the mount's uid, gid, mode). */
 export interface ServeOptions {
-  readonly path: string;
   readonly uid: number;
   readonly gid: number;
   readonly mode: number;
 }
+
+/** A socket `serve` made: bind-mount `path`; `stop` stops serving and removes it. */
+export interface ServedAgent {
+  readonly path: string;
+  stop(): Promise<void>;
+}
+
+/** sun_path holds 108 bytes with its NUL; a longer path cannot be bound (libuv may cut it short instead). */
+const MAX_SOCKET_PATH = 107;
 
 /** The agents of one build. Key-file agents start on first use and stop with `close` (or with this process: PDEATHSIG). */
 export class SshAgents {
   private readonly started = new Map<string, Promise<string>>();
   private readonly agents: ChildProcess[] = [];
   private readonly servers = new Set<{ server: Server; clients: Set<Socket> }>();
+  private socketDir: Promise<string> | undefined;
+  private sockets = 0;
 
   private constructor(
     private readonly sources: ReadonlyMap<string, AgentSource>,
-    private readonly dir: string,
+    private readonly parent: string,
   ) {}
 
-  /** Checks every spec (paths exist; one socket or key files); `dir` holds the sockets of agents strata starts. */
-  static async open(specs: readonly SshAgentSpec[] | undefined, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<SshAgents> {
+  /**
+   * Checks every spec (paths exist; one socket or key files). Sockets strata
+   * makes (agents it starts, RUN relays) live in a folder of their own under
+   * `parent` (default: the system's temp folder), made 0700 on first need:
+   * a socket path must be short, which the build's temp folder may not be.
+   */
+  static async open(specs: readonly SshAgentSpec[] | undefined, parent: string = tmpdir(), env: NodeJS.ProcessEnv = process.env): Promise<SshAgents> {
     const sources = new Map<string, AgentSource>();
     for (const spec of specs ?? []) {
       if (sources.has(spec.id)) throw buildError(BuildErrors.sshInvalid, [spec.id, `the id '${spec.id}' is given twice`]);
       sources.set(spec.id, await resolveSpec(spec, env));
     }
-    return new SshAgents(sources, dir);
+    return new SshAgents(sources, parent);
+  }
+
+  /** A fresh socket path in the agents' folder. */
+  private async socketPath(): Promise<string> {
+    this.socketDir ??= mkdtemp(join(this.parent, 'strata-ssh-'));
+    const path = join(await this.socketDir, `${(this.sockets += 1)}.sock`);
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw buildError(BuildErrors.sshAgentFailed, ['(all)', `the socket path ${path} is too long; set TMPDIR to a shorter folder`]);
+    return path;
   }
 
   has(id: string): boolean {
@@ -116,9 +140,7 @@ export class SshAgents {
   }
 
   private async startAgent(id: string, files: readonly string[]): Promise<string> {
-    const folder = join(this.dir, `ssh-agent-${this.started.size}`);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
-    const sock = join(folder, 'agent.sock');
+    const sock = await this.socketPath();
     // -D: in the foreground, a child of this process; setpriv: killed when this process dies, even by SIGKILL
     const agent = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'ssh-agent', '-D', '-a', sock], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.agents.push(agent);
@@ -135,12 +157,12 @@ export class SshAgents {
   }
 
   /**
-   * Serves agent `id` read-only at `options.path` (a RUN's ssh mount): only
+   * Serves agent `id` read-only on a new socket (a RUN's ssh mount): only
    * key listing and signing pass; anything else is answered with failure.
-   * Returns the function that stops serving and removes the socket.
    */
-  async serve(id: string, options: ServeOptions): Promise<() => Promise<void>> {
+  async serve(id: string, options: ServeOptions): Promise<ServedAgent> {
     const upstream = await this.socket(id);
+    const path = await this.socketPath();
     const clients = new Set<Socket>();
     const server = createServer((client) => {
       clients.add(client);
@@ -149,16 +171,19 @@ export class SshAgents {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.path, () => resolve());
+      server.listen(path, () => resolve());
     });
     const entry = { server, clients };
     this.servers.add(entry);
-    await chown(options.path, options.uid, options.gid);
-    await chmod(options.path, options.mode);
-    return async () => {
-      if (!this.servers.delete(entry)) return;
-      await stopServer(entry.server, entry.clients);
-      await rm(options.path, { force: true });
+    await chown(path, options.uid, options.gid);
+    await chmod(path, options.mode);
+    return {
+      path,
+      stop: async () => {
+        if (!this.servers.delete(entry)) return;
+        await stopServer(entry.server, entry.clients);
+        await rm(path, { force: true });
+      },
     };
   }
 
@@ -173,6 +198,7 @@ export class SshAgents {
         await gone;
       }
     }
+    if (this.socketDir !== undefined) await rm(await this.socketDir, { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Mount } from '@strata/parser';
 import { buildError, BuildErrors } from '../errors.js';
 import { DEFAULT_SSH_ID } from '../runtime/ssh-agent.js';
@@ -10,7 +8,7 @@ import type { BuildSession } from '../session.js';
 export interface PlannedSshMount {
   readonly canonical: unknown[];
   readonly target: string;
-  readonly setup?: (scratch: string) => Promise<{ bind: BindMount; release: () => Promise<void> }>;
+  readonly setup?: () => Promise<{ bind: BindMount; release: () => Promise<void> }>;
 }
 
 /**
@@ -40,11 +38,9 @@ export function planSshMount(m: Mount, options: { target: string | undefined; in
   return {
     canonical,
     target,
-    setup: async (scratch) => {
-      await mkdir(scratch, { recursive: true, mode: 0o700 });
-      const path = join(scratch, 'agent.sock');
-      const release = await session.ssh.serve(id, { path, uid, gid, mode });
-      return { bind: { source: path, target, readonly: true }, release };
+    setup: async () => {
+      const served = await session.ssh.serve(id, { uid, gid, mode });
+      return { bind: { source: served.path, target, readonly: true }, release: () => served.stop() };
     },
   };
 }

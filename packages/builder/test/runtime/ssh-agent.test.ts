@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSshSpec, SshAgents } from '../../src/runtime/ssh-agent.js';
 
@@ -53,8 +53,9 @@ describe('SSH agents (--ssh)', () => {
     const agents = await SshAgents.open([{ id: 'default', paths: [key] }], dir);
     expect(agents.has('default')).toBe(true);
     expect(agents.has('other')).toBe(false);
-    const path = join(dir, 'run.sock');
-    const stop = await agents.serve('default', { path, uid: 1000, gid: 1000, mode: 0o640 });
+    const served = await agents.serve('default', { uid: 1000, gid: 1000, mode: 0o640 });
+    const path = served.path;
+    expect(path.startsWith(join(dir, 'strata-ssh-'))).toBe(true);
     const st = statSync(path);
     expect([st.isSocket(), st.uid, st.gid, st.mode & 0o777]).toEqual([true, 1000, 1000, 0o640]);
     const listed = await sshAdd(path, ['-l']);
@@ -67,13 +68,15 @@ describe('SSH agents (--ssh)', () => {
     expect((await sshAdd(path, ['-'], readFileSync(join(dir, 'other')))).status).not.toBe(0);
     expect((await sshAdd(path, ['-d', `${key}.pub`])).status).not.toBe(0);
     expect((await sshAdd(path, ['-l'])).stdout).toContain(fingerprint);
-    await stop();
+    await served.stop();
     expect(() => statSync(path)).toThrow();
     // the agent strata started stops with the build
     const agentSock = await agents.socket('default');
     expect((await sshAdd(agentSock, ['-l'])).status).toBe(0);
     await agents.close();
     expect((await sshAdd(agentSock, ['-l'])).status).not.toBe(0);
+    // its sockets' folder is gone with it
+    expect(readdirSync(dir).filter((n) => n.startsWith('strata-ssh-'))).toEqual([]);
   });
 
   it('forwards an agent socket (SSH_AUTH_SOCK for default) without starting one', async () => {
@@ -84,8 +87,7 @@ describe('SSH agents (--ssh)', () => {
     expect((await sshAdd(sock, ['-'], readFileSync(key))).status).toBe(0);
     const agents = await SshAgents.open([{ id: 'default', paths: [] }], dir, { SSH_AUTH_SOCK: sock });
     expect(await agents.socket('default')).toBe(sock);
-    const path = join(dir, 'fwd.sock');
-    await agents.serve('default', { path, uid: 0, gid: 0, mode: 0o600 });
+    const { path } = await agents.serve('default', { uid: 0, gid: 0, mode: 0o600 });
     expect((await sshAdd(path, ['-l'])).stdout).toContain(fingerprint);
     expect((await sshAdd(path, ['-D'])).status).not.toBe(0);
     await agents.close();
