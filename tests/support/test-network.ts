@@ -25,6 +25,10 @@ export interface TestNetwork {
   readonly builderIface: string;
   /** PROGRAM ARGS… in the builder's network namespace, seeing its resolv.conf, as an argv. */
   inBuilder(argv: readonly string[]): string[];
+  /** The `ip netns` name of the internet namespace (INTERNET_ADDRESS is there): for a test's own server. */
+  readonly internet: string;
+  /** PROGRAM ARGS… in the internet namespace, as an argv (`ip netns exec`). */
+  inInternet(argv: readonly string[]): string[];
   close(): void;
 }
 
@@ -131,6 +135,8 @@ export async function makeTestNetwork(): Promise<TestNetwork> {
       join(etc, 'resolv.conf'),
       ...argv,
     ],
+    internet,
+    inInternet: (argv) => ['ip', 'netns', 'exec', internet, ...argv],
     close,
   };
 }
