@@ -7,18 +7,6 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { buildError, BuildErrors } from '../errors.js';
 
-/** ADD sources that name a git repository (BuildKit's rules); strata does not clone them yet. */
-export function isGitSource(source: string): boolean {
-  if (/^git@[^:]+:/.test(source) || /^git:\/\//i.test(source)) return true;
-  if (!/^https?:\/\//i.test(source)) return false;
-  try {
-    const url = new URL(source);
-    return url.pathname.endsWith('.git');
-  } catch {
-    return false;
-  }
-}
-
 /** ADD sources fetched over HTTP(S). */
 export function isHttpSource(source: string): boolean {
   return /^https?:\/\//i.test(source);
