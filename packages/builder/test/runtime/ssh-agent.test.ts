@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { parseSshSpec, SshAgents } from '../../src/runtime/ssh-agent.js';
 
@@ -47,6 +48,14 @@ describe('SSH agents (--ssh)', () => {
     await expect(open([{ id: 'default', paths: [] }])).rejects.toMatchObject({ code: 'BUILD_SSH_INVALID', message: expect.stringContaining('SSH_AUTH_SOCK') });
     await expect(open([{ id: 'a', paths: [key] }, { id: 'a', paths: [key] }])).rejects.toMatchObject({ code: 'BUILD_SSH_INVALID' });
     await expect(open([{ id: 'a', paths: [dir] }])).rejects.toMatchObject({ code: 'BUILD_SSH_INVALID' });
+    const sockets = [join(dir, 's1.sock'), join(dir, 's2.sock')];
+    const servers = await Promise.all(sockets.map((p) => new Promise<Server>((resolve) => { const s = createServer(); s.listen(p, () => resolve(s)); })));
+    try {
+      await expect(open([{ id: 'a', paths: sockets }])).rejects.toMatchObject({ code: 'BUILD_SSH_INVALID', message: expect.stringContaining('only one agent socket') });
+      await expect(open([{ id: 'a', paths: [sockets[0] as string, key] }])).rejects.toMatchObject({ code: 'BUILD_SSH_INVALID', message: expect.stringContaining('cannot be mixed') });
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 
   it('serves key files through an ssh-agent of its own, read-only: list and sign, no adding or removing keys', async () => {
@@ -93,6 +102,16 @@ describe('SSH agents (--ssh)', () => {
     await agents.close();
     // the user's agent still has its key
     expect((await sshAdd(sock, ['-l'])).stdout).toContain(fingerprint);
+  });
+
+  it('serves several key files under one id (--ssh ID=KEY,KEY)', async () => {
+    const agents = await SshAgents.open([{ id: 'deploy', paths: [key, join(dir, 'other')] }], dir);
+    const served = await agents.serve('deploy', { uid: 0, gid: 0, mode: 0o600 });
+    const other = execFileSync('ssh-keygen', ['-l', '-f', `${join(dir, 'other')}.pub`], { encoding: 'utf8' }).split(' ')[1] as string;
+    const listed = (await sshAdd(served.path, ['-l'])).stdout;
+    expect(listed).toContain(fingerprint);
+    expect(listed).toContain(other);
+    await agents.close();
   });
 
   it('a key with a passphrase is BUILD_SSH_AGENT (no terminal to ask on)', async () => {
