@@ -57,12 +57,20 @@ async function waitForPort(host: string, port: number, child: ChildProcess, log:
   throw new Error(`server did not listen on ${host}:${port}: ${log()}`);
 }
 
+/**
+ * Kills a server started `detached` (a process group of its own) with
+ * everything in its group: `git daemon` runs git-daemon as a child, and
+ * both servers fork one child per connection.
+ */
 function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
+  const done = child.exitCode !== null || child.signalCode !== null;
+  const exited = done ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+  return exited;
 }
 
 /** `git daemon` serving every repository under `root` on 127.0.0.1. */
@@ -74,6 +82,7 @@ export async function startGitDaemon(root: string): Promise<RunningServer> {
   const child = spawn('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${root}`, '--listen=127.0.0.1', `--port=${port}`, root], {
     env: gitEnv(),
     stdio: ['ignore', 'ignore', out],
+    detached: true,
   });
   closeSync(out);
   await waitForPort('127.0.0.1', port, child, () => readFileSync(logFile, 'utf8'));
@@ -203,7 +212,7 @@ export async function startSshd(dir: string, authorizedKey: string, options: { a
   const full = options.wrap === undefined ? argv : options.wrap(argv);
   const logFile = join(dir, 'sshd.log');
   const out = openSync(logFile, 'w');
-  const child = spawn(full[0] as string, full.slice(1), { stdio: ['ignore', 'ignore', out] });
+  const child = spawn(full[0] as string, full.slice(1), { stdio: ['ignore', 'ignore', out], detached: true });
   closeSync(out);
   const readLog = () => readFileSync(logFile, 'utf8');
   if (options.wrap === undefined) await waitForPort(address, port, child, readLog);
