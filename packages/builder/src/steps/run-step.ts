@@ -79,19 +79,20 @@ interface PlannedMounts {
   readonly canonical: unknown[];
   /** The first ssh mount's socket: the step's SSH_AUTH_SOCK. */
   readonly sshAuthSock?: string;
-  setup(scratch: string): Promise<ActiveMounts>;
+  setup(scratch: string, log: LogSink): Promise<ActiveMounts>;
 }
 
-type Setup = (scratch: string) => Promise<MountSetup>;
+/** `log`: the step's output, for what a mount waits for (a locked cache another build holds). */
+type Setup = (scratch: string, log: LogSink) => Promise<MountSetup>;
 
 /** Sets the planned mounts up in order; on a failure, what was set up is released again. */
-async function setupAll(setups: readonly Setup[], scratch: string): Promise<ActiveMounts> {
+async function setupAll(setups: readonly Setup[], scratch: string, log: LogSink): Promise<ActiveMounts> {
   const done: MountSetup[] = [];
   const release = async () => {
     for (const m of [...done].reverse()) await m.release?.();
   };
   try {
-    for (const [i, setup] of setups.entries()) done.push(await setup(join(scratch, `mount-${i}`)));
+    for (const [i, setup] of setups.entries()) done.push(await setup(join(scratch, `mount-${i}`), log));
   } catch (error) {
     await release();
     throw error;
@@ -198,7 +199,7 @@ async function planMounts(
       }
     }
   }
-  return { canonical, ...(sshAuthSock === undefined ? {} : { sshAuthSock }), setup: (scratch) => setupAll(setups, scratch) };
+  return { canonical, ...(sshAuthSock === undefined ? {} : { sshAuthSock }), setup: (scratch, log) => setupAll(setups, scratch, log) };
 }
 
 /** The `#!` script as a read-only mount of a folder holding it (mode 0755) at /dev/pipes. */
@@ -310,7 +311,7 @@ async function executeRun(
       if (tail.length > TAIL_LINES) tail.shift();
     }
   };
-  const active = await mounts.setup(join(dir, 'mounts'));
+  const active = await mounts.setup(join(dir, 'mounts'), log);
   let result;
   try {
     result = await runStep({
