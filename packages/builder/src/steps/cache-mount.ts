@@ -8,7 +8,7 @@ import { holdCacheMount, type CacheMountSharing } from '@strata/cache';
 import type { Mount } from '@strata/parser';
 import { buildError, BuildErrors } from '../errors.js';
 import type { BindMount } from '../runtime/spec.js';
-import type { BuildSession } from '../session.js';
+import type { BuildSession, LogSink } from '../session.js';
 import { mountRoot, resolveInRoot, resolveMountFrom, seedCacheDir, type MountFrom } from './mount-source.js';
 
 /** What a new cache folder gets when uid=, gid= or mode= is given (BuildKit's defaults: 0, 0, 0755). */
@@ -21,8 +21,8 @@ interface FolderSettings {
 export interface PlannedCacheMount {
   /** For the step key: target, id, read-only, the seed's identity and path, and sharing/uid/gid/mode when given. */
   readonly canonical: unknown[];
-  /** Takes an instance of the cache (a locked one waits for it), making it when new; `release` gives it back. */
-  setup(scratch: string): Promise<{ readonly bind: BindMount; readonly release: () => Promise<void> }>;
+  /** Takes an instance of the cache (a locked one waits for it, saying so in the step's output), making it when new; `release` gives it back. */
+  setup(scratch: string, log: LogSink): Promise<{ readonly bind: BindMount; readonly release: () => Promise<void> }>;
 }
 
 function settingsOf(m: Mount): FolderSettings | undefined {
@@ -94,10 +94,11 @@ export async function planCacheMount(m: Mount, target: string, expand: (word: st
   if (m.from === undefined) await session.cacheMountUsed(id, join(session.store.paths.cacheMounts, name));
   return {
     canonical: ['cache', target, id, m.readOnly, ...base.slice(0, m.from === undefined ? 0 : 2), ...extra],
-    setup: async (scratch) => {
+    setup: async (scratch, log) => {
       const hold = await holdCacheMount(session.store, name, {
         sharing,
         create: (dir) => create(dir, scratch),
+        onWait: () => log('stderr', `waiting for cache mount ${id} (sharing=locked): another RUN is using it`),
         ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
       });
       return { bind: { source: hold.dir, target, readonly: m.readOnly }, release: () => hold.release() };
