@@ -1,10 +1,11 @@
 // RUN --mount=type=cache as BuildKit has it: sharing=shared|locked|private
 // between two `strata build` processes on one store (the RUNs write /proc/uptime
 // stamps into the cache), and uid/gid/mode for a cache a non-root USER writes.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '@strata/cache';
-import { runStrata } from './support/cli-json.js';
+import { runStrata, STRATA } from './support/cli-json.js';
 import { loadTestImage, testImage } from './support/test-images.js';
 
 jest.setTimeout(180_000);
@@ -37,13 +38,27 @@ async function build(ctx: string, ...args: string[]): Promise<void> {
   if (run.code !== 0) throw new Error(`strata build failed (${run.code}):\n${run.out}\n${run.err}`);
 }
 
-async function waitFor(path: string, text: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(existsSync(path) && readFileSync(path, 'utf8').includes(text))) {
-    if (Date.now() > deadline) throw new Error(`${path} never held ${text}`);
+/** `strata build --progress=plain` whose output can be watched while it runs. */
+function buildWatched(ctx: string, ...args: string[]): { done: Promise<void>; output: () => string } {
+  let output = '';
+  const child = spawn(STRATA, ['build', '--progress=plain', ...args, ctx], { env, cwd: dir });
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const done = new Promise<void>((resolve, reject) =>
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`strata build failed (${code}):\n${output}`)))),
+  );
+  return { done, output: () => output };
+}
+
+async function until(what: string, ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+const holds = (path: string, text: string) => () => existsSync(path) && readFileSync(path, 'utf8').includes(text);
 
 /** Seconds since boot (the clock the RUNs read too) at each `WHO start|end` line of the cache's log. */
 function stamps(log: string): Record<string, number> {
@@ -55,34 +70,38 @@ function stamps(log: string): Record<string, number> {
   return out;
 }
 
-/**
- * Build `a` runs its RUN (3 s) with the cache mount; once its start is in the
- * cache, build `b` starts with the same mount. Returns the stamps of both RUNs.
- */
-async function pair(sharing: string): Promise<Record<string, number>> {
-  const id = `pair-${sharing}`;
-  const ctx = context(`pair-${sharing}`, [
-    `FROM ${base}`,
-    'ARG WHO',
-    `RUN --mount=type=cache,target=/c,id=${id},sharing=${sharing} sh -c 'read up rest < /proc/uptime; echo "$WHO start $up" >> /c/log; sleep 3; read up rest < /proc/uptime; echo "$WHO end $up" >> /c/log'`,
-    '',
-  ].join('\n'));
-  const a = build(ctx, '--build-arg', 'WHO=a');
-  await waitFor(join(instanceDir(id), 'log'), 'a start');
-  await Promise.all([a, build(ctx, '--build-arg', 'WHO=b')]);
-  return stamps(readFileSync(join(instanceDir(id), 'log'), 'utf8'));
-}
+/** A RUN that stamps its start and end into the cache's log, and first runs `hold` (its own shell code). */
+const stampedRun = (id: string, sharing: string, hold: string) =>
+  `RUN --mount=type=cache,target=/c,id=${id},sharing=${sharing} sh -c 'read up rest < /proc/uptime; echo "$WHO start $up" >> /c/log; ${hold} read up rest < /proc/uptime; echo "$WHO end $up" >> /c/log'`;
+
+/** Waits in a RUN (at most 60 s, then fails) until the shell condition holds. */
+const waitIn = (condition: string) => `n=0; until ${condition}; do sleep 0.1; n=$((n+1)); [ $n -lt 600 ] || exit 1; done;`;
 
 describe('RUN --mount=type=cache,sharing=', () => {
   it('shared (the default): the second build writes the cache while the first does', async () => {
-    const t = await pair('shared');
+    // a's RUN ends only once b's RUN has written into the same folder
+    const ctx = context('pair-shared', `FROM ${base}\nARG WHO\n${stampedRun('pair-shared', 'shared', `[ "$WHO" = b ] || { ${waitIn('grep -q "b start" /c/log')} };`)}\n`);
+    const a = build(ctx, '--build-arg', 'WHO=a');
+    await until('a to start', holds(join(instanceDir('pair-shared'), 'log'), 'a start'));
+    await Promise.all([a, build(ctx, '--build-arg', 'WHO=b')]);
+    const t = stamps(readFileSync(join(instanceDir('pair-shared'), 'log'), 'utf8'));
     expect(t['b start']).toBeLessThan(t['a end'] as number);
   });
 
   it('locked: the second build waits until the first RUN has released the cache', async () => {
-    const t = await pair('locked');
+    // a's RUN holds the cache until the test writes /c/go, which it does once b says it waits
+    const cache = instanceDir('pair-locked');
+    const ctx = context('pair-locked', `FROM ${base}\nARG WHO\n${stampedRun('pair-locked', 'locked', `${waitIn('[ -e /c/go ]')} sleep 0.5;`)}\n`);
+    const a = build(ctx, '--build-arg', 'WHO=a');
+    await until('a to start', holds(join(cache, 'log'), 'a start'));
+    const b = buildWatched(ctx, '--build-arg', 'WHO=b');
+    await until('b to wait', () => b.output().includes('waiting for cache mount pair-locked (sharing=locked): another RUN is using it'));
+    expect(readFileSync(join(cache, 'log'), 'utf8')).not.toContain('b start');
+    writeFileSync(join(cache, 'go'), '');
+    await Promise.all([a, b.done]);
+    const t = stamps(readFileSync(join(cache, 'log'), 'utf8'));
     expect(t['b start']).toBeGreaterThanOrEqual(t['a end'] as number);
-    expect(t['b end']).toBeGreaterThan(t['b start'] as number);
+    expect(t['b end']).toBeGreaterThanOrEqual(t['b start'] as number);
   });
 
   it('private: a concurrent user gets a fresh copy of its own; the next user takes the first again', async () => {
@@ -90,12 +109,15 @@ describe('RUN --mount=type=cache,sharing=', () => {
     const ctx = context('private', [
       `FROM ${base}`,
       'ARG WHO',
-      `RUN --mount=type=cache,target=/c,id=${id},sharing=private sh -c 'list=$(ls /c); echo "$list" > /c/seen-by-$WHO; echo $WHO > /c/owner; sleep 3'`,
+      // a holds its copy until the test writes /c/go, after b's whole build
+      `RUN --mount=type=cache,target=/c,id=${id},sharing=private sh -c 'list=$(ls /c); echo "$list" > /c/seen-by-$WHO; echo $WHO > /c/owner; [ "$WHO" != a ] || { ${waitIn('[ -e /c/go ]')} }; rm -f /c/go'`,
       '',
     ].join('\n'));
     const a = build(ctx, '--build-arg', 'WHO=a');
-    await waitFor(join(instanceDir(id), 'owner'), 'a');
-    await Promise.all([a, build(ctx, '--build-arg', 'WHO=b')]);
+    await until('a to start', holds(join(instanceDir(id), 'owner'), 'a'));
+    await build(ctx, '--build-arg', 'WHO=b');
+    writeFileSync(join(instanceDir(id), 'go'), '');
+    await a;
     expect(readFileSync(join(instanceDir(id, 1), 'owner'), 'utf8')).toBe('b\n');
     // b's copy started empty: nothing of a's
     expect(readFileSync(join(instanceDir(id, 1), 'seen-by-b'), 'utf8')).toBe('\n');
@@ -125,5 +147,22 @@ describe('RUN --mount=type=cache,uid=,gid=,mode=', () => {
     expect(statSync(join(folder, 'pip')).uid).toBe(1000);
     // the same id and settings is the same cache
     expect(existsSync(join(folder, 'again'))).toBe(true);
+  });
+
+  it('with from= and the source at the root: the stage\'s /cache, else a new folder with the settings (BuildKit\'s mkdir /cache)', async () => {
+    const ctx = context('uid-from', [
+      `FROM ${base} AS seed`,
+      'RUN mkdir /cache && echo seeded > /cache/s && chmod 0711 /cache',
+      `FROM ${base} AS bare`,
+      `FROM ${base}`,
+      "RUN --mount=type=cache,from=seed,target=/x,uid=1000,mode=0700 sh -c 'cat /x/s > /from-seed.txt; stat -c %a /x >> /from-seed.txt'",
+      "RUN --mount=type=cache,from=bare,target=/y,uid=1000,mode=0700 sh -c 'stat -c \"%u %a\" /y > /from-bare.txt; ls -A /y >> /from-bare.txt'",
+      "RUN cat /from-seed.txt /from-bare.txt",
+      '',
+    ].join('\n'));
+    const run = await runStrata(['build', '--progress=plain', ctx], { env, cwd: dir });
+    expect(run.code).toBe(0);
+    // the seed's own /cache, as it was (its mode kept); a new folder owned and moded as asked
+    expect(run.err + run.out).toMatch(/ seeded\n#\d+ [0-9.]+ 711\n#\d+ [0-9.]+ 1000 700\n/);
   });
 });
