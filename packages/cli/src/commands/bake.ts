@@ -7,6 +7,7 @@ import { runDefinition } from '../bake/graph.js';
 import { bakeRenderer, type BakeProgress } from '../bake/render.js';
 import { parseOverride, printDefinition, resolveDefinition, type Override } from '../bake/resolve.js';
 import { ExitCode } from '../exit-codes.js';
+import { Interrupt } from '../interrupt.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
 import { openStore } from './prune.js';
@@ -80,14 +81,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
 
   const mode: BakeProgress = progressText === 'auto' ? (io.isTty ? 'tty' : 'plain') : (progressText as BakeProgress);
   const renderer = bakeRenderer(mode, { stdout: (t) => io.stdout.write(t), stderr: (t) => io.stderr.write(t), ...((io.stderr as { columns?: number }).columns === undefined ? {} : { width: (io.stderr as { columns?: number }).columns as number }) });
-  const controller = new AbortController();
-  let received: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    received ??= signal;
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = new Interrupt();
   const started = Date.now();
   try {
     const store = await openStore(io);
@@ -109,12 +103,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           if (!isBakeError(r.error)) io.stderr.write(renderDiagnostic(diagnosticFromError(r.error), { showSeverity: true }).replace(/^(?=.)/gm, `[${r.name}] `));
         }
       },
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
     renderer.finish(runs, Date.now() - started);
-    if (received !== undefined) {
-      io.stderr.write(`strata bake: stopped by ${received}; running steps were killed and their mounts removed\n`);
-      return received === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    if (interrupt.received !== undefined) {
+      io.stderr.write(`strata bake: stopped by ${interrupt.received}; running steps were killed and their mounts removed\n`);
+      return interrupt.exitCode;
     }
     return runs.every((r) => r.status === 'built') ? ExitCode.ok : ExitCode.failure;
   } catch (error) {
@@ -122,7 +116,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(`strata bake: ${error.code}: ${error.message}\n`);
     return ExitCode.failure;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
 }

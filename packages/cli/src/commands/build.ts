@@ -19,6 +19,7 @@ import {
 import type { RegistryEvent } from '@strata/registry';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
 import { ExitCode } from '../exit-codes.js';
+import { Interrupt } from '../interrupt.js';
 import type { CliIo } from '../io.js';
 import { diagnosticFromError, renderDiagnostic } from '../render/diagnostic.js';
 import { jsonRenderer, plainRenderer, ttyRenderer, type ProgressRenderer } from '../render/progress.js';
@@ -250,17 +251,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
   };
 
-  // SIGINT/SIGTERM stop the running step (its container is killed), unmount
-  // and remove the build's temp folders, then exit 130/143; a second signal
-  // takes the default action (the next start cleans up after it).
-  const controller = new AbortController();
-  let received: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    received ??= signal;
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = new Interrupt();
   try {
     const store = await openStore(io);
     const result = await build({
@@ -288,7 +279,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       ...(ssh.length === 0 ? {} : { ssh }),
       ...(runtime === undefined ? {} : { runtime: runtime as 'runc' | 'crun' }),
       onEvent: (event: BuildEvent) => renderer?.onEvent(event),
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
     renderer?.close();
     if (v.iidfile !== undefined) await writeFile(resolve(io.cwd, v.iidfile as string), result.imageId);
@@ -296,9 +287,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return ExitCode.ok;
   } catch (error) {
     renderer?.close();
-    if (received !== undefined) {
-      io.stderr.write(`strata build: stopped by ${received}; the running step was killed and its mounts removed\n`);
-      return received === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    if (interrupt.received !== undefined) {
+      io.stderr.write(`strata build: stopped by ${interrupt.received}; the running step was killed and its mounts removed\n`);
+      return interrupt.exitCode;
     }
     const details = (error as { details?: { output?: string[]; location?: unknown; instruction?: string } }).details;
     const diagnostic = diagnosticFromError(error);
@@ -316,7 +307,6 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stderr.write(renderDiagnostic(located, { showSeverity: true }));
     return ExitCode.failure;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
 }
