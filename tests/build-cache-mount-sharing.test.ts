@@ -58,6 +58,16 @@ async function until(what: string, ready: () => boolean): Promise<void> {
   }
 }
 
+/** `promise`, or a failure saying `why` after `ms`. */
+async function within<T>(ms: number, promise: Promise<T>, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const holds = (path: string, text: string) => () => existsSync(path) && readFileSync(path, 'utf8').includes(text);
 
 /** Seconds since boot (the clock the RUNs read too) at each `WHO start|end` line of the cache's log. */
@@ -102,6 +112,32 @@ describe('RUN --mount=type=cache,sharing=', () => {
     const t = stamps(readFileSync(join(cache, 'log'), 'utf8'));
     expect(t['b start']).toBeGreaterThanOrEqual(t['a end'] as number);
     expect(t['b end']).toBeGreaterThanOrEqual(t['b start'] as number);
+  });
+
+  it('locked: a RUN that mounts one cache twice holds it once (it does not wait for itself)', async () => {
+    const ctx = context('twice', `FROM ${base}\nRUN --mount=type=cache,id=twice,target=/a,sharing=locked --mount=type=cache,id=twice,target=/b,sharing=locked sh -c 'echo hi > /a/f && cat /b/f'\n`);
+    const b = buildWatched(ctx);
+    await within(20_000, b.done, () => `the RUN waits for itself:\n${b.output()}`);
+    expect(b.output()).not.toContain('waiting for cache mount');
+    expect(readFileSync(join(instanceDir('twice'), 'f'), 'utf8')).toBe('hi\n');
+  });
+
+  it('locked: caches are held in one order, so RUNs listing them in opposite orders cannot deadlock', async () => {
+    // h holds x; b mounts y then x and waits for x: it must not hold y meanwhile, so d (y alone) runs now
+    const x = instanceDir('order-x');
+    const h = build(context('order-h', `FROM ${base}\nARG WHO\n${stampedRun('order-x', 'locked', `${waitIn('[ -e /c/go ]')}`)}\n`), '--build-arg', 'WHO=h');
+    await until('h to start', holds(join(x, 'log'), 'h start'));
+    const b = buildWatched(context('order-b', [
+      `FROM ${base}`,
+      'RUN --mount=type=cache,id=order-y,target=/y,sharing=locked --mount=type=cache,id=order-x,target=/x,sharing=locked sh -c \'echo b >> /y/log; echo b >> /x/log\'',
+      '',
+    ].join('\n')));
+    await until('b to wait', () => b.output().includes('waiting for cache mount order-x (sharing=locked)'));
+    const d = build(context('order-d', `FROM ${base}\nRUN --mount=type=cache,id=order-y,target=/y,sharing=locked sh -c 'echo d >> /y/log'\n`));
+    await within(20_000, d, () => 'd waited for y, which b holds while it waits for x');
+    writeFileSync(join(x, 'go'), '');
+    await Promise.all([h, b.done]);
+    expect(readFileSync(join(instanceDir('order-y'), 'log'), 'utf8')).toBe('d\nb\n');
   });
 
   it('private: a concurrent user gets a fresh copy of its own; the next user takes the first again', async () => {

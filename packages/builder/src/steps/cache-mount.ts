@@ -4,7 +4,7 @@
 // (@strata/cache's holdCacheMount: holds across the processes of one store).
 import { chmod, chown, lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { holdCacheMount, type CacheMountSharing } from '@strata/cache';
+import { holdCacheMount, type CacheMountHold, type CacheMountSharing } from '@strata/cache';
 import type { Mount } from '@strata/parser';
 import { buildError, BuildErrors } from '../errors.js';
 import type { BindMount } from '../runtime/spec.js';
@@ -21,7 +21,7 @@ interface FolderSettings {
 export interface PlannedCacheMount {
   /** For the step key: target, id, read-only, the seed's identity and path, and sharing/uid/gid/mode when given. */
   readonly canonical: unknown[];
-  /** Takes an instance of the cache (a locked one waits for it, saying so in the step's output), making it when new; `release` gives it back. */
+  /** Takes an instance of the cache (a locked one waits for it, saying so in the step's output), making it when new, with the RUN's other caches (RunCacheHolds); `release` gives them back. */
   setup(scratch: string, log: LogSink): Promise<{ readonly bind: BindMount; readonly release: () => Promise<void> }>;
 }
 
@@ -63,8 +63,73 @@ async function seedFrom(dir: string, scratch: string, from: MountFrom, m: Mount,
   }
 }
 
-/** Plans one cache mount (its key part and base); `target` is absolute, `expand` expands what the parser left. */
-export async function planCacheMount(m: Mount, target: string, expand: (word: string) => string, session: BuildSession): Promise<PlannedCacheMount> {
+interface WantedCache {
+  readonly id: string;
+  sharing: CacheMountSharing;
+  readonly create: (dir: string, scratch: string) => Promise<void>;
+}
+
+/** The stricter of two sharing modes: locked over private over shared. */
+const STRICTNESS: readonly CacheMountSharing[] = ['shared', 'private', 'locked'];
+const stricter = (a: CacheMountSharing, b: CacheMountSharing) => (STRICTNESS.indexOf(a) >= STRICTNESS.indexOf(b) ? a : b);
+
+/**
+ * The cache holds of one RUN, taken together when its first cache mount is
+ * set up, in the order of the caches' names whatever order the mounts are
+ * written in: two RUNs that mount the same locked caches in opposite orders
+ * (`/var/cache/apt` and `/var/lib/apt`) cannot each hold one and wait for the
+ * other. A cache the RUN mounts twice is held once, with the stricter
+ * sharing, so that the RUN does not wait for itself.
+ */
+export class RunCacheHolds {
+  readonly #wanted = new Map<string, WantedCache>();
+  #taken: Promise<Map<string, CacheMountHold>> | undefined;
+  #released = false;
+
+  want(name: string, wanted: WantedCache): void {
+    const prior = this.#wanted.get(name);
+    if (prior === undefined) this.#wanted.set(name, { ...wanted });
+    else prior.sharing = stricter(prior.sharing, wanted.sharing);
+  }
+
+  /** The folder of cache `name`: every cache of the RUN is held first (once). */
+  async dir(name: string, scratch: string, log: LogSink, session: BuildSession): Promise<string> {
+    this.#taken ??= this.#takeAll(scratch, log, session);
+    const hold = (await this.#taken).get(name);
+    if (hold === undefined) throw new Error(`internal: cache ${name} is not a mount of this RUN`);
+    return hold.dir;
+  }
+
+  async #takeAll(scratch: string, log: LogSink, session: BuildSession): Promise<Map<string, CacheMountHold>> {
+    const held = new Map<string, CacheMountHold>();
+    try {
+      for (const [i, name] of [...this.#wanted.keys()].sort().entries()) {
+        const wanted = this.#wanted.get(name) as WantedCache;
+        held.set(name, await holdCacheMount(session.store, name, {
+          sharing: wanted.sharing,
+          create: (dir) => wanted.create(dir, join(scratch, `cache-${i}`)),
+          onWait: () => log('stderr', `waiting for cache mount ${wanted.id} (sharing=locked): another RUN is using it`),
+          ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
+        }));
+      }
+    } catch (error) {
+      for (const hold of held.values()) await hold.release();
+      throw error;
+    }
+    return held;
+  }
+
+  /** Gives every hold back (once; each mount's release calls it). */
+  async release(): Promise<void> {
+    if (this.#taken === undefined || this.#released) return;
+    this.#released = true;
+    const held = await this.#taken.catch(() => new Map<string, CacheMountHold>());
+    for (const hold of held.values()) await hold.release();
+  }
+}
+
+/** Plans one cache mount (its key part and base); `target` is absolute, `expand` expands what the parser left; `holds`: the RUN's. */
+export async function planCacheMount(m: Mount, target: string, expand: (word: string) => string, session: BuildSession, holds: RunCacheHolds): Promise<PlannedCacheMount> {
   const id = m.id === undefined ? target : expand(m.id);
   const sharing: CacheMountSharing = m.sharing ?? 'shared';
   const settings = settingsOf(m);
@@ -92,16 +157,12 @@ export async function planCacheMount(m: Mount, target: string, expand: (word: st
   const name = cacheName(id, base);
   // --cache-to ...,mounts=true exports it, --cache-from restores it (the first instance)
   if (m.from === undefined) await session.cacheMountUsed(id, join(session.store.paths.cacheMounts, name));
+  holds.want(name, { id, sharing, create });
   return {
     canonical: ['cache', target, id, m.readOnly, ...base.slice(0, m.from === undefined ? 0 : 2), ...extra],
     setup: async (scratch, log) => {
-      const hold = await holdCacheMount(session.store, name, {
-        sharing,
-        create: (dir) => create(dir, scratch),
-        onWait: () => log('stderr', `waiting for cache mount ${id} (sharing=locked): another RUN is using it`),
-        ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
-      });
-      return { bind: { source: hold.dir, target, readonly: m.readOnly }, release: () => hold.release() };
+      const dir = await holds.dir(name, scratch, log, session);
+      return { bind: { source: dir, target, readonly: m.readOnly }, release: () => holds.release() };
     },
   };
 }

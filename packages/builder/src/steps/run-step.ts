@@ -14,7 +14,7 @@ import { resolveUser } from '../runtime/user.js';
 import { readUserFiles } from '../snapshot/snapshotter.js';
 import { layerStep } from './layer-step.js';
 import { DEFAULT_SHELL } from './metadata.js';
-import { planCacheMount } from './cache-mount.js';
+import { planCacheMount, RunCacheHolds } from './cache-mount.js';
 import { planSshMount, withSshAuthSock } from './ssh-mount.js';
 import { copyTree, mountOver, mountRoot, resolveInRoot, resolveMountFrom } from './mount-source.js';
 
@@ -116,6 +116,7 @@ async function planMounts(
   const canonical: unknown[] = [];
   let sshMounts = 0;
   let sshAuthSock: string | undefined;
+  const cacheHolds = new RunCacheHolds();
   for (const written of ins.mounts) {
     // a value that held a variable is read again now that the ARG/ENV in scope are known (every value expanded once)
     const m = written.deferred ? parseMount(written.raw, { expand: expandScope }) : written;
@@ -131,7 +132,7 @@ async function planMounts(
       }
       case 'cache': {
         if (target === undefined) throw buildError(BuildErrors.invalidInstruction, ['RUN --mount=type=cache needs a target']);
-        const cache = await planCacheMount(m, target, expand, session);
+        const cache = await planCacheMount(m, target, expand, session, cacheHolds);
         setups.push(cache.setup);
         canonical.push(cache.canonical);
         break;
