@@ -213,6 +213,16 @@ describe('strata build: ADD of a git repository', () => {
     expect(readGitLog()).not.toContain('sekret-token-123');
   });
 
+  it('a password in the URL is given to git but not kept in the image (its history says xxxxx)', async () => {
+    const withPassword = (password: string) => `${http.url('private/repo.git').replace('://', `://x-access-token:${password}@`)}?submodules=false#v1`;
+    const events: BuildEvent[] = [];
+    const result = await build({ store, context, dockerfileText: `FROM ${base}\nADD ${withPassword('sekret-token-123')} /p\n`, onEvent: (e) => events.push(e) });
+    expect(readFileSync(join(layerOf(events, 2).root, 'p', 'README'), 'utf8')).toBe('one\n');
+    const config = readFileSync(join(store.root, 'blobs', 'sha256', result.imageId.slice('sha256:'.length)), 'utf8');
+    expect(config).not.toContain('sekret-token-123');
+    expect(config).toContain('x-access-token:xxxxx@');
+  });
+
   it('ssh through --ssh (a key file served by an agent strata starts); the key is in no layer', async () => {
     const url = `${sshd.url(join(dir, 'srv', 'repo.git'))}#v1`;
     const { events } = await buildText(`FROM ${base}\nADD ${url} /s\n`, { ssh: [{ id: 'default', paths: [sshKey] }] });

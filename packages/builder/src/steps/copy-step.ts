@@ -27,7 +27,7 @@ import { resolveInImage } from './dest-path.js';
 import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
 import { GitSources } from './git-sources.js';
-import { parseGitSource, withAddFlags, type GitSource } from './git-url.js';
+import { parseGitSource, redact, withAddFlags, type GitSource } from './git-url.js';
 import { isHttpSource, isOtherUrl, parseChecksum, urlFileName } from './remote.js';
 import { RemoteSources } from './remote-sources.js';
 
@@ -94,6 +94,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
   const keyword = ins.kind === 'copy' ? 'COPY' : 'ADD';
   const sources = ins.sources.map(expand);
   const classified = classifySources(keyword, sources);
+  // a URL's password (a token) is given to git or the server, never kept: not in the key, the history or a reason
+  const shownSources = sources.map(redact);
   const destinationText = expand(ins.destination);
   const destination = resolveDestination(destinationText, config.WorkingDir ?? '/');
   const chown = ins.chown === undefined ? undefined : expand(ins.chown);
@@ -145,7 +147,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         },
         { normalizePermissions: normalize },
       );
-      for (const remote of remotes) found.push({ path: remote.url, type: 'file', mode: 0o600, digest: await fetcher.digestOf(remote) });
+      for (const remote of remotes) found.push({ path: redact(remote.url), type: 'file', mode: 0o600, digest: await fetcher.digestOf(remote) });
       for (const git of gits.items) found.push(await gits.factOf(git));
       return (facts = found);
     };
@@ -176,7 +178,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       if (fromId !== undefined) await session.store.records.putFromSources(fromId, digestOfSources);
     }
     const canonical = {
-      sources,
+      sources: shownSources,
       destination,
       chown: chown ?? null,
       chmod: chmodText ?? null,
@@ -192,7 +194,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     };
     const keyInput: StepKeyInput = { parent: state.key, platform: session.platformText, kind: ins.kind, instruction: canonical, env: [], sources: digestOfSources };
     const key = stepKey(keyInput);
-    const createdBy = `${keyword} ${[...sources, ...inline.map((f) => `<<${f.name}`)].join(' ')} ${destinationText} # buildkit`;
+    const createdBy = `${keyword} ${[...shownSources, ...inline.map((f) => `<<${f.name}`)].join(' ')} ${destinationText} # buildkit`;
     // --link: the layer depends on the sources and the instruction only, so a
     // layer made on another parent is reused when the parent changes (BuildKit's
     // point of --link). Not with --chown by name: that reads the parent's /etc/passwd.
