@@ -91,6 +91,7 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
         stage: stage.index,
         locator: JSON.stringify([session.dockerfilePath, session.platformText, stage.index, i + 2]),
         ...(disabled === undefined ? {} : { disabled }),
+        ...(steps.slice(i + 1).some((s) => s.ins.kind === 'run' && s.ins.network !== 'none') ? { runAhead: true } : {}),
       },
     };
     try {

@@ -36,6 +36,11 @@ export interface StepCacheScope {
   readonly locator: string;
   /** Set when the cache is not read for this step: the reason the step runs. */
   readonly disabled?: string;
+  /**
+   * A later step of this stage is a RUN with its own network: a miss here
+   * means it will run, so its network can start while this step works.
+   */
+  readonly runAhead?: boolean;
 }
 
 /** Records from elsewhere (`--cache-from`): a hit brings its layer into the store and its record into the local cache. */

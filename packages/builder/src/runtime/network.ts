@@ -349,10 +349,16 @@ export class NetworkPool {
     this.#spare = undefined;
     // a spare that failed is opened again: the error then belongs to this step
     const network = (spare === undefined ? undefined : await spare.catch(() => undefined)) ?? (await this.#open(mode));
-    const next = this.#open(mode);
+    this.prepare();
+    return network;
+  }
+
+  /** Starts a `default` network now, for a RUN that is known to come (none when one is ready or starting). */
+  prepare(): void {
+    if (this.#closed || this.#spare !== undefined) return;
+    const next = this.#open('default');
     next.catch(() => undefined);
     this.#spare = next;
-    return network;
   }
 
   /** Stops a network taken from the pool; its namespace is removed in the background. */

@@ -155,6 +155,26 @@ describe('openNetwork and NetworkPool', () => {
     for (const pid of pids) expect(existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '').not.toMatch(/pasta/);
   });
 
+  it('prepare() starts a network that the next take() gets, and starts nothing when one is waiting', async () => {
+    const networkDir = join(dir, 'prepared');
+    const pool = new NetworkPool({ networkDir });
+    try {
+      pool.prepare();
+      pool.prepare();
+      // one network starting, not two
+      const listed = () => (existsSync(networkDir) ? readdirSync(networkDir) : []);
+      for (let i = 0; i < 500 && listed().length === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+      expect(readdirSync(networkDir)).toHaveLength(1);
+      const [prepared] = readdirSync(networkDir);
+      const taken = await pool.take('default');
+      expect(taken.namespace).toEqual({ kind: 'path', path: join(networkDir, prepared!, 'ns') });
+      pool.release(taken);
+    } finally {
+      await pool.close();
+    }
+    expect(readdirSync(networkDir)).toEqual([]);
+  });
+
   it('removeOrphanNetworks removes the namespaces of dead processes and keeps the live ones', async () => {
     const networkDir = join(dir, 'orphans');
     mkdirSync(join(networkDir, 'strata-999999999-dead'), { recursive: true });
