@@ -319,8 +319,9 @@ export async function openNetwork(options: OpenNetworkOptions): Promise<Containe
 /**
  * The networks of one build's RUN steps. Each step still gets a namespace and
  * a pasta of its own, stopped when the step ends; the pool only starts the
- * next `default` network while a step runs, so that the following RUN finds
- * it configured instead of waiting the ~30 ms pasta takes to start. Closing a
+ * next `default` network early (while a RUN runs, when another follows; or
+ * when a step misses and a RUN follows it in the stage), so that the RUN
+ * finds it configured instead of waiting the ~30 ms pasta takes to start. Closing a
  * step's network kills its pasta at once and detaches the namespace in the
  * background; `close()` ends the spare and waits for all of that.
  */
@@ -341,15 +342,18 @@ export class NetworkPool {
     return openNetwork({ ...this.#options, mode, id: `${this.#prefix}-${this.#count}` });
   }
 
-  /** A network for one container; `release` it when the container is done. */
-  async take(mode: NetworkMode): Promise<ContainerNetwork> {
+  /**
+   * A network for one container; `release` it when the container is done.
+   * `more`: another RUN will follow, so the next network starts now.
+   */
+  async take(mode: NetworkMode, more = true): Promise<ContainerNetwork> {
     if (this.#closed) throw new Error('NetworkPool: take() after close()');
     if (mode !== 'default') return this.#open(mode);
     const spare = this.#spare;
     this.#spare = undefined;
     // a spare that failed is opened again: the error then belongs to this step
     const network = (spare === undefined ? undefined : await spare.catch(() => undefined)) ?? (await this.#open(mode));
-    this.prepare();
+    if (more) this.prepare();
     return network;
   }
 

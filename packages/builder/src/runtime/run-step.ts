@@ -21,6 +21,8 @@ export interface RunStepOptions {
   readonly networkDir?: string;
   /** Take the network from this pool (a build's) instead of opening one. */
   readonly networks?: NetworkPool;
+  /** With `networks`: whether another RUN follows this one (default true), so its network starts now. */
+  readonly moreRuns?: boolean;
   /** Told what network the container got, before its process starts. */
   readonly onNetwork?: (network: ContainerNetwork) => void;
 }
@@ -118,7 +120,7 @@ export async function runStep(options: RunStepOptions): Promise<ContainerResult>
   const [mounted, opened] = await Promise.allSettled([
     mountOverlay(options.overlay),
     options.networks !== undefined
-      ? options.networks.take(options.container.network ?? 'default')
+      ? options.networks.take(options.container.network ?? 'default', options.moreRuns ?? true)
       : openNetwork({
           mode: options.container.network ?? 'default',
           id: options.id,

@@ -339,6 +339,7 @@ async function executeRun(
       onOutput,
       onNetwork,
       networks: session.networks,
+      moreRuns: state.cache?.runAhead === true,
       ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
     });
   } finally {
