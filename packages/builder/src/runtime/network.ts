@@ -5,7 +5,9 @@ import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promise
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { BuildErrors, buildError } from '../errors.js';
+import { runTool } from '../exec.js';
 import { inUserNamespace, runDir } from './rootless.js';
+import { isStrataAlive } from './owner.js';
 
 /**
  * How a container is networked:
@@ -153,26 +155,9 @@ export function containerResolvConf(hostText: string, forward?: string): { text:
   return { text, forwarded };
 }
 
-async function pidAlive(pid: number): Promise<boolean> {
-  if (pid === process.pid) return true;
-  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('node');
-}
-
-/** Runs a short helper program to its end: its exit code and standard error. */
-function runHelper(program: string, args: readonly string[]): Promise<{ code: number | null; stderr: string; error?: Error }> {
-  return new Promise((resolve) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', (error) => resolve({ code: null, stderr, error }));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 /** umount(2) with MNT_DETACH: the namespace goes when its last user does. */
 async function unmountLazy(path: string): Promise<void> {
-  await runHelper('umount', ['-l', path]);
+  await runTool('umount', ['-l', path]);
 }
 
 async function killPasta(pidFile: string): Promise<void> {
@@ -197,7 +182,7 @@ export async function removeOrphanNetworks(networkDir = DEFAULT_NETWORK_DIR): Pr
   const removed: string[] = [];
   for (const name of await readdir(networkDir).catch(() => [] as string[])) {
     const pid = NAME.exec(name)?.[1];
-    if (pid === undefined || (await pidAlive(Number(pid)))) continue;
+    if (pid === undefined || (await isStrataAlive(Number(pid)))) continue;
     const dir = join(networkDir, name);
     await killPasta(join(dir, 'pasta.pid'));
     await unmountLazy(join(dir, 'ns'));
@@ -206,6 +191,9 @@ export async function removeOrphanNetworks(networkDir = DEFAULT_NETWORK_DIR): Pr
   }
   return removed;
 }
+
+/** Rootless: whether this user can open /dev/net/tun (asked once per process). */
+let tunUsable: Promise<boolean> | undefined;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -254,7 +242,7 @@ export async function openNetwork(options: OpenNetworkOptions): Promise<Containe
   };
   try {
     // a new network namespace, kept by a bind mount on `ns` (util-linux's unshare)
-    const made = await runHelper('unshare', [`--net=${ns}`, 'true']);
+    const made = await runTool('unshare', [`--net=${ns}`, 'true']);
     if (made.error !== undefined || made.code !== 0) {
       throw buildError(BuildErrors.networkFailed, ['unshare', (made.error?.message ?? made.stderr).trim() || `exit code ${made.code}`]);
     }
@@ -271,7 +259,7 @@ export async function openNetwork(options: OpenNetworkOptions): Promise<Containe
     args.push('--netns', ns, '-P', pidFile);
     const program = options.pasta ?? 'pasta';
     // rootless: pasta opens /dev/net/tun as the user, which some machines keep root's (0600)
-    if (inUserNamespace() && !(await access('/dev/net/tun', constants.R_OK | constants.W_OK).then(() => true, () => false))) {
+    if (inUserNamespace() && !(await (tunUsable ??= access('/dev/net/tun', constants.R_OK | constants.W_OK).then(() => true, () => false)))) {
       throw buildError(BuildErrors.networkFailed, [
         program,
         '/dev/net/tun is not readable and writable by this user (rootless strata); as root: chmod 0666 /dev/net/tun (Debian\'s default), or scripts/setup-rootless USER',

@@ -6,12 +6,18 @@ import { readFileSync } from 'node:fs';
  * The initial namespace maps all 2^32 ids onto themselves.
  */
 export function inUserNamespace(): boolean {
-  try {
-    return !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
-  } catch {
-    return false;
+  if (userNamespace === undefined) {
+    try {
+      userNamespace = !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
+    } catch {
+      userNamespace = false;
+    }
   }
+  return userNamespace;
 }
+
+/** A process does not change user namespace: read once. */
+let userNamespace: boolean | undefined;
 
 /**
  * Where strata keeps its runtime state (runc's state folder, RUN network

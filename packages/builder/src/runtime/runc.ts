@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildErrors, buildError } from '../errors.js';
+import { isStrataAlive } from './owner.js';
 import type { RuntimeSpec } from './spec.js';
 import { runDir } from './rootless.js';
 
@@ -11,14 +12,6 @@ export const DEFAULT_STATE_DIR = join(runDir(), 'runc');
 /** The pid in a RUN container id (`strata-<pid>-<hex>-<n>`, see build.ts). */
 const CONTAINER_ID = /^strata-([0-9]+)-/;
 
-async function isStrataAlive(pid: number): Promise<boolean> {
-  if (pid === process.pid) return true;
-  try {
-    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('node');
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Kills and deletes the RUN containers of strata processes that are gone (a

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
+import { runTool } from '../exec.js';
 import { inUserNamespace } from '../runtime/rootless.js';
 
 /** A read-only overlay: lower directories only (COPY --from reads a stage through one). */
@@ -24,16 +24,6 @@ export interface OverlayMount extends ReadOnlyOverlayMount {
 
 const PAGE = 4096;
 
-function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => (stderr += c));
-    child.on('error', (e) => resolve({ code: -1, stderr: e.message }));
-    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
-  });
-}
 
 const USER_NAMESPACE = inUserNamespace();
 
@@ -50,8 +40,9 @@ let driver: Promise<OverlayDriver> | undefined;
 
 /**
  * The overlay driver of this process: `overlayfs` as root; in a user namespace
- * `$STRATA_OVERLAY` when set, else overlayfs when a probe mount succeeds, else
- * fuse-overlayfs when installed (a clear error naming the package when not).
+ * `$STRATA_OVERLAY` when set, else overlayfs on Linux 5.11 or later or when a
+ * probe mount succeeds, else fuse-overlayfs when installed (a clear error
+ * naming the package when not).
  */
 export function overlayDriver(probeIn?: string, env: NodeJS.ProcessEnv = process.env): Promise<OverlayDriver> {
   driver ??= chooseDriver(probeIn ?? tmpdir(), env);
@@ -63,16 +54,19 @@ async function chooseDriver(probeIn: string, env: NodeJS.ProcessEnv): Promise<Ov
   if (!USER_NAMESPACE) return 'overlayfs';
   const wanted = env.STRATA_OVERLAY;
   if (wanted === 'overlayfs' || wanted === 'fuse-overlayfs') return wanted;
+  // Linux 5.11 mounts overlayfs in a user namespace: no probe (a rootless no-op rebuild stays free of it)
+  const [major = 0, minor = 0] = release().split('.').map((n) => parseInt(n, 10));
+  if (major > 5 || (major === 5 && minor >= 11)) return 'overlayfs';
   await mkdir(probeIn, { recursive: true });
   const dir = await mkdtemp(join(probeIn, 'strata-overlay-probe-'));
   try {
     for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(join(dir, d));
-    const probe = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=lower,upperdir=upper,workdir=work,userxattr`, join(dir, 'merged')], dir);
+    const probe = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=lower,upperdir=upper,workdir=work,userxattr`, join(dir, 'merged')], dir);
     if (probe.code === 0) {
-      await run('umount', [join(dir, 'merged')]);
+      await runTool('umount', [join(dir, 'merged')]);
       return 'overlayfs';
     }
-    const fuse = await run('fuse-overlayfs', ['--version']);
+    const fuse = await runTool('fuse-overlayfs', ['--version']);
     if (fuse.code !== 0) {
       throw buildError(BuildErrors.mountFailed, [
         'an overlay in this user namespace',
@@ -126,8 +120,8 @@ export async function mountOverlay(m: OverlayMount | ReadOnlyOverlayMount): Prom
   const fuse = (await overlayDriver(dirname(m.target))) === 'fuse-overlayfs';
   // fuse-overlayfs takes absolute paths and no overlayfs-only options
   const { code, stderr } = fuse
-    ? await run('fuse-overlayfs', ['-o', fuseOptions(used, m), m.target])
-    : await run('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], cwd);
+    ? await runTool('fuse-overlayfs', ['-o', fuseOptions(used, m), m.target])
+    : await runTool('mount', ['-t', 'overlay', 'overlay', '-o', options, m.target], cwd);
   if (code !== 0) {
     const why = stderr.trim() || `mount exited with ${code}`;
     // rootless: the kernel must allow overlayfs in a user namespace
@@ -143,10 +137,10 @@ function fuseOptions(lowers: readonly string[], m: OverlayMount | ReadOnlyOverla
 
 /** Unmounts a mount point; lazily detaches it when it is busy. Not mounted: no-op. */
 export async function unmount(target: string): Promise<void> {
-  const first = await run('umount', [target]);
+  const first = await runTool('umount', [target]);
   if (first.code === 0) return;
   if (/not mounted|no mount point|not found/i.test(first.stderr)) return;
-  const lazy = await run('umount', ['-l', target]);
+  const lazy = await runTool('umount', ['-l', target]);
   if (lazy.code !== 0 && !/not mounted|no mount point|not found/i.test(lazy.stderr)) {
     throw buildError(BuildErrors.mountFailed, [`(unmount) ${target}`, lazy.stderr.trim()]);
   }
