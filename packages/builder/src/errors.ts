@@ -1,3 +1,4 @@
+import { redact } from './redact.js';
 /**
  * The catalog of builder errors. Codes are stable (BUILD_*); callers branch on
  * `code`. Messages say what happened, hints say what to do.
@@ -109,7 +110,7 @@ export const BuildErrors = {
   ),
   downloadFailed: rule(
     'BUILD_DOWNLOAD_FAILED',
-    (url: string, detail: string) => `ADD ${url}: download failed: ${detail}`,
+    (url: string, detail: string) => `ADD ${redact(url)}: download failed: ${detail}`,
     'Check the URL and that this machine reaches it: ADD downloads from the build host itself, whatever --network says.',
   ),
   checksumMismatch: rule(

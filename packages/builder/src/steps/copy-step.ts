@@ -232,7 +232,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
           const st = await lstat(got.path);
           const entry: ContextEntry = { hostPath: got.path, contextPath: urlFileName(remote.url), type: 'file', mode: 0o600, size: st.size, mtimeMs: got.mtimeMs ?? epoch * 1000 };
           const archive = unpackRemote ? await sniffArchive(got.path) : undefined;
-          items.push({ source: { root: entry, children: [] }, ...(archive === undefined ? {} : { archive }), label: remote.url });
+          items.push({ source: { root: entry, children: [] }, ...(archive === undefined ? {} : { archive }), label: redact(remote.url) });
         }
         for (const git of gits.items) items.push(await gits.copyItemOf(git));
         // without --link, symlinks the image has on the way are followed inside the image root (BuildKit)

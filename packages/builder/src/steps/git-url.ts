@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { buildError, BuildErrors } from '../errors.js';
+import { redact } from '../redact.js';
 
 /**
  * An ADD source that names a git repository, by BuildKit's rules: an
@@ -34,10 +35,7 @@ function invalid(text: string, problem: string): never {
   throw buildError(BuildErrors.invalidInstruction, [`ADD ${redact(text)}: ${problem}`]);
 }
 
-/** A URL with its password (a token) replaced, for messages: `https://user:xxxxx@host/...`. */
-export function redact(url: string): string {
-  return url.replace(/^([a-zA-Z0-9]+:\/\/[^/@:]*):[^/@]*@/, '$1:xxxxx@');
-}
+export { redact };
 
 function parseBool(text: string, key: string, value: string): boolean {
   if (value === '' || /^(1|t|true)$/i.test(value)) return true;

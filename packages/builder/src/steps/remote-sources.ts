@@ -10,6 +10,7 @@ import { buildError, BuildErrors } from '../errors.js';
 import type { UrlRevalidation } from '../events.js';
 import type { BuildSession, StageState } from '../session.js';
 import { download, revalidate, type Checksum, type Downloaded } from './remote.js';
+import { redact } from '../redact.js';
 
 export interface RemoteItem {
   readonly url: string;
@@ -70,7 +71,7 @@ export class RemoteSources {
     const known = (await this.#known()).find((r) => r.url === item.url && (r.etag !== undefined || r.lastModified !== undefined));
     if (known !== undefined) {
       const checked = await revalidate(item.url, known, this.#options());
-      this.revalidations.push({ url: item.url, result: checked.result, by: checked.by });
+      this.revalidations.push({ url: redact(item.url), result: checked.result, by: checked.by });
       if (checked.result === 'not-modified') {
         st.source = known;
         st.digest = known.digest;
