@@ -91,7 +91,9 @@ async function buildStage(planned: PlannedStage, targetSession: BuildSession, me
         stage: stage.index,
         locator: JSON.stringify([session.dockerfilePath, session.platformText, stage.index, i + 2]),
         ...(disabled === undefined ? {} : { disabled }),
-        ...(steps.slice(i + 1).some((s) => s.ins.kind === 'run' && s.ins.network !== 'none') ? { runAhead: true } : {}),
+        ...(steps.slice(i + 1).some((s) => s.ins.kind === 'run' && (s.ins.network === 'default' ? (session.options.network ?? 'default') : s.ins.network) === 'default')
+          ? { runAhead: true }
+          : {}),
       },
     };
     try {

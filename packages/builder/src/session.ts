@@ -37,7 +37,7 @@ export interface StepCacheScope {
   /** Set when the cache is not read for this step: the reason the step runs. */
   readonly disabled?: string;
   /**
-   * A later step of this stage is a RUN with its own network: a miss here
+   * A later step of this stage is a RUN whose network is `default`: a miss here
    * means it will run, so its network can start while this step works.
    */
   readonly runAhead?: boolean;

@@ -56,7 +56,7 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
   let listing: Promise<SourceListing> | undefined;
   const sources = spec.sources === undefined ? undefined : () => (listing ??= (spec.sources as () => Promise<SourceListing>)());
   // a miss: every later step of the stage runs too; a RUN among them finds its network ready
-  if (scope?.runAhead === true && session.options.network !== 'host' && session.options.network !== 'none') session.networks.prepare();
+  if (scope?.runAhead === true) session.networks.prepare();
   const reason = disabled ?? (await missReason(session, scope?.locator, spec, sources));
   const upper = await spec.produce();
   const committed =
