@@ -48,18 +48,13 @@ interface Scanned {
 /** Extended attributes a layer keeps: file capabilities and the user namespace. */
 export function keepsXattr(name: string): boolean {
   if (name === 'security.capability') return true;
-  return name.startsWith('user.') && !OVERLAY_PREFIXES.some((p) => name.startsWith(p));
+  // fuse-overlayfs's own attributes are its bookkeeping, not the image's
+  return name.startsWith('user.') && !name.startsWith('user.fuseoverlayfs.') && !OVERLAY_PREFIXES.some((p) => name.startsWith(p));
 }
 
-/** Where overlayfs (as root, rootless) and fuse-overlayfs keep their marks. */
-const OVERLAY_PREFIXES = ['trusted.overlay.', 'user.overlay.', 'user.fuseoverlayfs.'];
+/** Where overlayfs keeps its marks (as root, rootless); fuse-overlayfs's are gone before a scan (snapshot/fuse-upper.ts). */
+const OVERLAY_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
 
-/**
- * fuse-overlayfs marks an opaque folder with an empty `.wh..wh..opq` file and a
- * `.wh..opq` node besides its attribute: not content (the layer gets its own
- * opaque marker from the attribute).
- */
-const FUSE_MARKS = new Set([OPAQUE_MARKER, '.wh..opq']);
 
 function overlayKey(name: string): string | undefined {
   for (const prefix of OVERLAY_PREFIXES) if (name.startsWith(prefix)) return name.slice(prefix.length);
@@ -121,7 +116,7 @@ function childNames(abs: string, rel: string): string[] {
       }
     }
   }
-  return names.some((n) => FUSE_MARKS.has(n)) ? names.filter((n) => !FUSE_MARKS.has(n)) : names;
+  return names;
 }
 
 function seconds(stat: Stats): number {

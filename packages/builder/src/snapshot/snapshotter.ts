@@ -190,7 +190,7 @@ async function recordedMarks(dir: string): Promise<LayerMarks> {
 }
 
 async function overlayAttribute(path: string, key: string): Promise<string | undefined> {
-  for (const prefix of ['trusted.overlay.', 'user.overlay.', 'user.fuseoverlayfs.']) {
+  for (const prefix of ['trusted.overlay.', 'user.overlay.']) {
     const value = await getAttribute(path, prefix + key).catch(() => null);
     if (value !== null) return value.toString('latin1');
   }
