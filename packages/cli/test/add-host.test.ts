@@ -1,4 +1,4 @@
-import { parseAddHost } from '../src/commands/build.js';
+import { parseAddHost } from '../src/build-flags.js';
 
 describe('strata build --add-host', () => {
   it.each([

@@ -14,6 +14,7 @@ import {
   type NetworkMode,
   type SshAgentSpec,
 } from '@strata/builder';
+import { parseAddHost, withLocalPath } from '../build-flags.js';
 import { BakeError } from './errors.js';
 import type { Entry, Target } from './model.js';
 
@@ -35,9 +36,6 @@ export interface TargetOptionsInput {
 
 const csv = (e: Entry) => Object.entries(e).map(([k, v]) => `${k}=${v}`).join(',');
 
-function withLocalDir<T extends CacheImportSpec | CacheExportSpec>(spec: T, cwd: string): T {
-  return spec.location.type === 'local' ? { ...spec, location: { ...spec.location, dir: resolve(cwd, spec.location.dir) } } : spec;
-}
 
 /** A bake output as strata's: registry pushes, oci/docker archives; a docker or image output without a file is the store itself. */
 function outputOf(e: Entry, name: string, cwd: string): BuildOutput | undefined {
@@ -107,7 +105,18 @@ export function targetBuildOptions(input: TargetOptionsInput): Omit<BuildOptions
   }
   if (t.network !== undefined && !['default', 'host', 'none'].includes(t.network)) throw new BakeError('BAKE_INVALID', `target ${name}: network must be default, host or none`);
   const outputs = input.linked ? [] : (t.output ?? []).flatMap((e) => outputOf(e, name, cwd) ?? []);
-  const extraHosts = Object.entries(t['extra-hosts'] ?? {}).flatMap(([host, ips]) => (ips ?? '').split(',').filter((ip) => ip !== '').map((address) => ({ name: host, address })));
+  const extraHosts = Object.entries(t['extra-hosts'] ?? {}).flatMap(([host, ips]) =>
+    (ips ?? '')
+      .split(',')
+      .filter((ip) => ip !== '')
+      .map((address) => {
+        try {
+          return parseAddHost(`${host}=${address}`);
+        } catch (error) {
+          throw new BakeError('BAKE_INVALID', `target ${name}: extra-hosts: ${(error as Error).message}`);
+        }
+      }),
+  );
   const args = Object.fromEntries(Object.entries(t.args ?? {}).filter((e): e is [string, string] => e[1] !== null));
   const labels = Object.fromEntries(Object.entries(t.labels ?? {}).filter((e): e is [string, string] => e[1] !== null));
   return {
@@ -122,8 +131,8 @@ export function targetBuildOptions(input: TargetOptionsInput): Omit<BuildOptions
     noCache: t['no-cache'] === true,
     pull: t.pull === true,
     ...(t['no-cache-filter'] === undefined || t['no-cache-filter'].length === 0 ? {} : { noCacheFilter: t['no-cache-filter'] }),
-    ...(t['cache-from'] === undefined ? {} : { cacheFrom: t['cache-from'].map((e) => withLocalDir(parseCacheImport(csv(e)), cwd)) }),
-    ...(t['cache-to'] === undefined ? {} : { cacheTo: t['cache-to'].map((e) => withLocalDir(parseCacheExport(csv(e)), cwd)) }),
+    ...(t['cache-from'] === undefined ? {} : { cacheFrom: t['cache-from'].map((e) => withLocalPath(parseCacheImport(csv(e)), cwd)) }),
+    ...(t['cache-to'] === undefined ? {} : { cacheTo: t['cache-to'].map((e) => withLocalPath(parseCacheExport(csv(e)), cwd)) }),
     ...(Object.keys(namedContexts).length === 0 ? {} : { namedContexts }),
     secrets,
     ...(ssh.length === 0 ? {} : { ssh }),

@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import {
   build,
@@ -18,6 +17,7 @@ import {
 } from '@strata/builder';
 import type { RegistryEvent } from '@strata/registry';
 import { parseCommandLine, type CommandSyntax } from '../argv.js';
+import { parseAddHost, withLocalPath } from '../build-flags.js';
 import { ExitCode } from '../exit-codes.js';
 import { Interrupt } from '../interrupt.js';
 import type { CliIo } from '../io.js';
@@ -150,22 +150,7 @@ function parseOutputs(list: readonly string[], push: boolean, cwd: string): Buil
   return outputs;
 }
 
-/** A local cache folder relative to the working directory. */
-function withLocalPath<T extends CacheImportSpec | CacheExportSpec>(spec: T, cwd: string): T {
-  return spec.location.type === 'local' ? { ...spec, location: { ...spec.location, dir: resolve(cwd, spec.location.dir) } } : spec;
-}
 
-/** `--add-host NAME:IP` (docker's form; `NAME=IP` too, and an IPv6 address in brackets or bare). */
-export function parseAddHost(text: string): { name: string; address: string } {
-  const eq = text.indexOf('=');
-  const at = eq >= 0 ? eq : text.indexOf(':');
-  const name = at > 0 ? text.slice(0, at) : '';
-  const address = text.slice(at + 1).replace(/^\[(.*)\]$/, '$1');
-  if (name === '' || !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(name) || isIP(address) === 0) {
-    throw new Error(`--add-host ${text}: expected NAME:IP with a host name and an IPv4 or IPv6 address`);
-  }
-  return { name, address };
-}
 
 /** `strata build`: docker build's flags and meanings. */
 export async function run(args: string[], io: CliIo): Promise<number> {
