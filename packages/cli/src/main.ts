@@ -40,11 +40,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   return run(rest, io);
 }
 
+/** Commands that read no store and run nothing: no user namespace needed (nor a subuid range for `--version`). */
+const WITHOUT_STORE = new Set(['parse', 'lint', 'login', 'logout', 'help', 'version']);
+
+function needsUserNamespace(argv: readonly string[]): boolean {
+  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) return false;
+  const command = argv.find((a) => !a.startsWith('-'));
+  return command !== undefined && !WITHOUT_STORE.has(command);
+}
+
 /** The process entry used by bin/strata: wires the real streams and sets the exit code. */
 export async function runProcess(argv: readonly string[]): Promise<void> {
-  // an ordinary user: the same command again inside a user namespace (./rootless.ts)
+  // an ordinary user: the same command again inside a user namespace (./rootless.ts), for the
+  // commands that touch the store or run containers
   try {
-    const code = await runRootless(argv);
+    const code = needsUserNamespace(argv) ? await runRootless(argv) : undefined;
     if (code !== undefined) {
       process.exitCode = code;
       return;

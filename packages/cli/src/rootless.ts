@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { constants as os, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { defaultStoreRoot } from '@strata/cache';
 
@@ -76,6 +76,11 @@ export function checkRootless(env: NodeJS.ProcessEnv, user = { name: userInfo().
       throw new RootlessError('ROOTLESS_TOOL_MISSING', `${program} was not found on PATH: rootless strata maps the user's ids with it`, `As root: apt-get install ${pkg} (scripts/bootstrap --rootless-user ${user.name} does).`);
     }
   }
+  // --map-auto (newuidmap with the user's /etc/subuid range) is util-linux 2.38's
+  const help = spawnSync('unshare', ['--help'], { encoding: 'utf8' });
+  if (!`${help.stdout ?? ''}`.includes('--map-auto')) {
+    throw new RootlessError('ROOTLESS_TOOL_MISSING', "this unshare (util-linux) has no --map-auto: rootless strata needs util-linux 2.38 or later", 'Upgrade util-linux (Debian 12 and Ubuntu 23.04 have 2.38), or run strata as root.');
+  }
   for (const [kind, path] of [['uid', files.subuid], ['gid', files.subgid]] as const) {
     if (subordinateRange(readOr(path, ''), user) === undefined) {
       throw new RootlessError(
@@ -123,19 +128,17 @@ export async function runRootless(argv: readonly string[], env: NodeJS.ProcessEn
     ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private', '--', process.execPath, script, ...argv],
     { stdio: 'inherit', env: inner },
   );
+  // Ctrl-C reaches the inner strata from the terminal already (same process group): a second
+  // SIGINT from here would take its default action there, before the step is cleaned up
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+  const handlers = [['SIGINT', () => undefined], ['SIGTERM', forward('SIGTERM')], ['SIGHUP', forward('SIGHUP')]] as const;
   for (const [s, h] of handlers) process.on(s, h);
   try {
     return await new Promise<number>((resolve, reject) => {
       child.on('error', reject);
-      child.on('close', (code, signal) => resolve(code ?? 128 + (signal === null ? 1 : signalNumber(signal))));
+      child.on('close', (code, signal) => resolve(code ?? 128 + (signal === null ? 1 : (os.signals[signal] ?? 1))));
     });
   } finally {
     for (const [s, h] of handlers) process.off(s, h);
   }
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1;
 }
