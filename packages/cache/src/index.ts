@@ -75,7 +75,7 @@ export {
   type ContainerVolume,
   type NewContainer,
 } from './containers.js';
-export { SNAPSHOT_OVERLAY_MARK, SnapshotStore, type AdoptOptions, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
+export { SNAPSHOT_LAYER_INDEX, SNAPSHOT_OVERLAY_MARK, SnapshotStore, type AdoptOptions, type SnapshotInfo, type UnpackOptions } from './snapshots.js';
 export {
   DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL, LAYER_MEDIA_TYPES, createCompressor, createDecompressor, layerCompressionOf,
   type Compressor, type CompressorOptions, type LayerCompression,

@@ -54,6 +54,13 @@ const FS = 'fs';
  */
 export const SNAPSHOT_OVERLAY_MARK = 'overlay-v1';
 
+/**
+ * A file beside an adopted snapshot's `fs` folder: the builder's index of the
+ * layer tar it was committed as (where each entry lies in the blob), which
+ * the next incremental COPY of the same step reads. Opaque to the store.
+ */
+export const SNAPSHOT_LAYER_INDEX = 'layer-index.json';
+
 /** What the store is told of a folder it adopts as a snapshot (an overlay upper folder, already in overlayfs form). */
 export interface AdoptOptions {
   readonly parent?: ChainId;
@@ -62,6 +69,8 @@ export interface AdoptOptions {
   readonly digest: Digest;
   readonly size: number;
   readonly entries: number;
+  /** The builder's layer index (SNAPSHOT_LAYER_INDEX), kept beside the folder. */
+  readonly layerIndex?: string;
 }
 
 function chainOf(parent: ChainId | undefined, diffId: DiffId): ChainId {
@@ -204,6 +213,7 @@ export class SnapshotStore {
         createdAt: new Date().toISOString(),
       };
       await writeFile(join(work, SNAPSHOT_OVERLAY_MARK), '');
+      if (options.layerIndex !== undefined) await writeFile(join(work, SNAPSHOT_LAYER_INDEX), options.layerIndex);
       await writeFileAtomic(this.#tmp, join(work, META), `${JSON.stringify(info)}\n`);
       try {
         await rename(work, join(this.#layers, digestHex(chainId)));

@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName, type Store } from '@strata/cache';
-import { writeLayer } from '../layer/write-layer.js';
+import type { LayerIndex } from '../layer/layer-index.js';
+import { writeLayer, type PreviousLayer } from '../layer/write-layer.js';
 import type { LayerInfo } from './state.js';
 
 /** A committed layer, and what its snapshot holds. */
@@ -10,11 +11,17 @@ export interface CommittedLayer {
   readonly entries: number;
   /** Bytes of regular files. */
   readonly contentBytes: number;
+  /** Where each entry lies in the blob (kept beside the snapshot for the step's next incremental run). */
+  readonly index?: LayerIndex;
+  /** With `previous`: bytes copied out of the old layer's blob. */
+  readonly reusedBytes?: number;
 }
 
 export interface CommitOptions {
   readonly sourceDateEpoch?: number;
   readonly signal?: AbortSignal;
+  /** The last version of this layer (an incremental COPY): its unchanged runs are copied out of its blob. */
+  readonly previous?: PreviousLayer;
 }
 
 /**
@@ -34,12 +41,19 @@ export async function commitLayer(store: Store, upperDir: string, options: Commi
     compression: 'none',
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.previous === undefined ? {} : { previous: options.previous }),
   });
   if (written.empty) {
     await rm(file, { force: true });
     return undefined;
   }
   const put = await store.putBlobFile(file, { digest: written.digest, size: written.size });
-  const { mediaType, diffId, entries, contentBytes } = written;
-  return { layer: { descriptor: { mediaType, digest: put.digest, size: put.size }, diffId }, entries, contentBytes };
+  const { mediaType, diffId, entries, contentBytes, index, reusedBytes } = written;
+  return {
+    layer: { descriptor: { mediaType, digest: put.digest, size: put.size }, diffId },
+    entries,
+    contentBytes,
+    ...(index === undefined ? {} : { index }),
+    ...(reusedBytes === undefined ? {} : { reusedBytes }),
+  };
 }

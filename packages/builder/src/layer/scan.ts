@@ -31,6 +31,26 @@ export interface LayerEntry {
   readonly devmajor?: number;
   readonly devminor?: number;
   readonly xattrs?: ReadonlyMap<string, Uint8Array>;
+  /** The file has other names in the layer (it is the first of them, or a hardlink to it). */
+  readonly linked?: true;
+}
+
+export interface ScanOptions {
+  /**
+   * Facts already known of regular files (an incremental COPY's kept files,
+   * from the old layer's index): such a path is not stat'ed and its extended
+   * attributes are not read (it has none, and a single name).
+   */
+  readonly known?: (path: string) => KnownFile | undefined;
+}
+
+/** What a known file's tar header is made of. */
+export interface KnownFile {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly mtime: number;
 }
 
 export interface ScanResult {
@@ -123,6 +143,14 @@ function seconds(stat: Stats): number {
   return Math.floor(stat.mtimeMs / 1000);
 }
 
+/** A child whose facts the caller knows (ScanOptions.known). */
+interface KnownChild {
+  readonly known: KnownFile;
+  readonly key: Buffer;
+  readonly abs: string;
+  readonly rel: string;
+}
+
 interface Child {
   readonly name: string;
   /** The name as written in the tar: `.wh.<name>` for a whiteout. */
@@ -156,14 +184,25 @@ function readChild(absDir: string, relDir: string, name: string): Child {
  * Go's filepath.Walk, which docker and BuildKit layers have). Blocking file
  * system calls: the caller runs it once per commit, on a folder it owns.
  */
-export function scanLayerDir(root: string): ScanResult {
+export function scanLayerDir(root: string, options: ScanOptions = {}): ScanResult {
   const found: Scanned[] = [];
   const skipped: string[] = [];
+  const { known } = options;
 
   const visit = (absDir: string, relDir: string): void => {
-    const children = childNames(absDir, relDir).map((name) => readChild(absDir, relDir, name));
+    const children: Array<Child | KnownChild> = childNames(absDir, relDir).map((name) => {
+      const rel = relDir === '' ? name : `${relDir}/${name}`;
+      const facts = known?.(rel);
+      return facts === undefined ? readChild(absDir, relDir, name) : { known: facts, key: Buffer.from(name, 'utf8'), abs: join(absDir, name), rel };
+    });
     children.sort((a, b) => Buffer.compare(a.key, b.key));
-    for (const { name, abs, rel, stat, attrs, whiteout } of children) {
+    for (const child of children) {
+      if ('known' in child) {
+        const { mode, uid, gid, size, mtime } = child.known;
+        found.push({ entry: { path: child.rel, type: 'file', source: child.abs, mode, uid, gid, size, mtime } });
+        continue;
+      }
+      const { name, abs, rel, stat, attrs, whiteout } = child;
       const base = { source: undefined, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: 0, mtime: seconds(stat) };
       if (whiteout) {
         const path = relDir === '' ? `${WHITEOUT_PREFIX}${name}` : `${relDir}/${WHITEOUT_PREFIX}${name}`;
@@ -205,10 +244,12 @@ export function scanLayerDir(root: string): ScanResult {
   for (const item of found) {
     if (item.inode === undefined) continue;
     const first = firstPath.get(item.inode);
-    if (first === undefined) firstPath.set(item.inode, item.entry.path);
-    else {
+    if (first === undefined) {
+      firstPath.set(item.inode, item.entry.path);
+      item.entry = { ...item.entry, linked: true };
+    } else {
       const { xattrs: _dropped, ...rest } = item.entry;
-      item.entry = { ...rest, type: 'hardlink', source: undefined, size: 0, linkname: first };
+      item.entry = { ...rest, type: 'hardlink', source: undefined, size: 0, linkname: first, linked: true };
     }
   }
   return { entries: found.map((f) => f.entry), skipped };

@@ -4,7 +4,7 @@
  * the blob's sha256 (digest) after it, in the same pass that writes the sink.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, openSync, readSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,8 +12,9 @@ import { DigestTap, type DiffId, type Digest } from '@strata/cache';
 import { buildError, BuildError } from '../errors.js';
 import { checkLevel, createCompressor, LAYER_MEDIA_TYPES, type LayerCompression } from './compress.js';
 import { LayerErrors } from './errors.js';
-import { scanLayerDir, type LayerEntry } from './scan.js';
-import { BLOCK, encodeHeader, endOfArchive, padding } from './tar-header.js';
+import type { IndexedEntry, LayerIndex } from './layer-index.js';
+import { scanLayerDir, type LayerEntry, type ScanOptions } from './scan.js';
+import { encodeHeader, endOfArchive, padding } from './tar-header.js';
 
 export interface WriteLayerOptions {
   /** Where the compressed blob goes: a file path (created or truncated) or a Writable (ended when done). */
@@ -27,6 +28,23 @@ export interface WriteLayerOptions {
   readonly signal?: AbortSignal;
   /** The zstd program (default `zstd`, found on PATH). */
   readonly zstdCommand?: string;
+  /**
+   * An uncompressed tar file output only: the layer this one is a new
+   * version of (an incremental COPY). Runs of entries whose facts match the
+   * old index (and whose content `kept` says is untouched) are copied out of
+   * the old blob instead of being read file by file, and the scan takes the
+   * facts of kept files from the index.
+   */
+  readonly previous?: PreviousLayer;
+}
+
+/** The last version of a layer, for writing its next version from the changes. */
+export interface PreviousLayer {
+  /** The old layer's uncompressed tar (its blob in the store). */
+  readonly blob: string;
+  readonly index: LayerIndex;
+  /** Whether the regular file at a tar path is untouched since the old layer was written. */
+  readonly kept: (path: string) => boolean;
 }
 
 export interface LayerWriteResult {
@@ -48,15 +66,23 @@ export interface LayerWriteResult {
   readonly empty: boolean;
   /** Paths a tar cannot carry (sockets), left out. */
   readonly skipped: readonly string[];
+  /** An uncompressed tar file output: where each entry lies in it (kept beside the layer's snapshot). */
+  readonly index?: LayerIndex;
+  /** With `previous`: bytes copied out of the old blob rather than made from files. */
+  readonly reusedBytes?: number;
 }
 
 /** Bytes handed downstream at a time: big enough that per-chunk costs vanish. */
 const CHUNK = 1 << 20;
+/** The longest run of an old layer's bytes read before its chunks are handed downstream. */
+const RUN_BYTES = 8 * CHUNK;
 
 /** Fills fixed-size buffers with the archive and yields each one as it fills. */
 class Chunker {
   private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
+  /** Bytes put so far. */
+  written = 0;
   readonly full: Buffer[] = [];
   /** Buffers the consumer is done with (a synchronous consumer hands them back): no allocation, no GC churn. */
   readonly spare: Buffer[] = [];
@@ -67,6 +93,7 @@ class Chunker {
       const n = Math.min(data.length - offset, CHUNK - this.pos);
       data.copy(this.buf, this.pos, offset, offset + n);
       this.pos += n;
+      this.written += n;
       offset += n;
       if (this.pos === CHUNK) this.rotate();
     }
@@ -78,19 +105,26 @@ class Chunker {
       const n = Math.min(left, CHUNK - this.pos);
       this.buf.fill(0, this.pos, this.pos + n);
       this.pos += n;
+      this.written += n;
       left -= n;
       if (this.pos === CHUNK) this.rotate();
     }
   }
 
-  /** Reads `size` bytes of `fd` straight into the chunk buffers. Returns false when the file ended early. */
-  readFrom(fd: number, size: number): boolean {
+  /**
+   * Reads `size` bytes of `fd` (from `position`, or from where the file is)
+   * straight into the chunk buffers. Returns false when the file ended early.
+   */
+  readFrom(fd: number, size: number, position: number | null = null): boolean {
     let left = size;
+    let at = position;
     while (left > 0) {
-      const n = readSync(fd, this.buf, this.pos, Math.min(left, CHUNK - this.pos), null);
+      const n = readSync(fd, this.buf, this.pos, Math.min(left, CHUNK - this.pos), at);
       if (n === 0) return false;
       this.pos += n;
+      this.written += n;
       left -= n;
+      if (at !== null) at += n;
       if (this.pos === CHUNK) this.rotate();
     }
     return true;
@@ -129,18 +163,85 @@ function copyContent(out: Chunker, entry: LayerEntry): void {
   }
 }
 
+/** What tarChunks is asked to do besides writing the archive. */
+interface TarOptions {
+  readonly sourceDateEpoch: number | undefined;
+  /** A chunk's buffer is written over once the consumer asks for the next one (for consumers done with a chunk by then). */
+  readonly reuse?: boolean;
+  /** Filled with each entry's place in the archive. */
+  readonly index?: Map<string, IndexedEntry>;
+  /** The old version of this layer: runs of matching entries are copied out of its blob (`fd`). */
+  readonly previous?: PreviousLayer & { readonly fd: number };
+  /** Counts the bytes copied out of the old blob. */
+  readonly stats?: { reusedBytes: number };
+}
+
+/** Whether the old archive's bytes for `entry` are the bytes this archive needs (see layer-index.ts). */
+function sameBytes(entry: LayerEntry, old: IndexedEntry | undefined, previous: PreviousLayer): old is IndexedEntry {
+  if (old === undefined || !old.plain || entry.xattrs !== undefined || entry.linked === true) return false;
+  if (entry.type !== old.type || entry.mode !== old.mode || entry.uid !== old.uid || entry.gid !== old.gid) return false;
+  if (entry.size !== old.size || entry.mtime !== old.mtime || (entry.linkname ?? '') !== (old.linkname ?? '')) return false;
+  if (entry.type === 'file') return entry.size === 0 || previous.kept(entry.path);
+  return entry.type === 'dir' || entry.type === 'symlink';
+}
+
 /**
- * The archive's bytes, in chunks of CHUNK bytes (the last one shorter). With
- * `reuse`, a chunk's buffer is written over once the consumer asks for the
- * next one: for consumers that are done with a chunk when they ask again.
+ * The archive's bytes, in chunks of CHUNK bytes (the last one shorter).
+ * With `previous`, consecutive entries whose bytes the old archive already
+ * has are gathered into one range and read from the old blob at once.
  */
-export function* tarChunks(entries: readonly LayerEntry[], sourceDateEpoch: number | undefined, reuse = false): Generator<Buffer> {
+export function* tarChunks(entries: readonly LayerEntry[], options: TarOptions): Generator<Buffer> {
+  const { sourceDateEpoch, reuse = false, index, previous, stats } = options;
   const out = new Chunker();
+  // a run of old bytes not read yet: [from, to) in the old blob
+  let from = 0;
+  let to = 0;
+  // where the archive is, counting the run not read yet
+  let at = 0;
+  const flush = (): void => {
+    if (to === from) return;
+    if (!out.readFrom((previous as { fd: number }).fd, to - from, from)) throw buildError(LayerErrors.changed, ['(the layer this one was made from)']);
+    if (stats !== undefined) stats.reusedBytes += to - from;
+    from = to;
+  };
+  const note = (entry: LayerEntry, start: number, end: number): void => {
+    index?.set(entry.path, {
+      path: entry.path,
+      type: entry.type,
+      mode: entry.mode,
+      uid: entry.uid,
+      gid: entry.gid,
+      size: entry.size,
+      mtime: entry.mtime,
+      ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }),
+      start,
+      end,
+      plain: entry.xattrs === undefined && entry.linked !== true,
+    });
+  };
   for (const entry of entries) {
-    out.put(encodeHeader({ ...entry, mtime: clamp(entry.mtime, sourceDateEpoch) }));
-    if (entry.type === 'file' && entry.size > 0) {
-      copyContent(out, entry);
-      out.zeros(padding(entry.size));
+    const old = previous?.index.entries.get(entry.path);
+    if (previous !== undefined && sameBytes(entry, old, previous)) {
+      if (old.start !== to) {
+        flush();
+        from = old.start;
+        to = old.start;
+      }
+      to = old.end;
+      note(entry, at, at + (old.end - old.start));
+      at += old.end - old.start;
+      // read long runs as they grow: the chunks go downstream before the next ones are read
+      if (to - from >= RUN_BYTES) flush();
+    } else {
+      flush();
+      const start = out.written;
+      out.put(encodeHeader({ ...entry, mtime: clamp(entry.mtime, sourceDateEpoch) }));
+      if (entry.type === 'file' && entry.size > 0) {
+        copyContent(out, entry);
+        out.zeros(padding(entry.size));
+      }
+      note(entry, start, out.written);
+      at = out.written;
     }
     while (out.full.length > 0) {
       const chunk = out.full.shift() as Buffer;
@@ -148,6 +249,7 @@ export function* tarChunks(entries: readonly LayerEntry[], sourceDateEpoch: numb
       if (reuse) out.spare.push(chunk);
     }
   }
+  flush();
   out.put(endOfArchive());
   while (out.full.length > 0) yield out.full.shift() as Buffer;
   const rest = out.rest();
@@ -174,12 +276,14 @@ function checkOptions(options: WriteLayerOptions): { compression: LayerCompressi
  */
 export async function writeLayer(dir: string, options: WriteLayerOptions): Promise<LayerWriteResult> {
   const { compression, level } = checkOptions(options);
-  const { entries, skipped } = scanLayerDir(dir);
-  if (compression === 'none' && typeof options.output === 'string') return writeTarFile(entries, skipped, options.output, options);
+  const toFile = compression === 'none' && typeof options.output === 'string';
+  if (options.previous !== undefined && !toFile) throw buildError(LayerErrors.options, ['an incremental layer is written as an uncompressed tar file']);
+  const { entries, skipped } = scanLayerDir(dir, scanOptions(options.previous));
+  if (toFile) return writeTarFile(entries, skipped, options.output as string, options);
   const tarHash = new DigestTap();
   const blobHash = new DigestTap();
   const sink = typeof options.output === 'string' ? createWriteStream(options.output, { flags: 'w' }) : options.output;
-  const source = Readable.from(tarChunks(entries, options.sourceDateEpoch), { objectMode: false, highWaterMark: 4 * CHUNK });
+  const source = Readable.from(tarChunks(entries, { sourceDateEpoch: options.sourceDateEpoch }), { objectMode: false, highWaterMark: 4 * CHUNK });
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   try {
     if (compression === 'none') {
@@ -240,11 +344,22 @@ const YIELD_EVERY_MS = 25;
  */
 async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly string[], file: string, options: WriteLayerOptions): Promise<LayerWriteResult> {
   const hash = createHash('sha256');
+  const index = new Map<string, IndexedEntry>();
+  const stats = { reusedBytes: 0 };
+  const previous = openPrevious(options.previous, options.sourceDateEpoch);
   let size = 0;
-  const fd = openSync(file, 'w', 0o644);
+  let fd: number | undefined;
   try {
+    fd = openSync(file, 'w', 0o644);
     let since = performance.now();
-    for (const chunk of tarChunks(entries, options.sourceDateEpoch, true)) {
+    const chunks = tarChunks(entries, {
+      sourceDateEpoch: options.sourceDateEpoch,
+      reuse: true,
+      index,
+      stats,
+      ...(previous === undefined ? {} : { previous }),
+    });
+    for (const chunk of chunks) {
       hash.update(chunk);
       for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
       size += chunk.length;
@@ -255,11 +370,51 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
       }
     }
   } catch (error) {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
     await rm(file, { force: true });
     throw error;
+  } finally {
+    if (previous !== undefined) closeSync(previous.fd);
   }
-  closeSync(fd);
+  closeSync(fd as number);
   const diffId = `sha256:${hash.digest('hex')}` as DiffId;
-  return result(entries, skipped, { diffId, digest: diffId as Digest, size, uncompressedSize: size, compression: 'none' });
+  return {
+    ...result(entries, skipped, { diffId, digest: diffId as Digest, size, uncompressedSize: size, compression: 'none' }),
+    index: { diffId, epoch: options.sourceDateEpoch ?? null, entries: index },
+    ...(previous === undefined ? {} : { reusedBytes: stats.reusedBytes }),
+  };
+}
+
+/**
+ * The old layer's blob, opened, when its index fits this write (same
+ * SOURCE_DATE_EPOCH; the blob as long as the index says). Anything else
+ * (the blob pruned meanwhile, another epoch) writes the layer from files.
+ */
+function openPrevious(previous: PreviousLayer | undefined, epoch: number | undefined): (PreviousLayer & { fd: number }) | undefined {
+  if (previous === undefined || previous.index.epoch !== (epoch ?? null)) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(previous.blob, 'r');
+  } catch {
+    return undefined;
+  }
+  let last = 0;
+  for (const e of previous.index.entries.values()) last = Math.max(last, e.end);
+  if (fstatSync(fd).size < last) {
+    closeSync(fd);
+    return undefined;
+  }
+  return { ...previous, fd };
+}
+
+/** What the scan may take from an old layer's index: the facts of files the copy kept. */
+function scanOptions(previous: PreviousLayer | undefined): ScanOptions {
+  if (previous === undefined) return {};
+  const { entries } = previous.index;
+  return {
+    known: (path) => {
+      const old = entries.get(path);
+      return old !== undefined && old.plain && old.type === 'file' && previous.kept(path) ? old : undefined;
+    },
+  };
 }

@@ -6,6 +6,7 @@ import { getAttribute } from '@napi-rs/xattr';
 import { SNAPSHOT_OVERLAY_MARK, SnapshotStore, type ChainId, type Digest, type SnapshotInfo, type Store } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
 import type { LayerInfo } from '../image/state.js';
+import { serializeLayerIndex, type LayerIndex } from '../layer/layer-index.js';
 import { inUserNamespace } from '../runtime/rootless.js';
 
 
@@ -106,7 +107,7 @@ export class Snapshotter {
    * builds to stack on. When the store cannot take it, the folder still
    * serves this build's later steps.
    */
-  async adopt(layers: readonly LayerInfo[], upperDir: string, facts: { entries: number; contentBytes: number }): Promise<void> {
+  async adopt(layers: readonly LayerInfo[], upperDir: string, facts: { entries: number; contentBytes: number; index?: LayerIndex }): Promise<void> {
     const chain = Snapshotter.chainIds(layers);
     const chainId = chain[chain.length - 1] as ChainId;
     const parent = chain[chain.length - 2];
@@ -119,6 +120,7 @@ export class Snapshotter {
         digest: layer.descriptor.digest as Digest,
         size: facts.contentBytes,
         entries: facts.entries,
+        ...(facts.index === undefined ? {} : { layerIndex: serializeLayerIndex(facts.index) }),
       });
       await this.#hold(chainId);
     } catch {

@@ -7,20 +7,34 @@
 import { lstatSync, readdirSync, readlinkSync, rmSync, utimesSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { ContextEntry } from '../context/context.js';
+import type { LayerIndex } from '../layer/layer-index.js';
 import type { Owner } from './upper-dirs.js';
 
-export interface ReuseState {
-  readonly upper: string;
+/** What an incremental copy starts from. */
+export interface ReuseInput {
   /** Whether a source entry is as it was in the last run (type, mode, content). */
   readonly unchanged: (entry: ContextEntry) => boolean;
+  /**
+   * The index of the layer the upper folder was committed as (its paths are
+   * the folder's, relative): a target is checked against it instead of being
+   * stat'ed. The folder is the store's snapshot of that layer, unchanged
+   * since (snapshots are never written to).
+   */
+  readonly index?: LayerIndex;
+}
+
+export interface ReuseState extends ReuseInput {
+  readonly upper: string;
   /** Every path (relative) this run wrote or kept, with its parents. */
   readonly made: Set<string>;
+  /** Regular files and symlinks (relative) kept as the last run left them. */
+  readonly kept: Set<string>;
   /** Copied folders (relative) and the mtime a cold copy gave them before filling them. */
   readonly folderTimes: Map<string, number>;
 }
 
-export function newReuse(upper: string, unchanged: (entry: ContextEntry) => boolean): ReuseState {
-  return { upper, unchanged, made: new Set(), folderTimes: new Map() };
+export function newReuse(upper: string, input: ReuseInput): ReuseState {
+  return { ...input, upper, made: new Set(), kept: new Set(), folderTimes: new Map() };
 }
 
 /** Notes that this run made (or kept) `target` and, implicitly, its parents. */
@@ -46,6 +60,23 @@ export function noteFolderTime(reuse: ReuseState | undefined, target: string, mt
  */
 export function keepsTarget(reuse: ReuseState | undefined, entry: ContextEntry, target: string, owner: Owner, mode: number, sourceLinks = 1): boolean {
   if (reuse === undefined || sourceLinks !== 1 || !reuse.unchanged(entry)) return false;
+  const rel = target.slice(reuse.upper.length + 1);
+  const kept = reuse.index === undefined ? keptOnDisk(entry, target, owner, mode) : keptInIndex(reuse.index, rel, entry, owner, mode);
+  if (kept) reuse.kept.add(rel);
+  return kept;
+}
+
+/** keepsTarget against the old layer's index: the same facts its tar header had (uid, gid, whole-second mtime, mode, size). */
+function keptInIndex(index: LayerIndex, rel: string, entry: ContextEntry, owner: Owner, mode: number): boolean {
+  const old = index.entries.get(rel);
+  if (old === undefined || !old.plain || old.uid !== owner.uid || old.gid !== owner.gid) return false;
+  if (old.mtime !== Math.floor(entry.mtimeMs / 1000)) return false;
+  if (entry.type === 'file') return old.type === 'file' && old.size === entry.size && old.mode === mode;
+  if (entry.type === 'symlink') return old.type === 'symlink' && old.linkname === (entry.linkTarget ?? '');
+  return false;
+}
+
+function keptOnDisk(entry: ContextEntry, target: string, owner: Owner, mode: number): boolean {
   const st = lstatSync(target, { throwIfNoEntry: false });
   if (st === undefined || st.uid !== owner.uid || st.gid !== owner.gid) return false;
   if (Math.floor(st.mtimeMs / 1000) !== Math.floor(entry.mtimeMs / 1000)) return false;
@@ -70,15 +101,16 @@ export function finishReuse(reuse: ReuseState, epoch: number): void {
     const dir = rel === '' ? upper : join(upper, rel);
     let kept = 0;
     let removed = false;
-    for (const name of readdirSync(dir)) {
-      const child = rel === '' ? name : `${rel}/${name}`;
+    // the entries' types come with the listing: no stat per entry
+    for (const dirent of readdirSync(dir, { withFileTypes: true })) {
+      const child = rel === '' ? dirent.name : `${rel}/${dirent.name}`;
       if (!made.has(child)) {
         rmSync(join(upper, child), { recursive: true, force: true });
         removed = true;
         continue;
       }
       kept += 1;
-      if (lstatSync(join(upper, child)).isDirectory()) visit(child);
+      if (dirent.isDirectory()) visit(child);
     }
     if (rel === '') return;
     const copied = folderTimes.get(rel);

@@ -20,6 +20,7 @@ import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
 import { resolveUser } from '../runtime/user.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
+import type { PreviousLayer } from '../layer/write-layer.js';
 import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
 import { hashSelected, selectionOf, selectLocals, sourceRoot, type LocalItem } from './copy-source.js';
@@ -207,7 +208,12 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     let listing: Promise<SourceListing> | undefined;
     const listSources = (): Promise<SourceListing> => (listing ??= allFacts().then(sourceListing));
     let incremental: { changed: number } | undefined;
+    // set by produce: whether the layer can be made incrementally next time, and the last version it was made from
+    let indexed = false;
+    let lastLayer: PreviousLayer | undefined;
     const outcome = await layerStep(session, state, {
+      indexed: () => indexed,
+      previous: () => lastLayer,
       key,
       inputs: keyInputs(keyInput),
       sources: listSources,
@@ -253,12 +259,17 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         };
         // one plain context source that only changed in some files: start from the last result
         const plain = items.length === 1 && items[0]?.archive === undefined && fetched === 0 && inline.length === 0 && !parents && !ins.link;
-        const previous =
-          plain && root.identity === 'context' ? await takePreviousCopy(session, state, keyInputs(keyInput), listSources) : undefined;
+        indexed = plain && root.identity === 'context';
+        const previous = indexed ? await takePreviousCopy(session, state, keyInputs(keyInput), listSources) : undefined;
         if (previous !== undefined) incremental = { changed: previous.changed };
         const upper = previous?.upper ?? join(session.workDir, session.nextId());
         if (previous === undefined) await mkdir(upper, { recursive: true });
-        await copyIntoUpper(upper, dirs, items, previous === undefined ? plan : { ...plan, reuse: previous.unchanged });
+        const reuse = previous === undefined ? undefined : { unchanged: previous.unchanged, ...(previous.layer === undefined ? {} : { index: previous.layer.index }) };
+        const copied = await copyIntoUpper(upper, dirs, items, reuse === undefined ? plan : { ...plan, reuse });
+        if (previous?.layer !== undefined && copied.kept !== undefined) {
+          const kept = copied.kept;
+          lastLayer = { blob: previous.layer.blob, index: previous.layer.index, kept: (path) => kept.has(path) };
+        }
         if (inline.length > 0) await writeInlineSources(upper, dirs, inline, plan);
         if (gits.items.length > 0) await gits.settleFolderTimes(upper, destination);
         return upper;

@@ -27,7 +27,7 @@ import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { lookupInLayers } from '../snapshot/snapshotter.js';
 import { extractArchive, type Compression } from './archive.js';
-import { finishReuse, keepsTarget, newReuse, noteFolderTime, noteMade, type ReuseState } from './copy-reuse.js';
+import { finishReuse, keepsTarget, newReuse, noteFolderTime, noteMade, type ReuseInput, type ReuseState } from './copy-reuse.js';
 import { ensureParents, type Owner } from './upper-dirs.js';
 
 export type { Owner } from './upper-dirs.js';
@@ -53,7 +53,7 @@ export interface CopyPlan {
    * kept when they match; everything else is written as a cold copy writes
    * it, and what the step no longer makes is removed. One local source only.
    */
-  readonly reuse?: (entry: ContextEntry) => boolean;
+  readonly reuse?: ReuseInput;
 }
 
 /** One selected source of a COPY/ADD and how it lands. */
@@ -256,7 +256,7 @@ async function copyContent(source: number, dest: number): Promise<void> {
  * extracted into the destination folder; --parents keeps each source's
  * folders below the pivot.
  */
-export async function copyIntoUpper(upper: string, lowerDirs: readonly string[], items: readonly CopyItem[], plan: CopyPlan): Promise<void> {
+export async function copyIntoUpper(upper: string, lowerDirs: readonly string[], items: readonly CopyItem[], plan: CopyPlan): Promise<CopyResult> {
   const copier = newCopier(plan, upper);
   if (copier.reuse !== undefined && (items.length !== 1 || items[0]?.parents !== undefined || items[0]?.archive !== undefined)) {
     throw new Error('internal: an incremental copy takes one plain source');
@@ -331,7 +331,15 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       }
     }
   }
-  if (copier.reuse !== undefined) finishReuse(copier.reuse, plan.epoch);
+  if (copier.reuse === undefined) return {};
+  finishReuse(copier.reuse, plan.epoch);
+  return { kept: copier.reuse.kept };
+}
+
+/** What copyIntoUpper did besides writing. */
+export interface CopyResult {
+  /** With plan.reuse: the regular files and symlinks (relative to the upper folder) kept as the last run left them. */
+  readonly kept?: ReadonlySet<string>;
 }
 
 /**

@@ -9,9 +9,11 @@
  * target, and writes for what changed. The layer is the one a cold copy
  * writes (same diffID), which the tests check shape by shape.
  */
-import { join } from 'node:path';
-import { SnapshotStore, type ChainId, type KeyInputs, type SourceListing } from '@strata/cache';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { MediaType, parseDigest, SNAPSHOT_LAYER_INDEX, SnapshotStore, type CacheRecord, type ChainId, type KeyInputs, type SourceListing } from '@strata/cache';
 import type { ContextEntry } from '../context/context.js';
+import { parseLayerIndex, type LayerIndex } from '../layer/layer-index.js';
 import type { BuildSession, StageState } from '../session.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
 
@@ -23,6 +25,12 @@ export interface PreviousCopy {
   readonly unchanged: (entry: ContextEntry) => boolean;
   /** Source entries whose facts changed, were added or were removed since the last run. */
   readonly changed: number;
+  /**
+   * The last result's layer, when the store has its uncompressed blob and
+   * the index written with it: the copy checks targets against the index and
+   * the commit copies unchanged runs out of the blob (see layer-index.ts).
+   */
+  readonly layer?: { readonly index: LayerIndex; readonly blob: string };
 }
 
 /** Same parent, same instruction, same environment: only the sources differ. */
@@ -61,6 +69,7 @@ export async function takePreviousCopy(
   if (taken === undefined) return undefined;
   let changed = 0;
   for (const path of new Set([...Object.keys(before), ...Object.keys(now)])) if (before[path] !== now[path]) changed += 1;
+  const layer = await lastLayer(session, last.layer, dirname(taken.path));
   return {
     upper: taken.path,
     unchanged: (entry) => {
@@ -68,5 +77,19 @@ export async function takePreviousCopy(
       return was !== undefined && was === now[entry.contextPath];
     },
     changed,
+    ...(layer === undefined ? {} : { layer }),
   };
+}
+
+/**
+ * The index kept beside the taken snapshot (`dir`) and the blob it indexes:
+ * only for a layer stored as its uncompressed tar (digest = diffID), which
+ * is what a build writes; an imported layer has neither.
+ */
+async function lastLayer(session: BuildSession, layer: NonNullable<CacheRecord['layer']>, dir: string): Promise<PreviousCopy['layer']> {
+  if (layer.mediaType !== MediaType.ociLayer || layer.digest !== layer.diffId) return undefined;
+  const text = await readFile(join(dir, SNAPSHOT_LAYER_INDEX), 'utf8').catch(() => undefined);
+  const index = text === undefined ? undefined : parseLayerIndex(text);
+  if (index === undefined || index.diffId !== layer.diffId) return undefined;
+  return { index, blob: session.store.blobs.blobPath(parseDigest(layer.digest)) };
 }

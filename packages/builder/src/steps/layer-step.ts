@@ -3,6 +3,7 @@ import type { BuildSession, StageState, StepOutcome } from '../session.js';
 import { explainMiss } from '../cache-reason.js';
 import { commitLayer } from '../image/commit.js';
 import { withConfig, withHistory, type LayerInfo } from '../image/state.js';
+import type { PreviousLayer } from '../layer/write-layer.js';
 
 export interface LayerStepSpec {
   readonly key: CacheKey;
@@ -15,6 +16,10 @@ export interface LayerStepSpec {
    * or undefined when the step changes no file. Called on a cache miss only.
    */
   readonly produce: () => Promise<string | undefined>;
+  /** Keep the layer's index beside its snapshot: the step can run incrementally next time (COPY from the context). */
+  readonly indexed?: () => boolean;
+  /** After `produce`: the last version of the layer it made its folder from (an incremental COPY), if any. */
+  readonly previous?: () => PreviousLayer | undefined;
   /** What the key was made of (`keyInputs`), kept in the record so a later miss can say what changed. */
   readonly inputs?: KeyInputs;
   /** COPY/ADD: the per-path listing behind `inputs.sources`, made on a miss only (a hash per file). */
@@ -59,15 +64,20 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
   if (scope?.runAhead === true) session.networks.prepare();
   const reason = disabled ?? (await missReason(session, scope?.locator, spec, sources));
   const upper = await spec.produce();
+  const previous = upper === undefined ? undefined : spec.previous?.();
   const committed =
     upper === undefined
       ? undefined
       : await commitLayer(session.store, upper, {
           ...(session.epoch === undefined ? {} : { sourceDateEpoch: session.epoch }),
           ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
+          ...(previous === undefined ? {} : { previous }),
         });
   const layer = committed?.layer;
-  if (committed !== undefined && upper !== undefined) await session.snapshotter.adopt([...state.image.layers, committed.layer], upper, committed);
+  if (committed !== undefined && upper !== undefined) {
+    const { index, ...facts } = committed;
+    await session.snapshotter.adopt([...state.image.layers, committed.layer], upper, spec.indexed?.() === true && index !== undefined ? { ...facts, index } : facts);
+  }
   const remote = spec.remote?.();
   if (sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, await sources());
   const record = await session.store.putCacheRecord(spec.key, {
