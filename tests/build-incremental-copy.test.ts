@@ -146,4 +146,28 @@ describe('strata build: incremental COPY gives the cold build layer', () => {
     await loadTestImage(cold, testImage('busybox', 'amd64'), base);
     expect(await buildIn(cold, context)).toBe(id);
   });
+
+  it('COPY --from a stage that changed is incremental too, names the changed file, and gives the cold build layer', async () => {
+    const root = join(dir, 'from-stage');
+    const context = join(root, 'ctx');
+    makeContext(context);
+    const twoStages = `FROM ${base} AS build\nCOPY app/ /work/app/\nRUN cat /work/app/f3.txt > /work/out\nFROM ${base}\nCOPY --from=build /work/ /srv/\n`;
+    const buildTwo = async (store: Store, events: BuildEvent[] = []): Promise<string> =>
+      (await build({ store, context, dockerfileText: twoStages, sourceDateEpoch: epoch, tags: ['localhost/test/incremental:2'], onEvent: (e) => events.push(e) })).imageId;
+    const fromStep = (events: readonly BuildEvent[]) =>
+      events.find((e): e is Extract<BuildEvent, { type: 'step-completed' }> => e.type === 'step-completed' && e.instruction.text.startsWith('COPY --from'));
+    const store = await Store.open(join(root, 'store'));
+    await loadTestImage(store, testImage('busybox', 'amd64'), base);
+    await buildTwo(store);
+    writeFileSync(join(context, 'app', 'f3.txt'), 'changed for the stage\n');
+    const events: BuildEvent[] = [];
+    const rebuilt = await buildTwo(store, events);
+    const step = fromStep(events);
+    // f3.txt and /work/out changed in the stage
+    expect(step?.incremental?.changed).toBe(2);
+    expect(step?.reason).toBe('source changed: work/app/f3.txt, work/out');
+    const cold = await Store.open(join(root, 'cold'));
+    await loadTestImage(cold, testImage('busybox', 'amd64'), base);
+    expect(await buildTwo(cold)).toBe(rebuilt);
+  });
 });

@@ -247,6 +247,7 @@ function hashSmallFile(file: string): { digest: Digest; after: FileFacts } {
 }
 
 export async function hashFileContent(file: string, size?: bigint): Promise<Digest> {
+  if (size !== undefined && size <= SYNC_READ) return hashSmallFile(file).digest;
   const hash = createHash('sha256');
   if (size !== undefined && size <= WHOLE_READ) hash.update(await readFile(file));
   else for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);

@@ -208,6 +208,10 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     let listing: Promise<SourceListing> | undefined;
     const listSources = (): Promise<SourceListing> => (listing ??= allFacts().then(sourceListing));
     let incremental: { changed: number } | undefined;
+    // What the record keeps of the key's inputs. The source's identity (a stage's key, an image's digest) is
+    // its content, which the sources digest and listing already stand for: kept as its kind only, so that a
+    // stage that changed reads as "source changed: <path>" and its copy can run incrementally.
+    const recordedInputs = keyInputs({ ...keyInput, instruction: { ...canonical, from: root.identity.replace(/:.*$/s, '') } });
     // set by produce: whether the layer can be made incrementally next time, and the last version it was made from
     let indexed = false;
     let lastLayer: PreviousLayer | undefined;
@@ -215,7 +219,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
       indexed: () => indexed,
       previous: () => lastLayer,
       key,
-      inputs: keyInputs(keyInput),
+      inputs: recordedInputs,
       sources: listSources,
       remote: () => fetcher.records(),
       createdBy,
@@ -259,8 +263,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         };
         // one plain context source that only changed in some files: start from the last result
         const plain = items.length === 1 && items[0]?.archive === undefined && fetched === 0 && inline.length === 0 && !parents && !ins.link;
-        indexed = plain && root.identity === 'context';
-        const previous = indexed ? await takePreviousCopy(session, state, keyInputs(keyInput), listSources) : undefined;
+        indexed = plain;
+        const previous = indexed ? await takePreviousCopy(session, state, recordedInputs, listSources) : undefined;
         if (previous !== undefined) incremental = { changed: previous.changed };
         const upper = previous?.upper ?? join(session.workDir, session.nextId());
         if (previous === undefined) await mkdir(upper, { recursive: true });
