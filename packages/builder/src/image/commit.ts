@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempName, type Store } from '@strata/cache';
 import type { LayerIndex } from '../layer/layer-index.js';
+import type { KnownFile } from '../layer/scan.js';
 import { writeLayer, type PreviousLayer } from '../layer/write-layer.js';
 import type { LayerInfo } from './state.js';
 
@@ -22,6 +23,8 @@ export interface CommitOptions {
   readonly signal?: AbortSignal;
   /** The last version of this layer (an incremental COPY): its unchanged runs are copied out of its blob. */
   readonly previous?: PreviousLayer;
+  /** Files the step wrote and knows the facts (and bytes) of (see WriteLayerOptions.known). */
+  readonly known?: (path: string) => KnownFile | undefined;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function commitLayer(store: Store, upperDir: string, options: Commi
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.previous === undefined ? {} : { previous: options.previous }),
+    ...(options.known === undefined ? {} : { known: options.known }),
   });
   if (written.empty) {
     await rm(file, { force: true });

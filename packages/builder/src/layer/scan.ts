@@ -21,6 +21,8 @@ export interface LayerEntry {
   readonly type: TarType;
   /** The file on disk to read content from (regular files), or undefined. */
   readonly source: string | undefined;
+  /** A regular file's bytes, when the caller already had them (ScanOptions.known): not read from `source`. */
+  readonly content?: Buffer;
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
@@ -44,13 +46,14 @@ export interface ScanOptions {
   readonly known?: (path: string) => KnownFile | undefined;
 }
 
-/** What a known file's tar header is made of. */
+/** What a known file's tar header is made of, and its bytes when the caller has them. */
 export interface KnownFile {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
   readonly size: number;
   readonly mtime: number;
+  readonly content?: Buffer;
 }
 
 export interface ScanResult {
@@ -198,8 +201,9 @@ export function scanLayerDir(root: string, options: ScanOptions = {}): ScanResul
     children.sort((a, b) => Buffer.compare(a.key, b.key));
     for (const child of children) {
       if ('known' in child) {
-        const { mode, uid, gid, size, mtime } = child.known;
-        found.push({ entry: { path: child.rel, type: 'file', source: child.abs, mode, uid, gid, size, mtime } });
+        const { mode, uid, gid, size, mtime, content } = child.known;
+        const entry: LayerEntry = { path: child.rel, type: 'file', source: child.abs, mode, uid, gid, size, mtime };
+        found.push({ entry: content === undefined || content.length !== size ? entry : { ...entry, content } });
         continue;
       }
       const { name, abs, rel, stat, attrs, whiteout } = child;

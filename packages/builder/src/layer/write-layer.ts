@@ -13,7 +13,7 @@ import { buildError, BuildError } from '../errors.js';
 import { checkLevel, createCompressor, LAYER_MEDIA_TYPES, type LayerCompression } from './compress.js';
 import { LayerErrors } from './errors.js';
 import type { IndexedEntry, LayerIndex } from './layer-index.js';
-import { scanLayerDir, type LayerEntry, type ScanOptions } from './scan.js';
+import { scanLayerDir, type KnownFile, type LayerEntry, type ScanOptions } from './scan.js';
 import { encodeHeader, endOfArchive, padding } from './tar-header.js';
 
 export interface WriteLayerOptions {
@@ -36,6 +36,13 @@ export interface WriteLayerOptions {
    * facts of kept files from the index.
    */
   readonly previous?: PreviousLayer;
+  /**
+   * Regular files whose facts (and bytes) the caller knows because it just
+   * wrote them through a descriptor (a COPY): the scan does not stat them or
+   * list their attributes, and the tar takes their bytes from memory. Only
+   * for files with one name and no extended attributes.
+   */
+  readonly known?: (path: string) => KnownFile | undefined;
 }
 
 /** The last version of a layer, for writing its next version from the changes. */
@@ -146,6 +153,10 @@ function clamp(mtime: number, sourceDateEpoch: number | undefined): number {
 }
 
 function copyContent(out: Chunker, entry: LayerEntry): void {
+  if (entry.content !== undefined) {
+    out.put(entry.content);
+    return;
+  }
   const source = entry.source as string;
   let fd: number;
   try {
@@ -278,7 +289,7 @@ export async function writeLayer(dir: string, options: WriteLayerOptions): Promi
   const { compression, level } = checkOptions(options);
   const toFile = compression === 'none' && typeof options.output === 'string';
   if (options.previous !== undefined && !toFile) throw buildError(LayerErrors.options, ['an incremental layer is written as an uncompressed tar file']);
-  const { entries, skipped } = scanLayerDir(dir, scanOptions(options.previous));
+  const { entries, skipped } = scanLayerDir(dir, scanOptions(options.previous, options.known));
   if (toFile) return writeTarFile(entries, skipped, options.output as string, options);
   const tarHash = new DigestTap();
   const blobHash = new DigestTap();
@@ -407,12 +418,14 @@ function openPrevious(previous: PreviousLayer | undefined, epoch: number | undef
   return { ...previous, fd };
 }
 
-/** What the scan may take from an old layer's index: the facts of files the copy kept. */
-function scanOptions(previous: PreviousLayer | undefined): ScanOptions {
-  if (previous === undefined) return {};
+/** What the scan may take from elsewhere: files the caller wrote, and files an incremental copy kept (the old layer's index). */
+function scanOptions(previous: PreviousLayer | undefined, known: ((path: string) => KnownFile | undefined) | undefined): ScanOptions {
+  if (previous === undefined) return known === undefined ? {} : { known };
   const { entries } = previous.index;
   return {
     known: (path) => {
+      const wrote = known?.(path);
+      if (wrote !== undefined) return wrote;
       const old = entries.get(path);
       return old !== undefined && old.plain && old.type === 'file' && previous.kept(path) ? old : undefined;
     },

@@ -25,7 +25,7 @@ import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
 import { hashSelected, selectionOf, selectLocals, sourceRoot, type LocalItem } from './copy-source.js';
 import { resolveInImage } from './dest-path.js';
-import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
+import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner, type WrittenFile } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
 import { GitSources } from './git-sources.js';
 import { parseGitSource, redact, withAddFlags, type GitSource } from './git-url.js';
@@ -215,9 +215,11 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // set by produce: whether the layer can be made incrementally next time, and the last version it was made from
     let indexed = false;
     let lastLayer: PreviousLayer | undefined;
+    let written: ReadonlyMap<string, WrittenFile> | undefined;
     const outcome = await layerStep(session, state, {
       indexed: () => indexed,
       previous: () => lastLayer,
+      known: () => (written === undefined ? undefined : (path: string) => written?.get(path)),
       key,
       inputs: recordedInputs,
       sources: listSources,
@@ -270,6 +272,8 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         if (previous === undefined) await mkdir(upper, { recursive: true });
         const reuse = previous === undefined ? undefined : { unchanged: previous.unchanged, ...(previous.layer === undefined ? {} : { index: previous.layer.index }) };
         const copied = await copyIntoUpper(upper, dirs, items, reuse === undefined ? plan : { ...plan, reuse });
+        // what the copy wrote is what the commit finds, unless something else writes into the folder after it
+        if (inline.length === 0 && gits.items.length === 0 && items.every((item) => item.archive === undefined)) written = copied.written;
         if (previous?.layer !== undefined && copied.kept !== undefined) {
           const kept = copied.kept;
           lastLayer = { blob: previous.layer.blob, index: previous.layer.index, kept: (path) => kept.has(path) };

@@ -149,10 +149,50 @@ interface Copier {
   readonly notInImage: Set<string>;
   /** With plan.reuse: the upper directory and every path (relative) this run wrote or kept. */
   readonly reuse?: ReuseState;
+  readonly upper: string;
+  /** Regular files this copy wrote (relative to the upper folder), as the layer's scan would find them. */
+  readonly written: Map<string, WrittenFile>;
+  /** Bytes of file contents kept in `written`, against KEEP_CONTENT_BYTES. */
+  keptBytes: number;
 }
 
+/**
+ * A regular file a copy wrote, with a single name and no extended
+ * attributes: its facts read back from the descriptor it was written
+ * through and, for a small file, its bytes. The commit's scan and tar take
+ * them from here instead of stat'ing, listing attributes of and reading the
+ * file again (see layer/scan.ts `known`).
+ */
+export interface WrittenFile {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  /** Whole seconds. */
+  readonly mtime: number;
+  readonly content?: Buffer;
+}
+
+/** Files up to this size keep their bytes in memory for the layer's tar... */
+const KEEP_CONTENT_FILE = 64 * 1024;
+/** ...up to this many bytes per copy. */
+const KEEP_CONTENT_BYTES = 128 * 1024 * 1024;
+
 function newCopier(plan: CopyPlan, upper: string): Copier {
-  return { plan, buffer: Buffer.allocUnsafe(64 * 1024), notInImage: new Set(), ...(plan.reuse === undefined ? {} : { reuse: newReuse(upper, plan.reuse) }) };
+  return {
+    plan,
+    buffer: Buffer.allocUnsafe(KEEP_CONTENT_FILE),
+    notInImage: new Set(),
+    ...(plan.reuse === undefined ? {} : { reuse: newReuse(upper, plan.reuse) }),
+    upper,
+    written: new Map(),
+    keptBytes: 0,
+  };
+}
+
+/** `target`'s path relative to the upper folder. */
+function relOf(copier: Copier, target: string): string {
+  return target.slice(copier.upper.length + 1);
 }
 
 /**
@@ -167,6 +207,8 @@ async function copyEntry(entry: ContextEntry, target: string, copier: Copier, li
   const owner = plan.owner ?? { uid: 0, gid: 0 };
   const mtime = entry.mtimeMs / 1000;
   noteMade(copier.reuse, target);
+  // whatever was written at this path before (an earlier source of the step) is not what is there now
+  if (entry.type !== 'file') copier.written.delete(relOf(copier, target));
   switch (entry.type) {
     case 'directory':
       makeRoomSync(target, true);
@@ -206,6 +248,9 @@ async function copyFileEntry(entry: ContextEntry, target: string, copier: Copier
       const inode = `${st.dev}:${st.ino}`;
       const first = links.get(inode);
       if (first !== undefined) {
+        // two names now: the scan finds the group itself
+        copier.written.delete(relOf(copier, first));
+        copier.written.delete(relOf(copier, target));
         createFresh(target, () => linkSync(first, target));
         return;
       }
@@ -213,17 +258,51 @@ async function copyFileEntry(entry: ContextEntry, target: string, copier: Copier
     }
     const dest = createFresh(target, () => openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
     try {
-      if (st.size <= SYNC_COPY_MAX) copyContentSync(source, dest, copier.buffer);
+      let content: Buffer | undefined;
+      if (st.size <= KEEP_CONTENT_FILE && copier.keptBytes + st.size <= KEEP_CONTENT_BYTES) content = copyKeepingContent(source, dest, st.size, copier.buffer);
+      else if (st.size <= SYNC_COPY_MAX) copyContentSync(source, dest, copier.buffer);
       else await copyContent(source, dest);
       fchownSync(dest, owner.uid, owner.gid);
       fchmodSync(dest, mode);
       futimesSync(dest, mtime, mtime);
+      const made = fstatSync(dest);
+      copier.keptBytes += content?.length ?? 0;
+      copier.written.set(relOf(copier, target), {
+        mode: made.mode & 0o7777,
+        uid: made.uid,
+        gid: made.gid,
+        size: made.size,
+        mtime: Math.floor(made.mtimeMs / 1000),
+        ...(content !== undefined && content.length === made.size ? { content } : {}),
+      });
     } finally {
       closeSync(dest);
     }
   } finally {
     closeSync(source);
   }
+}
+
+/**
+ * copyContentSync for a small file, keeping its bytes: returns them when the
+ * file was `size` bytes as expected (else undefined, and the copy is whole).
+ */
+function copyKeepingContent(source: number, dest: number, size: number, buffer: Buffer): Buffer | undefined {
+  const content = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const n = readSync(source, content, got, size - got, null);
+    if (n === 0) break;
+    got += n;
+  }
+  for (let done = 0; done < got; ) done += writeSync(dest, content, done, got - done);
+  if (got < size) return undefined;
+  // a file that grew since it was stat'ed: copy the rest, keep nothing
+  const more = readSync(source, buffer, 0, buffer.length, null);
+  if (more === 0) return content;
+  for (let done = 0; done < more; ) done += writeSync(dest, buffer, done, more - done);
+  copyContentSync(source, dest, buffer);
+  return undefined;
 }
 
 /** Copies from `source` to `dest` until the end of the source. */
@@ -331,13 +410,15 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
       }
     }
   }
-  if (copier.reuse === undefined) return {};
+  if (copier.reuse === undefined) return { written: copier.written };
   finishReuse(copier.reuse, plan.epoch);
-  return { kept: copier.reuse.kept };
+  return { kept: copier.reuse.kept, written: copier.written };
 }
 
 /** What copyIntoUpper did besides writing. */
 export interface CopyResult {
+  /** The regular files it wrote, by path relative to the upper folder (see WrittenFile). */
+  readonly written: ReadonlyMap<string, WrittenFile>;
   /** With plan.reuse: the regular files and symlinks (relative to the upper folder) kept as the last run left them. */
   readonly kept?: ReadonlySet<string>;
 }

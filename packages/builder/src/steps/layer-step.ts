@@ -3,6 +3,7 @@ import type { BuildSession, StageState, StepOutcome } from '../session.js';
 import { explainMiss } from '../cache-reason.js';
 import { commitLayer } from '../image/commit.js';
 import { withConfig, withHistory, type LayerInfo } from '../image/state.js';
+import type { KnownFile } from '../layer/scan.js';
 import type { PreviousLayer } from '../layer/write-layer.js';
 
 export interface LayerStepSpec {
@@ -20,6 +21,8 @@ export interface LayerStepSpec {
   readonly indexed?: () => boolean;
   /** After `produce`: the last version of the layer it made its folder from (an incremental COPY), if any. */
   readonly previous?: () => PreviousLayer | undefined;
+  /** After `produce`: files it wrote whose facts and bytes it knows (a COPY), for the commit. */
+  readonly known?: () => ((path: string) => KnownFile | undefined) | undefined;
   /** What the key was made of (`keyInputs`), kept in the record so a later miss can say what changed. */
   readonly inputs?: KeyInputs;
   /** COPY/ADD: the per-path listing behind `inputs.sources`, made on a miss only (a hash per file). */
@@ -65,6 +68,7 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
   const reason = disabled ?? (await missReason(session, scope?.locator, spec, sources));
   const upper = await spec.produce();
   const previous = upper === undefined ? undefined : spec.previous?.();
+  const known = upper === undefined ? undefined : spec.known?.();
   const committed =
     upper === undefined
       ? undefined
@@ -72,6 +76,7 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
           ...(session.epoch === undefined ? {} : { sourceDateEpoch: session.epoch }),
           ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
           ...(previous === undefined ? {} : { previous }),
+          ...(known === undefined ? {} : { known }),
         });
   const layer = committed?.layer;
   if (committed !== undefined && upper !== undefined) {
