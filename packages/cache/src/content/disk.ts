@@ -7,6 +7,7 @@ import { digestFromHex, digestHex, isDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors, diskFullOr, errnoCode, type CacheError } from '../errors.js';
 import { fsyncDir, tempName } from '../fs-util.js';
 import type { BlobInfo, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
+import { openBlobWriter } from './blob-writer.js';
 import { chunksOf, discardSource, isBufferSource } from './source.js';
 
 /** Events the disk store reports; the Store forwards them to its `onEvent`. */
@@ -25,6 +26,8 @@ export interface DiskContentStoreOptions {
 }
 
 const BATCH = 1 << 20;
+/** Stream writes of at least this many expected bytes are hashed and written by a worker thread (blob-writer.ts). */
+const WORKER_MIN = 4 << 20;
 
 /**
  * Blobs as files named by their hex digest. Writes go to a temp file that is
@@ -59,6 +62,10 @@ export class DiskContentStore implements ContentStore {
     let digest: Digest;
     let size = 0;
     let writing: Promise<void> | undefined;
+    // a large stream (a layer download) is hashed and written by a worker thread, off this one
+    const writer = !isBufferSource(source) && expected?.size !== undefined && expected.size >= WORKER_MIN
+      ? await openBlobWriter(tmp)
+      : undefined;
     try {
       const hash = createHash('sha256');
       if (isBufferSource(source)) {
@@ -66,6 +73,12 @@ export class DiskContentStore implements ContentStore {
         hash.update(data);
         size = data.length;
         await writeAll(handle, [data]);
+      } else if (writer !== undefined) {
+        for await (const chunk of chunksOf(source)) {
+          size += chunk.length;
+          const full = writer.write(chunk);
+          if (full !== undefined) await full;
+        }
       } else {
         let batch: Uint8Array[] = [];
         let batched = 0;
@@ -90,12 +103,21 @@ export class DiskContentStore implements ContentStore {
         }
         if (batch.length > 0) await writeAll(handle, batch);
       }
-      digest = `sha256:${hash.digest('hex')}` as Digest;
+      let hex: string;
+      if (writer !== undefined) {
+        const written = await writer.end();
+        if (written.size !== size) throw cacheError(CacheErrors.internal, [`the blob writer thread wrote ${written.size} of ${size} bytes to ${tmp}`]);
+        hex = written.hex;
+      } else {
+        hex = hash.digest('hex');
+      }
+      digest = `sha256:${hex}` as Digest;
       if (expected !== undefined && (digest !== expected.digest || (expected.size !== undefined && expected.size !== size))) {
         throw cacheError(CacheErrors.integrity, [expected.digest, digest, expected.size, size], { expected: expected.digest, found: digest });
       }
       await handle.sync();
     } catch (error) {
+      writer?.abort();
       await handle.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       throw diskFullOr(error, this.#opts.blobs);
