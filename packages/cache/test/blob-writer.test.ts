@@ -114,6 +114,65 @@ describe('large stream writes (worker thread)', () => {
     }
   });
 
+  it('fails with a stream that errors midway, and keeps nothing', async () => {
+    const { dir, cleanup } = tempRoot();
+    try {
+      const store = await Store.open(dir);
+      const data = randomBytes(8 * 1024 * 1024);
+      let sent = 0;
+      const stream = new Readable({
+        read() {
+          if (sent >= 5 * 1024 * 1024) {
+            this.destroy(new Error('socket hang up'));
+            return;
+          }
+          this.push(data.subarray(sent, sent + 65536));
+          sent += 65536;
+        },
+      });
+      await expect(store.putBlob(stream, { expected: { digest: sha256(data), size: data.length } })).rejects.toThrow('socket hang up');
+      expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('fails with a stream that closes before its end', async () => {
+    const { dir, cleanup } = tempRoot();
+    try {
+      const store = await Store.open(dir);
+      const data = randomBytes(6 * 1024 * 1024);
+      let sent = 0;
+      const stream = new Readable({
+        read() {
+          if (sent >= 2 * 1024 * 1024) {
+            this.destroy();
+            return;
+          }
+          this.push(data.subarray(sent, sent + 100_000));
+          sent += 100_000;
+        },
+      });
+      await expect(store.putBlob(stream, { expected: { digest: sha256(data), size: data.length } })).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a stream longer than the expected size', async () => {
+    const { dir, cleanup } = tempRoot();
+    try {
+      const store = await Store.open(dir);
+      const data = randomBytes(6 * 1024 * 1024);
+      const stream = chunked(data, [65536]);
+      await expect(store.putBlob(stream, { expected: { digest: sha256(data), size: data.length - 1 } })).rejects.toMatchObject({ code: 'CACHE_INTEGRITY' });
+      expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
   it("reports a write's errno (ENOSPC) from the worker", async () => {
     const writer = await openBlobWriter('/dev/full');
     expect(writer).toBeDefined();

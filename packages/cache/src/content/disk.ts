@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { finished, Readable, Transform, type TransformCallback } from 'node:stream';
 import ssri from 'ssri';
 import { digestFromHex, digestHex, isDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors, diskFullOr, errnoCode, type CacheError } from '../errors.js';
 import { fsyncDir, tempName } from '../fs-util.js';
 import type { BlobInfo, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
-import { openBlobWriter } from './blob-writer.js';
+import { openBlobWriter, type BlobWriter } from './blob-writer.js';
 import { chunksOf, discardSource, isBufferSource } from './source.js';
 
 /** Events the disk store reports; the Store forwards them to its `onEvent`. */
@@ -74,10 +74,14 @@ export class DiskContentStore implements ContentStore {
         size = data.length;
         await writeAll(handle, [data]);
       } else if (writer !== undefined) {
-        for await (const chunk of chunksOf(source)) {
-          size += chunk.length;
-          const full = writer.write(chunk);
-          if (full !== undefined) await full;
+        if (source instanceof Readable) {
+          size = await pump(source, writer);
+        } else {
+          for await (const chunk of chunksOf(source)) {
+            size += chunk.length;
+            const full = writer.write(chunk);
+            if (full !== undefined) await full;
+          }
         }
       } else {
         let batch: Uint8Array[] = [];
@@ -297,6 +301,60 @@ export class DiskContentStore implements ContentStore {
 
 function integrityError(expected: string, found: string, expectedSize: number | undefined, foundSize: number, cause?: unknown): CacheError {
   return cacheError(CacheErrors.integrity, [expected, found, expectedSize, foundSize], { expected, found, ...(cause === undefined ? {} : { cause }) });
+}
+
+/**
+ * Feeds a stream's chunks to a blob writer as they arrive ('data' events: no
+ * promise or iterator step a chunk), pausing it while the writer is full;
+ * resolves the byte count once the stream ended and the writer took every
+ * chunk. On a failure the stream is destroyed.
+ */
+function pump(stream: Readable, writer: BlobWriter): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let size = 0;
+    let failed = false;
+    /** The writer's room for the rest of a chunk, while the stream is paused for it. */
+    let room: Promise<void> | undefined;
+    const fail = (error: unknown): void => {
+      if (failed) return;
+      failed = true;
+      stream.off('data', onData);
+      stream.destroy();
+      reject(error);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      size += bytes.length;
+      let full: Promise<void> | undefined;
+      try {
+        full = writer.write(bytes);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (full === undefined) return;
+      stream.pause();
+      room = full.then(() => {
+        room = undefined;
+        if (!failed) stream.resume();
+      });
+      room.catch(fail);
+    };
+    finished(stream, (error) => {
+      if (failed) return;
+      if (error) {
+        fail(error);
+        return;
+      }
+      // the last chunk may still be waiting for room: the end is when the writer has taken it
+      void Promise.resolve(room).then(() => {
+        if (failed) return;
+        failed = true;
+        resolve(size);
+      }, fail);
+    });
+    stream.on('data', onData);
+  });
 }
 
 async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
