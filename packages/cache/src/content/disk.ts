@@ -354,6 +354,8 @@ function pump(stream: Readable, writer: BlobWriter): Promise<number> {
       }, fail);
     });
     stream.on('data', onData);
+    // a stream handed over paused (a download, see @strata/registry's openBlob) flows now
+    stream.resume();
   });
 }
 

@@ -47,9 +47,16 @@ async function expectStored(store: Store): Promise<void> {
 describe('pullImage of large layers', () => {
   it('stores the layers byte for byte', async () => {
     const store = await Store.open(join(dir, 'plain'));
-    const result = await pullImage(store, `${registry.host}/large/img:1`, { client: client() });
+    const events: RegistryEvent[] = [];
+    const result = await pullImage(store, `${registry.host}/large/img:1`, { client: client(events) });
     expect(result.downloaded).toBe(4);
     await expectStored(store);
+    // progress as the bytes arrive, ending at each layer's size
+    for (const layer of image.layers) {
+      const progress = events.flatMap((e) => (e.type === 'blob-progress' && e.digest === layer.descriptor.digest ? [e.complete] : []));
+      expect(progress.at(-1)).toBe(layer.data.length);
+      if (layer.data.length > 2 << 20) expect(progress.length).toBeGreaterThan(2);
+    }
   });
 
   it('retries a layer whose body was corrupted, and stores the right bytes', async () => {
