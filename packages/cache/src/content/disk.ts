@@ -31,9 +31,10 @@ const WORKER_MIN = 4 << 20;
 
 /**
  * Blobs as files named by their hex digest. Writes go to a temp file that is
- * hashed while written, fsynced and renamed into place (then the folder is
- * fsynced); reads are hashed as they stream and a mismatch moves the file to
- * quarantine so that it is never served again.
+ * hashed while written (a large stream's on a worker thread: blob-writer.ts),
+ * checked against the expected digest, fsynced and renamed into place (then
+ * the folder is fsynced); reads are hashed as they stream and a mismatch
+ * moves the file to quarantine so that it is never served again.
  */
 export class DiskContentStore implements ContentStore {
   readonly #opts: DiskContentStoreOptions;
