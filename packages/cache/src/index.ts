@@ -63,6 +63,7 @@ export {
 export { ContentMemo, RACY_NS, factsOf, hashFileContent, pruneMemoTables, type MemoPruneResult, type FileFacts, type HashFileOptions, type HashFileResult, type MemoOptions } from './memo.js';
 export type { BlobInfo, BlobSource, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult } from './content/content-store.js';
 export { DiskContentStore, type ContentEvent } from './content/disk.js';
+export { openBlobWriter, type BlobWriter } from './content/blob-writer.js';
 export { MemoryContentStore } from './content/memory.js';
 export { tempName } from './fs-util.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions } from './lock.js';

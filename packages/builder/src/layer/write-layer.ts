@@ -8,7 +8,7 @@ import { closeSync, createWriteStream, fdatasync, fstatSync, openSync, readSync,
 import { rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestTap, type DiffId, type Digest } from '@strata/cache';
+import { DigestTap, openBlobWriter, type DiffId, type Digest } from '@strata/cache';
 import { buildError, BuildError } from '../errors.js';
 import { checkLevel, createCompressor, LAYER_MEDIA_TYPES, type LayerCompression } from './compress.js';
 import { LayerErrors } from './errors.js';
@@ -368,17 +368,18 @@ const YIELD_EVERY_MS = 25;
  * per chunk). The caller fsyncs (the store does, when it takes the file).
  */
 async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly string[], file: string, options: WriteLayerOptions): Promise<LayerWriteResult> {
-  const hash = createHash('sha256');
   const index = new Map<string, IndexedEntry>();
   const stats = { reusedBytes: 0 };
   const previous = openPrevious(options.previous, options.sourceDateEpoch);
   let size = 0;
   let fd: number | undefined;
+  let sink: TarSink | undefined;
   // write-behind: what is written is sent to the disk while the rest is made (see writeBehind)
   let flushing: Promise<void> | undefined;
   let flushedTo = 0;
   try {
     fd = openSync(file, 'w', 0o644);
+    sink = await openSink(fd, file, entries);
     let since = performance.now();
     const chunks = tarChunks(entries, {
       sourceDateEpoch: options.sourceDateEpoch,
@@ -388,8 +389,9 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
       ...(previous === undefined ? {} : { previous }),
     });
     for (const chunk of chunks) {
-      hash.update(chunk);
-      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+      // a chunk's buffer is reused once the next is asked for: the sink has copied or written it by then
+      const pending = sink.write(chunk);
+      if (pending !== undefined) await pending;
       size += chunk.length;
       if (size - flushedTo >= WRITE_BEHIND_BYTES && flushing === undefined) {
         flushedTo = size;
@@ -403,7 +405,18 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
         since = performance.now();
       }
     }
+    const written = await sink.end();
+    if (written.size !== size) throw buildError(LayerErrors.read, [file, `${written.size} bytes written of ${size}`]);
+    await flushing;
+    closeSync(fd);
+    const diffId = `sha256:${written.hex}` as DiffId;
+    return {
+      ...result(entries, skipped, { diffId, digest: diffId as Digest, size, uncompressedSize: size, compression: 'none' }),
+      index: { diffId, epoch: options.sourceDateEpoch ?? null, entries: index },
+      ...(previous === undefined ? {} : { reusedBytes: stats.reusedBytes }),
+    };
   } catch (error) {
+    sink?.abort();
     await flushing;
     if (fd !== undefined) closeSync(fd);
     await rm(file, { force: true });
@@ -411,13 +424,41 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
   } finally {
     if (previous !== undefined) closeSync(previous.fd);
   }
-  await flushing;
-  closeSync(fd as number);
-  const diffId = `sha256:${hash.digest('hex')}` as DiffId;
+}
+
+/** Where writeTarFile's bytes go, hashed on the way. */
+interface TarSink {
+  /** Takes the chunk (copied or written before it returns, or when the promise it returns settles). */
+  write(chunk: Buffer): Promise<void> | undefined;
+  end(): Promise<{ hex: string; size: number }>;
+  abort(): void;
+}
+
+/** Layers with at least this many content bytes are hashed and written on a worker thread. */
+const WORKER_SINK_BYTES = 8 << 20;
+
+/**
+ * A large layer goes to a writer thread (@strata/cache's openBlobWriter: the
+ * sha256 and the write(2)s of 200 MB, ~0.2 s, leave this thread, which is
+ * left to read files and copy chunks); a small one, or any when no worker
+ * can start, is hashed and written here with blocking calls.
+ */
+async function openSink(fd: number, file: string, entries: readonly LayerEntry[]): Promise<TarSink> {
+  let content = 0;
+  for (const e of entries) content += e.size;
+  const writer = content >= WORKER_SINK_BYTES ? await openBlobWriter(file) : undefined;
+  if (writer !== undefined) return writer;
+  const hash = createHash('sha256');
+  let size = 0;
   return {
-    ...result(entries, skipped, { diffId, digest: diffId as Digest, size, uncompressedSize: size, compression: 'none' }),
-    index: { diffId, epoch: options.sourceDateEpoch ?? null, entries: index },
-    ...(previous === undefined ? {} : { reusedBytes: stats.reusedBytes }),
+    write(chunk) {
+      hash.update(chunk);
+      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+      size += chunk.length;
+      return undefined;
+    },
+    end: async () => ({ hex: hash.digest('hex'), size }),
+    abort: () => undefined,
   };
 }
 
