@@ -434,8 +434,8 @@ interface TarSink {
   abort(): void;
 }
 
-/** Layers with at least this many content bytes are hashed and written on a worker thread. */
-const WORKER_SINK_BYTES = 8 << 20;
+/** Layers with at least this many content bytes are hashed and written on a worker thread (starting one costs ~20 ms: below this, more than it saves). */
+const WORKER_SINK_BYTES = 32 << 20;
 
 /**
  * A large layer goes to a writer thread (@strata/cache's openBlobWriter: the
