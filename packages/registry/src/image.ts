@@ -54,9 +54,13 @@ export async function pullImage(store: Store, reference: string | Reference, opt
   const blobs = [manifest.manifest.config, ...manifest.manifest.layers];
   let downloaded = 0;
   let present = 0;
-  await Promise.all(
+  // the first failure ends the pull: blobs not started yet are not fetched, and the pull rejects only once
+  // the ones in flight have settled (nothing of it still runs, or writes into the store, after it returns)
+  let failure: { error: unknown } | undefined;
+  await Promise.allSettled(
     blobs.map((blob) =>
       client.limit(async () => {
+        if (failure !== undefined) return;
         const expected = { digest: storeDigest(blob.digest), size: blob.size };
         if (await store.hasBlob(expected.digest)) {
           present++;
@@ -76,9 +80,13 @@ export async function pullImage(store: Store, reference: string | Reference, opt
           }
         }, { verify: false });
         downloaded++;
+      }).catch((error: unknown) => {
+        failure ??= { error };
+        throw error;
       }),
     ),
   );
+  if (failure !== undefined) throw failure.error;
   await store.putBlob(manifest.bytes, { expected: { digest: storeDigest(manifest.digest), size: manifest.bytes.length } });
   const entry = resolved.index?.index.manifests.find((m) => m.digest === manifest.digest);
   const descriptor: Descriptor = {

@@ -89,4 +89,17 @@ describe('pullImage of large layers', () => {
     expect(await store.images()).toEqual([]);
     expect(await readdir(store.paths.tmp)).toEqual([]);
   });
+
+  it('a failed pull is over when it rejects: no download of it still runs or starts afterwards', async () => {
+    const store = await Store.open(join(dir, 'over'));
+    const layer = image.layers[0]!;
+    proxy.addFault({ fault: 'corrupt', method: 'GET', path: new RegExp(`/blobs/${layer.descriptor.digest}$`) });
+    // one download at a time: the other blobs wait in the queue when the first fails
+    const oneAtATime = new RegistryClient({ credentials: async () => undefined, retries: 2, baseDelayMs: 5, maxDelayMs: 10, concurrency: 1 });
+    await expect(pullImage(store, `${proxy.host}/large/img:1`, { client: oneAtATime })).rejects.toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
+    const seen = proxy.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(proxy.requests.length).toBe(seen);
+    expect(await readdir(store.paths.tmp)).toEqual([]);
+  });
 });
