@@ -16,22 +16,14 @@
  * header bytes; TAR_FORMAT names the header encoding and is part of the
  * index, so an index written by another encoding is never used.
  */
-import type { TarType } from './tar-header.js';
+import type { TarHeader, TarType } from './tar-header.js';
 
 /** Bumped whenever tar-header.ts or the entry order would write other bytes for the same facts. */
 export const TAR_FORMAT = 'strata-tar-1';
 const VERSION = 1;
 
-export interface IndexedEntry {
-  readonly path: string;
-  readonly type: TarType;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  /** Whole seconds, not clamped (the index records the epoch it was clamped to). */
-  readonly mtime: number;
-  readonly linkname?: string;
+/** An entry's header facts (mtime not clamped: the index records the epoch it was clamped to) and where it lies. */
+export interface IndexedEntry extends Pick<TarHeader, 'path' | 'type' | 'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'linkname'> {
   /** Offset of the entry's first header block (a PAX header's, when it has one). */
   readonly start: number;
   /** Offset just after the entry's content padding. */

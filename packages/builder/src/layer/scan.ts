@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { buildError } from '../errors.js';
 import { LayerErrors } from './errors.js';
-import type { TarType } from './tar-header.js';
+import type { TarHeader, TarType } from './tar-header.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
@@ -47,12 +47,7 @@ export interface ScanOptions {
 }
 
 /** What a known file's tar header is made of, and its bytes when the caller has them. */
-export interface KnownFile {
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  readonly mtime: number;
+export interface KnownFile extends Pick<TarHeader, 'mode' | 'uid' | 'gid' | 'size' | 'mtime'> {
   readonly content?: Buffer;
 }
 

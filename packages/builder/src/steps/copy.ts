@@ -27,6 +27,7 @@ import type { ContextEntry, SelectedSource } from '../context/context.js';
 import { buildError, BuildErrors } from '../errors.js';
 import { lookupInLayers } from '../snapshot/snapshotter.js';
 import { extractArchive, type Compression } from './archive.js';
+import type { KnownFile } from '../layer/scan.js';
 import { finishReuse, keepsTarget, newReuse, noteFolderTime, noteMade, type ReuseInput, type ReuseState } from './copy-reuse.js';
 import { ensureParents, type Owner } from './upper-dirs.js';
 
@@ -163,15 +164,7 @@ interface Copier {
  * them from here instead of stat'ing, listing attributes of and reading the
  * file again (see layer/scan.ts `known`).
  */
-export interface WrittenFile {
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  /** Whole seconds. */
-  readonly mtime: number;
-  readonly content?: Buffer;
-}
+export type WrittenFile = KnownFile;
 
 /** Files up to this size keep their bytes in memory for the layer's tar... */
 const KEEP_CONTENT_FILE = 64 * 1024;
