@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { readFileSync, statSync, utimesSync } from 'node:fs';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDigest, type ChainId, type DiffId, type Digest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
@@ -272,10 +273,7 @@ export class RecordStore {
     const record = await this.#read(path);
     // A damaged file or a hash collision is a miss, never a wrong hit.
     if (record === undefined || record.key !== key) return undefined;
-    if (options.touch !== false) {
-      const now = new Date();
-      await utimes(path, now, now).catch(() => undefined);
-    }
+    if (options.touch !== false) touchIfStale(path);
     return record;
   }
 
@@ -318,7 +316,8 @@ export class RecordStore {
   async #read(path: string): Promise<CacheRecord | undefined> {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      // blocking: a record is a small file, and a build reads one per step (see DiskContentStore.readBlob)
+      text = readFileSync(path, 'utf8');
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
       throw error;
@@ -332,9 +331,27 @@ export class RecordStore {
   }
 }
 
+/**
+ * A record is marked used (its mtime, which prune's grace period and
+ * least-recently-used order read) when its mark is older than this: a
+ * rebuild soon after another writes nothing, and the mark is never more than
+ * a minute behind (the grace period is five).
+ */
+const TOUCH_AFTER_MS = 60_000;
+
+function touchIfStale(path: string): void {
+  try {
+    const mtimeMs = statSync(path).mtimeMs;
+    const now = Date.now();
+    if (now - mtimeMs > TOUCH_AFTER_MS) utimesSync(path, now / 1000, now / 1000);
+  } catch {
+    // removed meanwhile (prune), or a read-only store: the mark is only a hint
+  }
+}
+
 async function readJsonFile(path: string): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
   } catch (error) {
     if (errnoCode(error) === 'ENOENT' || error instanceof SyntaxError) return undefined;
     throw error;

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { isDigest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
 import { writeFileAtomic } from './fs-util.js';
@@ -48,7 +48,7 @@ export function parseIndex(text: string, path: string): Index {
 export async function readIndexFile(path: string): Promise<Index> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return emptyIndex();
     throw error;

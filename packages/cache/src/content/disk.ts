@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished, Readable, Transform, type TransformCallback } from 'node:stream';
 import ssri from 'ssri';
@@ -26,6 +27,9 @@ export interface DiskContentStoreOptions {
 }
 
 const BATCH = 1 << 20;
+/** How old a blob's used mark (mtime) may be before a use renews it. */
+const TOUCH_AFTER_MS = 60_000;
+
 /** Stream writes of at least this many expected bytes are hashed and written by a worker thread (blob-writer.ts). */
 const WORKER_MIN = 4 << 20;
 
@@ -221,14 +225,22 @@ export class DiskContentStore implements ContentStore {
 
   async readBlob(digest: Digest, options: GetBlobOptions = {}): Promise<Buffer> {
     const path = this.blobPath(digest);
-    const handle = await this.#openBlob(digest);
+    // blocking calls: the documents read whole (manifests, configs) are small, and a build reads several
+    // per step; four thread-pool round trips each cost more than the reads (a no-op rebuild waited on them)
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') throw cacheError(CacheErrors.blobNotFound, [digest], { cause: error });
+      throw error;
+    }
     let data: Buffer;
     let ino: number;
     try {
-      ino = (await handle.stat()).ino;
-      data = await handle.readFile();
+      ino = fstatSync(fd).ino;
+      data = readFileSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     const integrity = ssri.fromHex(digestHex(digest), 'sha256');
     try {
@@ -294,9 +306,15 @@ export class DiskContentStore implements ContentStore {
     }
   }
 
+  /** Marks a blob used (prune's grace period reads its mtime); a mark under a minute old is left as it is, so a no-op rebuild writes nothing. */
   async #touch(digest: Digest): Promise<void> {
-    const now = new Date();
-    await utimes(this.blobPath(digest), now, now).catch(() => undefined);
+    const path = this.blobPath(digest);
+    try {
+      const now = Date.now();
+      if (now - statSync(path).mtimeMs > TOUCH_AFTER_MS) utimesSync(path, now / 1000, now / 1000);
+    } catch {
+      // gone meanwhile: the mark is only a hint
+    }
   }
 }
 
