@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BigIntStats, Dirent } from 'node:fs';
@@ -231,10 +231,17 @@ const smallBuffer = Buffer.allocUnsafe(Number(SYNC_READ));
  * 2000-file context: ~0.1 s of the main thread). The facts come from the
  * descriptor that was read, so a file replaced meanwhile shows another inode.
  */
-function hashSmallFile(file: string): { digest: Digest; after: FileFacts } {
-  const hash = createHash('sha256');
-  const fd = openSync(file, 'r');
+function hashSmallFile(file: string): { digest: Digest; after: FileFacts } | undefined {
+  let fd: number;
   try {
+    // not through a symlink, and never waiting: a file swapped for a FIFO since the walk must not block the process
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const hash = createHash('sha256');
     for (;;) {
       const n = readSync(fd, smallBuffer, 0, smallBuffer.length, null);
       if (n === 0) break;
@@ -247,7 +254,12 @@ function hashSmallFile(file: string): { digest: Digest; after: FileFacts } {
 }
 
 export async function hashFileContent(file: string, size?: bigint): Promise<Digest> {
-  if (size !== undefined && size <= SYNC_READ) return hashSmallFile(file).digest;
+  const small = size !== undefined && size <= SYNC_READ ? hashSmallFile(file) : undefined;
+  return small?.digest ?? hashThroughPool(file, size);
+}
+
+/** sha256 of a file through the thread pool (whole for up to 1 MiB, else streamed). */
+async function hashThroughPool(file: string, size?: bigint): Promise<Digest> {
   const hash = createHash('sha256');
   if (size !== undefined && size <= WHOLE_READ) hash.update(await readFile(file));
   else for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
@@ -405,7 +417,11 @@ export class ContentMemo {
     const before = options.facts ?? factsOf(await stat(file, { bigint: true }));
     const memo = await this.lookup(file, before, options);
     if (memo !== undefined) return { digest: memo, size: Number(before.size), memoized: true };
-    const hashed = before.size <= SYNC_READ ? hashSmallFile(file) : { digest: await hashFileContent(file, before.size), after: factsOf(await stat(file, { bigint: true })) };
+    // anything but a plain small file (a symlink or FIFO swapped in since the walk) takes the general path, as before
+    const hashed = (before.size <= SYNC_READ ? hashSmallFile(file) : undefined) ?? {
+      digest: await hashThroughPool(file, before.size),
+      after: factsOf(await stat(file, { bigint: true })),
+    };
     const { digest, after } = hashed;
     const unchanged = after.size === before.size && after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs && after.ino === before.ino;
     if (unchanged) await this.record(file, after, digest, undefined, options);

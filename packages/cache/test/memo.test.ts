@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { digestOf, factsOf, Store } from '../src/index.js';
+import { digestOf, factsOf, hashFileContent, Store } from '../src/index.js';
 import { tempRoot } from './helpers.js';
 
 describe('context content-hash memo', () => {
@@ -26,6 +26,18 @@ describe('context content-hash memo', () => {
     const path = oldFile('a.txt', 'context bytes');
     await expect(store.memo.hashFile(path)).resolves.toEqual({ digest: digestOf('context bytes'), size: 13, memoized: false });
     await expect(store.memo.hashFile(path)).resolves.toEqual({ digest: digestOf('context bytes'), size: 13, memoized: true });
+  });
+
+  it('a small file swapped for a symlink since the walk is hashed the general way (what the link names), and not remembered', async () => {
+    const path = oldFile('swapped.txt', 'walked');
+    const facts = factsOf(lstatSync(path, { bigint: true }));
+    oldFile('target.txt', 'named by the link');
+    renameSync(path, join(dir, 'walked.txt'));
+    symlinkSync('target.txt', path);
+    // the blocking path opens without following links and refuses what is not a regular file
+    await expect(store.memo.hashFile(path, { facts })).resolves.toMatchObject({ digest: digestOf('named by the link'), memoized: false });
+    await expect(hashFileContent(path, 17n)).resolves.toBe(digestOf('named by the link'));
+    expect(await store.memo.lookup(path, facts)).toBeUndefined();
   });
 
   it('reads the file again when size, mtime, ctime or inode change', async () => {

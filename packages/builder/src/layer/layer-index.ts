@@ -68,7 +68,8 @@ export function parseLayerIndex(text: string): LayerIndex | undefined {
   for (const row of doc.entries as unknown[]) {
     if (!Array.isArray(row) || row.length < 10 || typeof row[0] !== 'string') return undefined;
     const [path, type, mode, uid, gid, size, mtime, start, end, plain, linkname] = row as Row;
-    if (![mode, uid, gid, size, mtime, start, end].every((n) => Number.isSafeInteger(n) && n >= 0) || end < start) return undefined;
+    // mtimes before 1970 are negative (tar allows them)
+    if (![mode, uid, gid, size, start, end].every((n) => Number.isSafeInteger(n) && n >= 0) || !Number.isSafeInteger(mtime) || end < start) return undefined;
     entries.set(path, { path, type, mode, uid, gid, size, mtime, start, end, plain: plain === 1, ...(typeof linkname === 'string' ? { linkname } : {}) });
   }
   return { diffId: doc.diffId, epoch: doc.epoch, entries };

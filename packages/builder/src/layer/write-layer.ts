@@ -352,11 +352,13 @@ const WRITE_BEHIND_BYTES = 32 << 20;
  * fdatasync on the thread pool, while the main thread goes on writing the
  * layer: the store fsyncs the blob when it takes it, and without this that
  * fsync waited for the whole layer to reach the disk after the last write
- * (~0.1 s for 200 MB here). At most one is in flight; a failure is left for
- * the store's fsync to report.
+ * (~0.1 s for 200 MB here). At most one is in flight. It resolves to the
+ * error it met, if any: Linux reports a writeback error once, to the
+ * descriptor that asks first, so the store's later fsync (another
+ * descriptor) would not see it and the caller must fail the write.
  */
-function writeBehind(fd: number): Promise<void> {
-  return new Promise((resolve) => fdatasync(fd, () => resolve()));
+function writeBehind(fd: number): Promise<Error | undefined> {
+  return new Promise((resolve) => fdatasync(fd, (error) => resolve(error ?? undefined)));
 }
 
 /** How long writeTarFile writes with blocking calls before it lets the event loop run (signals, progress). */
@@ -376,6 +378,7 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
   let sink: TarSink | undefined;
   // write-behind: what is written is sent to the disk while the rest is made (see writeBehind)
   let flushing: Promise<void> | undefined;
+  let flushError: Error | undefined;
   let flushedTo = 0;
   try {
     fd = openSync(file, 'w', 0o644);
@@ -395,10 +398,12 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
       size += chunk.length;
       if (size - flushedTo >= WRITE_BEHIND_BYTES && flushing === undefined) {
         flushedTo = size;
-        flushing = writeBehind(fd).then(() => {
+        flushing = writeBehind(fd).then((error) => {
           flushing = undefined;
+          flushError ??= error;
         });
       }
+      if (flushError !== undefined) throw flushError;
       if (performance.now() - since >= YIELD_EVERY_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (options.signal?.aborted === true) throw options.signal.reason;
@@ -408,7 +413,11 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
     const written = await sink.end();
     if (written.size !== size) throw buildError(LayerErrors.read, [file, `${written.size} bytes written of ${size}`]);
     await flushing;
-    closeSync(fd);
+    // a writeback error seen by write-behind is this write's: the store's fsync would not see it again
+    if (flushError !== undefined) throw flushError;
+    const closing = fd;
+    fd = undefined;
+    closeSync(closing as number);
     const diffId = `sha256:${written.hex}` as DiffId;
     return {
       ...result(entries, skipped, { diffId, digest: diffId as Digest, size, uncompressedSize: size, compression: 'none' }),
