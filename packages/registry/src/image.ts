@@ -3,6 +3,7 @@
 // the blobs the store lacks, verified, into atomic store writes, then tags the
 // manifest; pushImage sends an image's blobs (HEAD check, mount, upload) and
 // then its manifest.
+import type { Readable } from 'node:stream';
 import {
   exportForm, formatReference, formatRepository, isCacheError, isIndexMediaType, parseDigest,
   type Descriptor, type Digest, type Manifest, type Platform, type Reference, type Store,
@@ -54,9 +55,12 @@ export async function pullImage(store: Store, reference: string | Reference, opt
   const blobs = [manifest.manifest.config, ...manifest.manifest.layers];
   let downloaded = 0;
   let present = 0;
-  // the first failure ends the pull: blobs not started yet are not fetched, and the pull rejects only once
-  // the ones in flight have settled (nothing of it still runs, or writes into the store, after it returns)
+  // The first failure ends the pull: blobs not started yet are not fetched, downloads in flight are cut
+  // (their streams destroyed, so the store drops their temp files), and the pull rejects only once they
+  // have settled: nothing of it still runs, or writes into the store, after it returns.
   let failure: { error: unknown } | undefined;
+  const inFlight = new Set<Readable>();
+  const cancelled = (): Error => Object.assign(new Error(`pull of ${formatRepository(ref)} cancelled: another blob failed`), { code: 'PULL_CANCELLED' });
   await Promise.allSettled(
     blobs.map((blob) =>
       client.limit(async () => {
@@ -69,19 +73,30 @@ export async function pullImage(store: Store, reference: string | Reference, opt
         }
         // the store hashes what it writes and refuses a mismatch: the stream only counts bytes
         await downloadBlob(client, ref, blob, async (stream) => {
+          if (failure !== undefined) {
+            stream.destroy();
+            throw cancelled();
+          }
+          inFlight.add(stream);
           try {
             return await store.putBlob(stream, { expected });
           } catch (error) {
+            if (failure !== undefined) throw cancelled();
             if (isCacheError(error) && error.code === 'CACHE_INTEGRITY') {
               const what = `blob ${blob.digest} from ${formatRepository(ref)}`;
               throw registryError(RegistryErrors.digestMismatch, [what, blob.digest, error.found ?? 'other content'], { cause: error, retryable: true });
             }
             throw error;
+          } finally {
+            inFlight.delete(stream);
           }
         }, { verify: false });
         downloaded++;
       }).catch((error: unknown) => {
-        failure ??= { error };
+        if (failure === undefined) {
+          failure = { error };
+          for (const stream of inFlight) stream.destroy(cancelled());
+        }
         throw error;
       }),
     ),

@@ -102,4 +102,20 @@ describe('pullImage of large layers', () => {
     expect(proxy.requests.length).toBe(seen);
     expect(await readdir(store.paths.tmp)).toEqual([]);
   });
+
+  it('a failure cuts the downloads in flight: the pull rejects without waiting for a slow layer', async () => {
+    const store = await Store.open(join(dir, 'cut'));
+    const [slow, failing] = [image.layers[0]!, image.layers[1]!];
+    // ~6 MiB in 64 KiB chunks at 50 ms each would take ~5 s
+    proxy.addFault({ fault: 'slow', delayMs: 50, method: 'GET', path: new RegExp(`/blobs/${slow.descriptor.digest}$`) });
+    proxy.addFault({ fault: 'status-500', method: 'GET', path: new RegExp(`/blobs/${failing.descriptor.digest}$`) });
+    const events: RegistryEvent[] = [];
+    await expect(pullImage(store, `${proxy.host}/large/img:1`, { client: client(events) })).rejects.toMatchObject({ code: 'REGISTRY_HTTP_ERROR' });
+    // the slow layer was cut part way, not waited for
+    const slowProgress = events.flatMap((e) => (e.type === 'blob-progress' && e.digest === slow.descriptor.digest ? [e.complete] : []));
+    expect(slowProgress.at(-1) ?? 0).toBeLessThan(slow.data.length);
+    expect(events.some((e) => e.type === 'blob-downloaded' && e.digest === slow.descriptor.digest)).toBe(false);
+    expect(await store.hasBlob(parseDigest(slow.descriptor.digest))).toBe(false);
+    expect(await readdir(store.paths.tmp)).toEqual([]);
+  });
 });
