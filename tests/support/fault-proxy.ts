@@ -117,12 +117,18 @@ export async function startFaultProxy(options: { target: string }): Promise<Faul
         }
         res.writeHead(upstreamRes.statusCode ?? 502, headers);
         if (fault === 'slow') {
+          let timer: NodeJS.Timeout | undefined;
           upstreamRes.on('data', (c: Buffer) => {
             upstreamRes.pause();
             res.write(c);
-            setTimeout(() => upstreamRes.resume(), rule?.delayMs ?? 50);
+            timer = setTimeout(() => upstreamRes.resume(), rule?.delayMs ?? 50);
           });
           upstreamRes.on('end', () => res.end());
+          // a client that went away (a cancelled download) ends the trickle too
+          res.on('close', () => {
+            clearTimeout(timer);
+            upstreamRes.destroy();
+          });
           return;
         }
         upstreamRes.pipe(res);
