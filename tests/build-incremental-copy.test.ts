@@ -1,4 +1,4 @@
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '@strata/cache';
 import { build, type BuildEvent } from '@strata/builder';
@@ -169,5 +169,33 @@ describe('strata build: incremental COPY gives the cold build layer', () => {
     const cold = await Store.open(join(root, 'cold'));
     await loadTestImage(cold, testImage('busybox', 'amd64'), base);
     expect(await buildTwo(cold)).toBe(rebuilt);
+  });
+
+  it('after a reboot the kept files are checked on disk: a snapshot file a power loss truncated is written again', async () => {
+    const root = join(dir, 'reboot');
+    const context = join(root, 'ctx');
+    makeContext(context);
+    const store = await Store.open(join(root, 'store'));
+    await loadTestImage(store, testImage('busybox', 'amd64'), base);
+    await buildIn(store, context);
+    const snapshots = (await store.snapshots.list()).snapshots.filter((s) => existsSync(join(s.path, '..', 'layer-index.json')));
+    expect(snapshots).toHaveLength(1);
+    const snapshot = snapshots[0]!;
+    const indexFile = join(snapshot.path, '..', 'layer-index.json');
+    // what a power loss can leave: a file the index says has content, empty on disk, and a boot since
+    truncateSync(join(snapshot.path, 'srv', 'app', 'f5.txt'), 0);
+    const index = JSON.parse(readFileSync(indexFile, 'utf8')) as { boot: string | null };
+    expect(typeof index.boot).toBe('string');
+    writeFileSync(indexFile, JSON.stringify({ ...index, boot: 'an-earlier-boot' }));
+
+    writeFileSync(join(context, 'app', 'f3.txt'), 'changed\n');
+    const events: BuildEvent[] = [];
+    const rebuilt = await buildIn(store, context, events);
+    expect(copyStep(events)?.incremental).toEqual({ changed: 1 });
+    const after = (await store.snapshots.list()).snapshots.find((s) => existsSync(join(s.path, '..', 'layer-index.json')));
+    expect(readFileSync(join(after!.path, 'srv', 'app', 'f5.txt'), 'utf8')).toBe('file 5\n'.repeat(6));
+    const cold = await Store.open(join(root, 'cold'));
+    await loadTestImage(cold, testImage('busybox', 'amd64'), base);
+    expect(await buildIn(cold, context)).toBe(rebuilt);
   });
 });

@@ -16,6 +16,7 @@
  * header bytes; TAR_FORMAT names the header encoding and is part of the
  * index, so an index written by another encoding is never used.
  */
+import { readFileSync } from 'node:fs';
 import type { TarHeader, TarType } from './tar-header.js';
 
 /** Bumped whenever tar-header.ts or the entry order would write other bytes for the same facts. */
@@ -37,6 +38,13 @@ export interface LayerIndex {
   readonly diffId: string;
   /** SOURCE_DATE_EPOCH the mtimes were clamped to, or null. */
   readonly epoch: number | null;
+  /**
+   * The kernel's boot ID when the index was written (currentBootId). The
+   * snapshot beside it is not fsynced: after a reboot (a power loss) its
+   * files may not be what the index says, so its files are then checked on
+   * disk; the blob's bytes, which are fsynced, can still be used.
+   */
+  readonly bootId?: string;
   /** Entries by path, in archive order. */
   readonly entries: ReadonlyMap<string, IndexedEntry>;
 }
@@ -51,12 +59,12 @@ export function serializeLayerIndex(index: LayerIndex): string {
     if (e.linkname !== undefined) row.push(e.linkname);
     rows.push(row);
   }
-  return JSON.stringify({ version: VERSION, format: TAR_FORMAT, diffId: index.diffId, epoch: index.epoch, entries: rows });
+  return JSON.stringify({ version: VERSION, format: TAR_FORMAT, diffId: index.diffId, epoch: index.epoch, boot: index.bootId ?? currentBootId() ?? null, entries: rows });
 }
 
 /** Reads an index; undefined when the text is not one this code wrote (another format, damaged). */
 export function parseLayerIndex(text: string): LayerIndex | undefined {
-  let doc: { version?: unknown; format?: unknown; diffId?: unknown; epoch?: unknown; entries?: unknown };
+  let doc: { version?: unknown; format?: unknown; diffId?: unknown; epoch?: unknown; boot?: unknown; entries?: unknown };
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch {
@@ -72,5 +80,19 @@ export function parseLayerIndex(text: string): LayerIndex | undefined {
     if (![mode, uid, gid, size, start, end].every((n) => Number.isSafeInteger(n) && n >= 0) || !Number.isSafeInteger(mtime) || end < start) return undefined;
     entries.set(path, { path, type, mode, uid, gid, size, mtime, start, end, plain: plain === 1, ...(typeof linkname === 'string' ? { linkname } : {}) });
   }
-  return { diffId: doc.diffId, epoch: doc.epoch, entries };
+  return { diffId: doc.diffId, epoch: doc.epoch, entries, ...(typeof doc.boot === 'string' ? { bootId: doc.boot } : {}) };
+}
+
+let bootId: string | null | undefined;
+
+/** /proc/sys/kernel/random/boot_id: new at every boot (undefined where there is none). */
+export function currentBootId(): string | undefined {
+  if (bootId === undefined) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      bootId = null;
+    }
+  }
+  return bootId ?? undefined;
 }

@@ -270,7 +270,9 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         if (previous !== undefined) incremental = { changed: previous.changed };
         const upper = previous?.upper ?? join(session.workDir, session.nextId());
         if (previous === undefined) await mkdir(upper, { recursive: true });
-        const reuse = previous === undefined ? undefined : { unchanged: previous.unchanged, ...(previous.layer === undefined ? {} : { index: previous.layer.index }) };
+        // the index stands in for stat'ing kept files only when the snapshot was written since the last boot
+        const trusted = previous?.layer?.filesAsIndexed === true ? previous.layer.index : undefined;
+        const reuse = previous === undefined ? undefined : { unchanged: previous.unchanged, ...(trusted === undefined ? {} : { index: trusted }) };
         const copied = await copyIntoUpper(upper, dirs, items, reuse === undefined ? plan : { ...plan, reuse });
         // what the copy wrote is what the commit finds, unless something else writes into the folder after it
         if (inline.length === 0 && gits.items.length === 0 && items.every((item) => item.archive === undefined)) written = copied.written;

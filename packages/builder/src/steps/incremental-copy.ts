@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MediaType, parseDigest, SNAPSHOT_LAYER_INDEX, SnapshotStore, type CacheRecord, type ChainId, type KeyInputs, type SourceListing } from '@strata/cache';
 import type { ContextEntry } from '../context/context.js';
-import { parseLayerIndex, type LayerIndex } from '../layer/layer-index.js';
+import { currentBootId, parseLayerIndex, type LayerIndex } from '../layer/layer-index.js';
 import type { BuildSession, StageState } from '../session.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
 
@@ -30,7 +30,12 @@ export interface PreviousCopy {
    * the index written with it: the copy checks targets against the index and
    * the commit copies unchanged runs out of the blob (see layer-index.ts).
    */
-  readonly layer?: { readonly index: LayerIndex; readonly blob: string };
+  readonly layer?: {
+    readonly index: LayerIndex;
+    readonly blob: string;
+    /** The snapshot's files are what the index says (written since the last boot: see LayerIndex.bootId). */
+    readonly filesAsIndexed: boolean;
+  };
 }
 
 /** Same parent, same instruction, same environment: only the sources differ. */
@@ -91,5 +96,6 @@ async function lastLayer(session: BuildSession, layer: NonNullable<CacheRecord['
   const text = await readFile(join(dir, SNAPSHOT_LAYER_INDEX), 'utf8').catch(() => undefined);
   const index = text === undefined ? undefined : parseLayerIndex(text);
   if (index === undefined || index.diffId !== layer.diffId) return undefined;
-  return { index, blob: session.store.blobs.blobPath(parseDigest(layer.digest)) };
+  const boot = currentBootId();
+  return { index, blob: session.store.blobs.blobPath(parseDigest(layer.digest)), filesAsIndexed: boot !== undefined && index.bootId === boot };
 }
