@@ -152,7 +152,12 @@ function clamp(mtime: number, sourceDateEpoch: number | undefined): number {
   return sourceDateEpoch !== undefined && mtime > sourceDateEpoch ? sourceDateEpoch : mtime;
 }
 
-function copyContent(out: Chunker, entry: LayerEntry): void {
+/**
+ * A regular file's bytes into `out`, RUN_BYTES at a time: `drain` hands what
+ * is full downstream between reads, so a file of any size holds at most a
+ * few MiB of memory (a Jetson image's multi-GB model file included).
+ */
+function* copyContent(out: Chunker, entry: LayerEntry, drain: () => Generator<Buffer>): Generator<Buffer> {
   if (entry.content !== undefined) {
     out.put(entry.content);
     return;
@@ -165,10 +170,18 @@ function copyContent(out: Chunker, entry: LayerEntry): void {
     throw buildError(LayerErrors.read, [entry.path, (cause as Error).message], { cause });
   }
   try {
-    if (!out.readFrom(fd, entry.size)) throw buildError(LayerErrors.changed, [entry.path]);
-  } catch (cause) {
-    if (cause instanceof BuildError) throw cause;
-    throw buildError(LayerErrors.read, [entry.path, (cause as Error).message], { cause });
+    for (let left = entry.size; left > 0; ) {
+      const n = Math.min(left, RUN_BYTES);
+      let read: boolean;
+      try {
+        read = out.readFrom(fd, n);
+      } catch (cause) {
+        throw buildError(LayerErrors.read, [entry.path, (cause as Error).message], { cause });
+      }
+      if (!read) throw buildError(LayerErrors.changed, [entry.path]);
+      left -= n;
+      yield* drain();
+    }
   } finally {
     closeSync(fd);
   }
@@ -209,11 +222,23 @@ export function* tarChunks(entries: readonly LayerEntry[], options: TarOptions):
   let to = 0;
   // where the archive is, counting the run not read yet
   let at = 0;
-  const flush = (): void => {
-    if (to === from) return;
-    if (!out.readFrom((previous as { fd: number }).fd, to - from, from)) throw buildError(LayerErrors.changed, ['(the layer this one was made from)']);
-    if (stats !== undefined) stats.reusedBytes += to - from;
-    from = to;
+  // full chunks downstream (a chunk's buffer is reused once the consumer asks for the next)
+  const drain = function* (): Generator<Buffer> {
+    while (out.full.length > 0) {
+      const chunk = out.full.shift() as Buffer;
+      yield chunk;
+      if (reuse) out.spare.push(chunk);
+    }
+  };
+  // the run of old bytes into the archive, RUN_BYTES at a time
+  const flush = function* (): Generator<Buffer> {
+    while (from < to) {
+      const n = Math.min(to - from, RUN_BYTES);
+      if (!out.readFrom((previous as { fd: number }).fd, n, from)) throw buildError(LayerErrors.changed, ['(the layer this one was made from)']);
+      if (stats !== undefined) stats.reusedBytes += n;
+      from += n;
+      yield* drain();
+    }
   };
   const note = (entry: LayerEntry, start: number, end: number): void => {
     index?.set(entry.path, {
@@ -234,7 +259,7 @@ export function* tarChunks(entries: readonly LayerEntry[], options: TarOptions):
     const old = previous?.index.entries.get(entry.path);
     if (previous !== undefined && sameBytes(entry, old, previous)) {
       if (old.start !== to) {
-        flush();
+        yield* flush();
         from = old.start;
         to = old.start;
       }
@@ -242,25 +267,21 @@ export function* tarChunks(entries: readonly LayerEntry[], options: TarOptions):
       note(entry, at, at + (old.end - old.start));
       at += old.end - old.start;
       // read long runs as they grow: the chunks go downstream before the next ones are read
-      if (to - from >= RUN_BYTES) flush();
+      if (to - from >= RUN_BYTES) yield* flush();
     } else {
-      flush();
+      yield* flush();
       const start = out.written;
       out.put(encodeHeader({ ...entry, mtime: clamp(entry.mtime, sourceDateEpoch) }));
       if (entry.type === 'file' && entry.size > 0) {
-        copyContent(out, entry);
+        yield* copyContent(out, entry, drain);
         out.zeros(padding(entry.size));
       }
       note(entry, start, out.written);
       at = out.written;
     }
-    while (out.full.length > 0) {
-      const chunk = out.full.shift() as Buffer;
-      yield chunk;
-      if (reuse) out.spare.push(chunk);
-    }
+    yield* drain();
   }
-  flush();
+  yield* flush();
   out.put(endOfArchive());
   while (out.full.length > 0) yield out.full.shift() as Buffer;
   const rest = out.rest();

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
@@ -255,3 +255,22 @@ describe('outputs and edge cases', () => {
     await expect(writeLayer(join(work, 'nope'), { output: out('tar') })).rejects.toMatchObject({ code: 'BUILD_LAYER_READ' });
   });
 });
+
+describe('memory', () => {
+  test('a file far larger than the read size is streamed: the peak memory does not grow with it', async () => {
+    const dir = join(work, `big-${seq++}`);
+    mkdirSync(dir);
+    // sparse: 768 MiB of zeros that take no room on tmpfs until read
+    const big = join(dir, 'model.bin');
+    writeFileSync(big, '');
+    truncateSync(big, 768 << 20);
+    const before = process.resourceUsage().maxRSS;
+    const file = out('tar');
+    const r = await writeLayer(dir, { output: file, compression: 'none' });
+    rmSync(file);
+    expect(r.uncompressedSize).toBeGreaterThan(768 << 20);
+    // maxRSS is in KiB; reading the file whole would add 768 MiB
+    expect((process.resourceUsage().maxRSS - before) / 1024).toBeLessThan(256);
+  });
+});
+
