@@ -1,5 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
   isIndexMediaType,
@@ -222,9 +225,17 @@ export class NamedContexts {
     } catch (error) {
       throw buildError(BuildErrors.namedContextFailed, [name, `${url} could not be downloaded: ${(error as Error).message}`], { cause: error });
     }
-    if (!response.ok) throw buildError(BuildErrors.namedContextFailed, [name, `${url} answered ${response.status} ${response.statusText}`]);
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel().catch(() => undefined);
+      throw buildError(BuildErrors.namedContextFailed, [name, `${url} answered ${response.status} ${response.statusText}`]);
+    }
     const file = join(dir, 'download');
-    await writeFile(file, Buffer.from(await response.arrayBuffer()), { mode: 0o600 });
+    // streamed to the file: a tarball of any size, never whole in memory
+    try {
+      await pipeline(Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>), createWriteStream(file, { mode: 0o600 }));
+    } catch (error) {
+      throw buildError(BuildErrors.namedContextFailed, [name, `${url} could not be downloaded: ${(error as Error).message}`], { cause: error });
+    }
     const compression = await sniffArchive(file);
     if (compression === undefined) throw buildError(BuildErrors.namedContextFailed, [name, `${url} is not a tar archive (plain, gzip, bzip2, xz or zstd)`]);
     const root = join(dir, 'root');
