@@ -14,8 +14,6 @@ export interface CommittedLayer {
   readonly contentBytes: number;
   /** Where each entry lies in the blob (kept beside the snapshot for the step's next incremental run). */
   readonly index?: LayerIndex;
-  /** With `previous`: bytes copied out of the old layer's blob. */
-  readonly reusedBytes?: number;
 }
 
 export interface CommitOptions {
@@ -52,12 +50,6 @@ export async function commitLayer(store: Store, upperDir: string, options: Commi
     return undefined;
   }
   const put = await store.putBlobFile(file, { digest: written.digest, size: written.size });
-  const { mediaType, diffId, entries, contentBytes, index, reusedBytes } = written;
-  return {
-    layer: { descriptor: { mediaType, digest: put.digest, size: put.size }, diffId },
-    entries,
-    contentBytes,
-    ...(index === undefined ? {} : { index }),
-    ...(reusedBytes === undefined ? {} : { reusedBytes }),
-  };
+  const { mediaType, diffId, entries, contentBytes, index } = written;
+  return { layer: { descriptor: { mediaType, digest: put.digest, size: put.size }, diffId }, entries, contentBytes, ...(index === undefined ? {} : { index }) };
 }

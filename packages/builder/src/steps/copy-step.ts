@@ -20,12 +20,11 @@ import { buildError, BuildErrors } from '../errors.js';
 import { containerConfig } from '../image/state.js';
 import { resolveUser } from '../runtime/user.js';
 import { lookupInLayers, readUserFiles } from '../snapshot/snapshotter.js';
-import type { PreviousLayer } from '../layer/write-layer.js';
 import { layerStep } from './layer-step.js';
 import { sniffArchive } from './archive.js';
 import { hashSelected, selectionOf, selectLocals, sourceRoot, type LocalItem } from './copy-source.js';
 import { resolveInImage } from './dest-path.js';
-import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner, type WrittenFile } from './copy.js';
+import { copyIntoUpper, resolveDestination, writeInlineSources, type CopyItem, type CopyPlan, type Owner } from './copy.js';
 import { takePreviousCopy } from './incremental-copy.js';
 import { GitSources } from './git-sources.js';
 import { parseGitSource, redact, withAddFlags, type GitSource } from './git-url.js';
@@ -212,14 +211,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
     // its content, which the sources digest and listing already stand for: kept as its kind only, so that a
     // stage that changed reads as "source changed: <path>" and its copy can run incrementally.
     const recordedInputs = keyInputs({ ...keyInput, instruction: { ...canonical, from: root.identity.replace(/:.*$/s, '') } });
-    // set by produce: whether the layer can be made incrementally next time, and the last version it was made from
-    let indexed = false;
-    let lastLayer: PreviousLayer | undefined;
-    let written: ReadonlyMap<string, WrittenFile> | undefined;
     const outcome = await layerStep(session, state, {
-      indexed: () => indexed,
-      previous: () => lastLayer,
-      known: () => (written === undefined ? undefined : (path: string) => written?.get(path)),
       key,
       inputs: recordedInputs,
       sources: listSources,
@@ -265,8 +257,7 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         };
         // one plain context source that only changed in some files: start from the last result
         const plain = items.length === 1 && items[0]?.archive === undefined && fetched === 0 && inline.length === 0 && !parents && !ins.link;
-        indexed = plain;
-        const previous = indexed ? await takePreviousCopy(session, state, recordedInputs, listSources) : undefined;
+        const previous = plain ? await takePreviousCopy(session, state, recordedInputs, listSources) : undefined;
         if (previous !== undefined) incremental = { changed: previous.changed };
         const upper = previous?.upper ?? join(session.workDir, session.nextId());
         if (previous === undefined) await mkdir(upper, { recursive: true });
@@ -274,15 +265,20 @@ export async function runCopyStep(ins: CopyInstruction | AddInstruction, state: 
         const trusted = previous?.layer?.filesAsIndexed === true ? previous.layer.index : undefined;
         const reuse = previous === undefined ? undefined : { unchanged: previous.unchanged, ...(trusted === undefined ? {} : { index: trusted }) };
         const copied = await copyIntoUpper(upper, dirs, items, reuse === undefined ? plan : { ...plan, reuse });
-        // what the copy wrote is what the commit finds, unless something else writes into the folder after it
-        if (inline.length === 0 && gits.items.length === 0 && items.every((item) => item.archive === undefined)) written = copied.written;
-        if (previous?.layer !== undefined && copied.kept !== undefined) {
-          const kept = copied.kept;
-          lastLayer = { blob: previous.layer.blob, index: previous.layer.index, kept: (path) => kept.has(path) };
-        }
         if (inline.length > 0) await writeInlineSources(upper, dirs, inline, plan);
         if (gits.items.length > 0) await gits.settleFolderTimes(upper, destination);
-        return upper;
+        // what the copy wrote is what the commit finds, unless something else wrote into the folder after it
+        const written = inline.length === 0 && gits.items.length === 0 && items.every((item) => item.archive === undefined) ? copied.written : undefined;
+        const { kept } = copied;
+        return {
+          upper,
+          // a plain source: the step can start from this result next time
+          indexed: plain,
+          ...(written === undefined ? {} : { known: (path: string) => written.get(path) }),
+          ...(previous?.layer === undefined || kept === undefined
+            ? {}
+            : { previous: { blob: previous.layer.blob, index: previous.layer.index, kept: (path: string) => kept.has(path) } }),
+        };
       },
     });
     if (linkKey !== undefined && !outcome.cached) {

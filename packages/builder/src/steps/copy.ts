@@ -151,20 +151,17 @@ interface Copier {
   /** With plan.reuse: the upper directory and every path (relative) this run wrote or kept. */
   readonly reuse?: ReuseState;
   readonly upper: string;
-  /** Regular files this copy wrote (relative to the upper folder), as the layer's scan would find them. */
-  readonly written: Map<string, WrittenFile>;
+  /**
+   * Regular files this copy wrote (relative to the upper folder), with one
+   * name and no extended attributes: the facts read back through the
+   * descriptor they were written with and, for small files, their bytes. The
+   * commit's scan and tar take these instead of stat'ing and reading the
+   * files again (layer/scan.ts `known`).
+   */
+  readonly written: Map<string, KnownFile>;
   /** Bytes of file contents kept in `written`, against KEEP_CONTENT_BYTES. */
   keptBytes: number;
 }
-
-/**
- * A regular file a copy wrote, with a single name and no extended
- * attributes: its facts read back from the descriptor it was written
- * through and, for a small file, its bytes. The commit's scan and tar take
- * them from here instead of stat'ing, listing attributes of and reading the
- * file again (see layer/scan.ts `known`).
- */
-export type WrittenFile = KnownFile;
 
 /** Files up to this size keep their bytes in memory for the layer's tar... */
 const KEEP_CONTENT_FILE = 64 * 1024;
@@ -410,8 +407,8 @@ export async function copyIntoUpper(upper: string, lowerDirs: readonly string[],
 
 /** What copyIntoUpper did besides writing. */
 export interface CopyResult {
-  /** The regular files it wrote, by path relative to the upper folder (see WrittenFile). */
-  readonly written: ReadonlyMap<string, WrittenFile>;
+  /** The regular files it wrote, by path relative to the upper folder (see Copier.written). */
+  readonly written: ReadonlyMap<string, KnownFile>;
   /** With plan.reuse: the regular files and symlinks (relative to the upper folder) kept as the last run left them. */
   readonly kept?: ReadonlySet<string>;
 }

@@ -13,22 +13,28 @@ export interface LayerStepSpec {
   /** The container config after the step. */
   readonly config: ContainerConfig;
   /**
-   * Does the step's work into a fresh upper directory and returns its path,
-   * or undefined when the step changes no file. Called on a cache miss only.
+   * Does the step's work into a fresh upper directory and returns its path
+   * (or the path with what the commit may take from the step), or undefined
+   * when the step changes no file. Called on a cache miss only.
    */
-  readonly produce: () => Promise<string | undefined>;
-  /** Keep the layer's index beside its snapshot: the step can run incrementally next time (COPY from the context). */
-  readonly indexed?: () => boolean;
-  /** After `produce`: the last version of the layer it made its folder from (an incremental COPY), if any. */
-  readonly previous?: () => PreviousLayer | undefined;
-  /** After `produce`: files it wrote whose facts and bytes it knows (a COPY), for the commit. */
-  readonly known?: () => ((path: string) => KnownFile | undefined) | undefined;
+  readonly produce: () => Promise<string | Produced | undefined>;
   /** What the key was made of (`keyInputs`), kept in the record so a later miss can say what changed. */
   readonly inputs?: KeyInputs;
   /** COPY/ADD: the per-path listing behind `inputs.sources`, made on a miss only (a hash per file). */
   readonly sources?: () => Promise<SourceListing>;
   /** ADD of URLs without --checksum: what each download was (digest, ETag, Last-Modified), kept in the record. */
   readonly remote?: () => readonly RemoteSource[];
+}
+
+/** A step's upper directory and what its commit may take from the step (a COPY). */
+export interface Produced {
+  readonly upper: string;
+  /** Keep the layer's index beside its snapshot: the step can run incrementally next time. */
+  readonly indexed?: boolean;
+  /** The last version of the layer the folder was made from (an incremental COPY). */
+  readonly previous?: PreviousLayer;
+  /** Files the step wrote whose facts and bytes it knows. */
+  readonly known?: (path: string) => KnownFile | undefined;
 }
 
 /** A history time: SOURCE_DATE_EPOCH when set, else the given ISO time. */
@@ -66,22 +72,21 @@ export async function layerStep(session: BuildSession, state: StageState, spec: 
   // a miss: every later step of the stage runs too; a RUN among them finds its network ready
   if (scope?.runAhead === true) session.networks.prepare();
   const reason = disabled ?? (await missReason(session, scope?.locator, spec, sources));
-  const upper = await spec.produce();
-  const previous = upper === undefined ? undefined : spec.previous?.();
-  const known = upper === undefined ? undefined : spec.known?.();
+  const result = await spec.produce();
+  const produced: Produced | undefined = typeof result === 'string' ? { upper: result } : result;
   const committed =
-    upper === undefined
+    produced === undefined
       ? undefined
-      : await commitLayer(session.store, upper, {
+      : await commitLayer(session.store, produced.upper, {
           ...(session.epoch === undefined ? {} : { sourceDateEpoch: session.epoch }),
           ...(session.options.signal === undefined ? {} : { signal: session.options.signal }),
-          ...(previous === undefined ? {} : { previous }),
-          ...(known === undefined ? {} : { known }),
+          ...(produced.previous === undefined ? {} : { previous: produced.previous }),
+          ...(produced.known === undefined ? {} : { known: produced.known }),
         });
   const layer = committed?.layer;
-  if (committed !== undefined && upper !== undefined) {
+  if (committed !== undefined && produced !== undefined) {
     const { index, ...facts } = committed;
-    await session.snapshotter.adopt([...state.image.layers, committed.layer], upper, spec.indexed?.() === true && index !== undefined ? { ...facts, index } : facts);
+    await session.snapshotter.adopt([...state.image.layers, committed.layer], produced.upper, produced.indexed === true && index !== undefined ? { ...facts, index } : facts);
   }
   const remote = spec.remote?.();
   if (sources !== undefined && spec.inputs?.sources !== undefined) await session.store.records.putSources(spec.inputs.sources, await sources());
