@@ -15,6 +15,11 @@ export const LayerErrors = {
     message: (path: string, detail: string) => `cannot read ${path} for the layer: ${detail}`,
     hint: 'The layer is written from the step\'s upper directory; check that nothing else removes or locks files in it while the step commits.',
   } satisfies BuildErrorRule<[string, string]>,
+  write: {
+    code: 'BUILD_LAYER_WRITE',
+    message: (file: string, detail: string) => `cannot write the layer ${file}: ${detail}`,
+    hint: 'The disk under the store failed a write (see dmesg); free or repair it and build again. Nothing of this layer was kept.',
+  } satisfies BuildErrorRule<[string, string]>,
   changed: {
     code: 'BUILD_LAYER_CHANGED',
     message: (path: string) => `${path} changed size while its layer was written`,

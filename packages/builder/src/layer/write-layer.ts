@@ -450,10 +450,21 @@ async function writeTarFile(entries: readonly LayerEntry[], skipped: readonly st
     await flushing;
     if (fd !== undefined) closeSync(fd);
     await rm(file, { force: true });
-    throw error;
+    throw writeFailure(error, file);
   } finally {
     if (previous !== undefined) closeSync(previous.fd);
   }
+}
+
+/**
+ * A system error of the write (EIO, a worker's write, write-behind's
+ * fdatasync) as BUILD_LAYER_WRITE; a full disk stays as it is (the build
+ * reports it as CACHE_DISK_FULL), and the writer's own errors too.
+ */
+function writeFailure(error: unknown, file: string): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (error instanceof BuildError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || code === 'ENOSPC' || code === 'EDQUOT') return error;
+  return buildError(LayerErrors.write, [file, (error as Error).message], { cause: error });
 }
 
 /** Where writeTarFile's bytes go, hashed on the way. */

@@ -251,6 +251,11 @@ describe('outputs and edge cases', () => {
     }
   });
 
+  test('an output the system refuses is BUILD_LAYER_WRITE, with the file and the cause', async () => {
+    const target = join(work, 'no-such-folder', 'layer.tar');
+    await expect(writeLayer(tree, { output: target, compression: 'none' })).rejects.toMatchObject({ code: 'BUILD_LAYER_WRITE', message: expect.stringContaining(target) });
+  });
+
   test('a directory that does not exist is BUILD_LAYER_READ', async () => {
     await expect(writeLayer(join(work, 'nope'), { output: out('tar') })).rejects.toMatchObject({ code: 'BUILD_LAYER_READ' });
   });
