@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, utimesSync } from 'node:fs';
 import { open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { diskFullOr, errnoCode } from './errors.js';
@@ -113,3 +113,22 @@ export async function removeTree(path: string, tmpDir: string): Promise<boolean>
   await rm(aside, { recursive: true, force: true });
   return true;
 }
+
+/**
+ * How old a "last used" mark (a record's or blob's mtime, which prune's
+ * grace period and least-recently-used order read) may be before a use
+ * renews it: a rebuild soon after another writes nothing, and the mark is
+ * never more than a minute behind (the grace period is five).
+ */
+export const USE_MARK_LAG_MS = 60_000;
+
+/** Marks `path` used now unless its mark is under USE_MARK_LAG_MS old; a file gone meanwhile is no error (the mark is a hint). */
+export function markUsed(path: string): void {
+  try {
+    const now = Date.now();
+    if (now - statSync(path).mtimeMs > USE_MARK_LAG_MS) utimesSync(path, now / 1000, now / 1000);
+  } catch {
+    // removed meanwhile (prune), or a read-only store
+  }
+}
+

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, utimesSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDigest, type ChainId, type DiffId, type Digest } from './digest.js';
 import { cacheError, CacheErrors, errnoCode } from './errors.js';
-import { writeFileAtomic } from './fs-util.js';
+import { markUsed, writeFileAtomic } from './fs-util.js';
 import type { ContainerConfig } from './oci.js';
 
 declare const cacheKeyBrand: unique symbol;
@@ -273,7 +273,7 @@ export class RecordStore {
     const record = await this.#read(path);
     // A damaged file or a hash collision is a miss, never a wrong hit.
     if (record === undefined || record.key !== key) return undefined;
-    if (options.touch !== false) touchIfStale(path);
+    if (options.touch !== false) markUsed(path);
     return record;
   }
 
@@ -328,24 +328,6 @@ export class RecordStore {
     } catch {
       return undefined;
     }
-  }
-}
-
-/**
- * A record is marked used (its mtime, which prune's grace period and
- * least-recently-used order read) when its mark is older than this: a
- * rebuild soon after another writes nothing, and the mark is never more than
- * a minute behind (the grace period is five).
- */
-const TOUCH_AFTER_MS = 60_000;
-
-function touchIfStale(path: string): void {
-  try {
-    const mtimeMs = statSync(path).mtimeMs;
-    const now = Date.now();
-    if (now - mtimeMs > TOUCH_AFTER_MS) utimesSync(path, now / 1000, now / 1000);
-  } catch {
-    // removed meanwhile (prune), or a read-only store: the mark is only a hint
   }
 }
 

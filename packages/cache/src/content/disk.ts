@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished, Readable, Transform, type TransformCallback } from 'node:stream';
 import ssri from 'ssri';
 import { digestFromHex, digestHex, isDigest, type Digest } from '../digest.js';
 import { cacheError, CacheErrors, diskFullOr, errnoCode, type CacheError } from '../errors.js';
-import { fsyncDir, tempName } from '../fs-util.js';
+import { fsyncDir, markUsed, tempName } from '../fs-util.js';
 import type { BlobInfo, BlobStat, ContentStore, GetBlobOptions, PutBlobOptions, PutBlobResult, BlobSource } from './content-store.js';
 import { openBlobWriter, type BlobWriter } from './blob-writer.js';
 import { chunksOf, discardSource, isBufferSource } from './source.js';
@@ -27,9 +27,6 @@ export interface DiskContentStoreOptions {
 }
 
 const BATCH = 1 << 20;
-/** How old a blob's used mark (mtime) may be before a use renews it. */
-const TOUCH_AFTER_MS = 60_000;
-
 /** Stream writes of at least this many expected bytes are hashed and written by a worker thread (blob-writer.ts). */
 const WORKER_MIN = 4 << 20;
 
@@ -306,15 +303,9 @@ export class DiskContentStore implements ContentStore {
     }
   }
 
-  /** Marks a blob used (prune's grace period reads its mtime); a mark under a minute old is left as it is, so a no-op rebuild writes nothing. */
+  /** Marks a blob used (prune's grace period reads its mtime), at most once a minute: a no-op rebuild writes nothing. */
   async #touch(digest: Digest): Promise<void> {
-    const path = this.blobPath(digest);
-    try {
-      const now = Date.now();
-      if (now - statSync(path).mtimeMs > TOUCH_AFTER_MS) utimesSync(path, now / 1000, now / 1000);
-    } catch {
-      // gone meanwhile: the mark is only a hint
-    }
+    markUsed(this.blobPath(digest));
   }
 }
 
