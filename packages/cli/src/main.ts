@@ -43,10 +43,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 /** Commands that read no store and run nothing: no user namespace needed (nor a subuid range for `--version`). */
 const WITHOUT_STORE = new Set(['parse', 'lint', 'login', 'logout', 'help', 'version']);
 
-function needsUserNamespace(argv: readonly string[]): boolean {
-  if (argv.some((a) => a === '--help' || a === '-h' || a === '--version')) return false;
+/** Whether `argv` runs in the rootless user namespace (an ordinary user; exported for its test). */
+export function needsUserNamespace(argv: readonly string[]): boolean {
   const command = argv.find((a) => !a.startsWith('-'));
-  return command !== undefined && !WITHOUT_STORE.has(command);
+  if (command === undefined || WITHOUT_STORE.has(command)) return false;
+  // `strata --version`, `strata build --help`: strata's own flags, before the command's first operand
+  // (`strata run IMAGE python --version` is the container's --version, and runs in the namespace)
+  const at = argv.indexOf(command);
+  const operand = argv.findIndex((a, i) => i > at && (a === '--' || !a.startsWith('-')));
+  const own = operand === -1 ? argv : argv.slice(0, operand);
+  return !own.some((a) => a === '--help' || a === '-h' || a === '--version');
 }
 
 /** The process entry used by bin/strata: wires the real streams and sets the exit code. */

@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { needsUserNamespace } from '../src/main.js';
 import { checkRootless, rootlessEnv, RootlessError, subordinateRange, USERNS_MARK } from '../src/rootless.js';
 
 describe('rootless strata: what the machine must give', () => {
@@ -68,5 +69,20 @@ describe('rootless strata: what the machine must give', () => {
     expect(env).toMatchObject({ [USERNS_MARK]: '1', STRATA_ROOT: '/home/dev/.local/share/strata', STRATA_RUN_DIR: '/run/user/1001/strata' });
     expect(rootlessEnv({ HOME: '/home/dev', XDG_DATA_HOME: '/data', STRATA_ROOT: '' }, 1001, '/home/dev')).toMatchObject({ STRATA_ROOT: '/data/strata', STRATA_RUN_DIR: '/tmp/strata-run-1001/strata' });
     expect(rootlessEnv({ STRATA_ROOT: '/srv/s' }, 1001, '/home/dev').STRATA_ROOT).toBe('/srv/s');
+  });
+});
+
+describe('which command lines run in the user namespace', () => {
+  test.each([
+    [['build', '-t', 'x', '.'], true],
+    [['run', 'img', 'python', '--version'], true],
+    [['run', 'img', 'sh', '-c', 'x --help'], true],
+    [['build', '--help'], false],
+    [['--version'], false],
+    [['help', 'build'], false],
+    [['lint', 'Dockerfile'], false],
+    [['pull', '-h'], false],
+  ])('%j → %s', (argv, expected) => {
+    expect(needsUserNamespace(argv)).toBe(expected);
   });
 });
