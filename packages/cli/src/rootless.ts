@@ -116,11 +116,16 @@ export async function runRootless(argv: readonly string[], env: NodeJS.ProcessEn
   const inner = rootlessEnv(env, uid, userInfo().homedir);
   // a folder of this user's only: another user must not have made it (a fallback under /tmp)
   const run = inner.STRATA_RUN_DIR!;
-  mkdirSync(run, { recursive: true, mode: 0o700 });
-  const facts = lstatSync(run);
-  if (!facts.isDirectory() || facts.uid !== uid || (facts.mode & 0o022) !== 0) {
-    throw new RootlessError('ROOTLESS_RUN_DIR', `${run} is not a folder that only this user can write`, 'Set XDG_RUNTIME_DIR (a login session does) or STRATA_RUN_DIR to a folder of your own.');
+  const notOwn = (why: string): RootlessError =>
+    new RootlessError('ROOTLESS_RUN_DIR', `${run} ${why}`, 'Set XDG_RUNTIME_DIR (a login session does) or STRATA_RUN_DIR to a folder of your own.');
+  try {
+    mkdirSync(run, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // e.g. /tmp/strata-run-<uid> made by another user
+    throw notOwn(`cannot be made: ${(error as Error).message}`);
   }
+  const facts = lstatSync(run);
+  if (!facts.isDirectory() || facts.uid !== uid || (facts.mode & 0o022) !== 0) throw notOwn('is not a folder that only this user can write');
   const script = process.argv[1];
   if (script === undefined) throw new RootlessError('ROOTLESS_NO_SCRIPT', 'cannot tell which script to run again in the user namespace', 'Run strata through its launcher (bin/strata or the installed strata command).');
   const child = spawn(

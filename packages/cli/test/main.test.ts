@@ -23,4 +23,16 @@ describe('strata main', () => {
     await expect(main(['--help'], io)).resolves.toBe(0);
     expect(io.out()).toContain('Usage: strata');
   });
+
+  it('a refused --ssh or --build-context value keeps its code and hint', async () => {
+    const ssh = memoryIo();
+    await expect(main(['build', '--ssh', 'bad id!', '.'], ssh)).resolves.toBe(2);
+    expect(ssh.err()).toMatch(/BUILD_SSH_INVALID: --ssh bad id!/);
+    expect(ssh.err()).toMatch(/hint: /);
+    const named = memoryIo();
+    await expect(main(['build', '--build-context', '=x', '.'], named)).resolves.toBe(2);
+    expect(named.err()).toMatch(/BUILD_NAMED_CONTEXT_INVALID: .*expected NAME=VALUE/);
+    expect(named.err()).toMatch(/hint: /);
+  });
 });
+

@@ -118,15 +118,19 @@ function parseSecrets(list: readonly string[], cwd: string): Record<string, stri
 
 class UsageError extends Error {}
 
+/** A flag value refused: a coded error (the builder's parsers) with its code and hint, else the message. */
+function badFlag(io: CliIo, error: unknown): number {
+  if (typeof (error as { code?: unknown }).code === 'string') io.stderr.write(renderDiagnostic(diagnosticFromError(error), { showSeverity: true }));
+  else io.stderr.write(`strata build: ${(error as Error).message}\n`);
+  return ExitCode.usage;
+}
+
 /** `--ssh` values: no path means this shell's SSH_AUTH_SOCK; paths are relative to the current directory. */
 function parseSsh(list: readonly string[], io: CliIo): SshAgentSpec[] {
   return list.map((item) => {
     let spec: SshAgentSpec;
-    try {
-      spec = parseSshSpec(item);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
+    // a malformed value is parseSshSpec's coded error (BUILD_SSH_INVALID, with its hint)
+    spec = parseSshSpec(item);
     const sock = io.env.SSH_AUTH_SOCK;
     if (spec.paths.length === 0 && (sock === undefined || sock === '')) throw new UsageError(`--ssh ${item}: SSH_AUTH_SOCK is not set, so there is no agent to forward (eval $(ssh-agent); ssh-add)`);
     return { id: spec.id, paths: spec.paths.length === 0 ? [sock as string] : spec.paths.map((p) => resolve(io.cwd, p)) };
@@ -178,8 +182,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   try {
     extraHosts = list('add-host').map(parseAddHost);
   } catch (error) {
-    io.stderr.write(`strata build: ${(error as Error).message}\n`);
-    return ExitCode.usage;
+    return badFlag(io, error);
   }
   const runtime = v.runtime as string | undefined;
   if (runtime !== undefined && runtime !== 'runc' && runtime !== 'crun') {
@@ -199,8 +202,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     ssh = parseSsh(list('ssh'), io);
     outputs = parseOutputs(list('output'), v.push === true, io.cwd);
   } catch (error) {
-    io.stderr.write(`strata build: ${(error as Error).message}\n`);
-    return ExitCode.usage;
+    return badFlag(io, error);
   }
   let cacheFrom: CacheImportSpec[];
   let cacheTo: CacheExportSpec[];
