@@ -32,7 +32,7 @@ export const BuildErrors = {
   networkFailed: rule(
     'BUILD_NETWORK_FAILED',
     (program: string, detail: string) => `could not set up the step's network with ${program}: ${detail}`,
-    'Run as root on Linux with network namespaces; set STRATA_DEBUG=1 for details, or use --network none or --network host.',
+    'RUN networks need network namespaces and pasta (scripts/bootstrap installs passt; rootless, also a usable /dev/net/tun); set STRATA_DEBUG=1 for details, or use --network none or --network host.',
   ),
   networkNotAllowed: rule(
     'BUILD_NETWORK_NOT_ALLOWED',
@@ -115,7 +115,7 @@ export const BuildErrors = {
   ),
   checksumMismatch: rule(
     'BUILD_CHECKSUM_MISMATCH',
-    (url: string, expected: string, actual: string) => `ADD ${url}: checksum mismatch: expected ${expected}, got ${actual}`,
+    (url: string, expected: string, actual: string) => `ADD ${redact(url)}: checksum mismatch: expected ${expected}, got ${actual}`,
     'The file at the URL is not the one --checksum names: fix the URL or the checksum (sha256sum FILE prints it).',
   ),
   gitFailed: rule(

@@ -17,6 +17,7 @@ import {
   type Store,
 } from '@strata/cache';
 import { buildError, BuildErrors } from '../errors.js';
+import { redact } from '../redact.js';
 import { extractArchive, sniffArchive } from '../steps/archive.js';
 
 /**
@@ -216,6 +217,8 @@ export class NamedContexts {
   }
 
   async #download(name: string, url: string, signal?: AbortSignal): Promise<string> {
+    // as messages show it: a password in the URL is not printed
+    const shown = redact(url);
     const dir = join(this.#store.paths.tmp, tempName('named-context'));
     this.#temp.push(dir);
     await mkdir(dir, { recursive: true });
@@ -223,24 +226,24 @@ export class NamedContexts {
     try {
       response = await fetch(url, { redirect: 'follow', ...(signal === undefined ? {} : { signal }) });
     } catch (error) {
-      throw buildError(BuildErrors.namedContextFailed, [name, `${url} could not be downloaded: ${(error as Error).message}`], { cause: error });
+      throw buildError(BuildErrors.namedContextFailed, [name, `${shown} could not be downloaded: ${(error as Error).message}`], { cause: error });
     }
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => undefined);
-      throw buildError(BuildErrors.namedContextFailed, [name, `${url} answered ${response.status} ${response.statusText}`]);
+      throw buildError(BuildErrors.namedContextFailed, [name, `${shown} answered ${response.status} ${response.statusText}`]);
     }
     const file = join(dir, 'download');
     // streamed to the file: a tarball of any size, never whole in memory
     try {
       await pipeline(Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>), createWriteStream(file, { mode: 0o600 }));
     } catch (error) {
-      throw buildError(BuildErrors.namedContextFailed, [name, `${url} could not be downloaded: ${(error as Error).message}`], { cause: error });
+      throw buildError(BuildErrors.namedContextFailed, [name, `${shown} could not be downloaded: ${(error as Error).message}`], { cause: error });
     }
     const compression = await sniffArchive(file);
-    if (compression === undefined) throw buildError(BuildErrors.namedContextFailed, [name, `${url} is not a tar archive (plain, gzip, bzip2, xz or zstd)`]);
+    if (compression === undefined) throw buildError(BuildErrors.namedContextFailed, [name, `${shown} is not a tar archive (plain, gzip, bzip2, xz or zstd)`]);
     const root = join(dir, 'root');
     await mkdir(root, { recursive: true });
-    await extractArchive(file, compression, root, [], { targetRel: '', staging: join(dir, 'staging'), source: url, epoch: Math.floor(Date.now() / 1000) });
+    await extractArchive(file, compression, root, [], { targetRel: '', staging: join(dir, 'staging'), source: shown, epoch: Math.floor(Date.now() / 1000) });
     await rm(file, { force: true });
     return root;
   }

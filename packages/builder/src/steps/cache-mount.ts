@@ -4,7 +4,7 @@
 // (@strata/cache's holdCacheMount: holds across the processes of one store).
 import { chmod, chown, lstat, mkdir, rename, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { holdCacheMount, type CacheMountHold, type CacheMountSharing } from '@strata/cache';
+import { cacheMountDir, holdCacheMount, type CacheMountHold, type CacheMountSharing } from '@strata/cache';
 import type { Mount } from '@strata/parser';
 import { buildError, BuildErrors } from '../errors.js';
 import type { BindMount } from '../runtime/spec.js';
@@ -156,7 +156,7 @@ export async function planCacheMount(m: Mount, target: string, expand: (word: st
   }
   const name = cacheName(id, base);
   // --cache-to ...,mounts=true exports it, --cache-from restores it (the first instance)
-  if (m.from === undefined) await session.cacheMountUsed(id, join(session.store.paths.cacheMounts, name));
+  if (m.from === undefined) await session.cacheMountUsed(id, cacheMountDir(session.store, name));
   holds.want(name, { id, sharing, create });
   return {
     canonical: ['cache', target, id, m.readOnly, ...base.slice(0, m.from === undefined ? 0 : 2), ...extra],
