@@ -40,7 +40,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   return run(rest, io);
 }
 
-/** Commands that read no store and run nothing: no user namespace needed (nor a subuid range for `--version`). */
+/** Commands that change no store and run nothing (lint only reads it): no user namespace needed (nor a subuid range for `--version`). */
 const WITHOUT_STORE = new Set(['parse', 'lint', 'login', 'logout', 'help', 'version']);
 
 /** Whether `argv` runs in the rootless user namespace (an ordinary user; exported for its test). */
