@@ -128,6 +128,8 @@ export async function runRootless(argv: readonly string[], env: NodeJS.ProcessEn
   if (!facts.isDirectory() || facts.uid !== uid || (facts.mode & 0o022) !== 0) throw notOwn('is not a folder that only this user can write');
   const script = process.argv[1];
   if (script === undefined) throw new RootlessError('ROOTLESS_NO_SCRIPT', 'cannot tell which script to run again in the user namespace', 'Run strata through its launcher (bin/strata or the installed strata command).');
+  // this process now only waits: bin/strata leaves its code cache to the inner one, which runs the command
+  (globalThis as Record<symbol, unknown>)[Symbol.for('strata.relaunched')] = true;
   const child = spawn(
     'unshare',
     ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private', '--', process.execPath, script, ...argv],
