@@ -166,10 +166,6 @@ export class NamedContexts {
     }
   }
 
-  get size(): number {
-    return this.#byKey.size;
-  }
-
   /** The context a FROM / COPY --from / RUN --mount from= reference names, if any (`platform` as `os/arch[/variant]`). */
   find(ref: string, platform?: string): FoundContext | undefined {
     if (this.#byKey.size === 0) return undefined;
